@@ -1,0 +1,30 @@
+"""lanner: typed, validated, async APIs and friendly server-rendered apps in one fast framework."""
+
+from lanner import status
+from lanner.app import Lanner
+from lanner.background import BackgroundTasks
+from lanner.exceptions import HTTPException, RequestValidationError
+from lanner.params import Body, Cookie, Depends, Header, Path, Query
+from lanner.requests import Request
+from lanner.responses import Response
+from lanner.routing import Router
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BackgroundTasks",
+    "Body",
+    "Cookie",
+    "Depends",
+    "HTTPException",
+    "Header",
+    "Lanner",
+    "Path",
+    "Query",
+    "Request",
+    "RequestValidationError",
+    "Response",
+    "Router",
+    "__version__",
+    "status",
+]

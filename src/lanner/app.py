@@ -1,0 +1,309 @@
+"""The `Lanner` application: registration, freezing the routes into a plan, and ``__call__``."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from collections.abc import Callable, Iterator, MutableMapping, Sequence
+from typing import Any, TypeVar
+
+from lanner._validation import ResponseSerializer, wants_response_model
+from lanner.concurrency import configure_default_pool
+from lanner.datastructures import State
+from lanner.di import build_dependency_plan
+from lanner.endpoint import Endpoint, EndpointLike, ErrorEndpoint, RedirectEndpoint, Runtime
+from lanner.errors import ExceptionHandler, ExceptionHandlers
+from lanner.lifespan import Lifespan, LifespanFactory
+from lanner.params import MISSING, Depends
+from lanner.requests import DEFAULT_MAX_BODY_SIZE
+from lanner.responses import Response
+from lanner.routing import NoMatchFound, Route, RouteTable, Router
+from lanner.types import ASGIApp, Receive, Scope, Send
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _Overrides(dict[Callable[..., Any], Callable[..., Any]]):
+    """``app.dependency_overrides``: any change recompiles the route plans on the next request."""
+
+    def __init__(self, changed: Callable[[], None]) -> None:
+        super().__init__()
+        self._changed = changed
+
+    def __setitem__(self, key: Callable[..., Any], value: Callable[..., Any]) -> None:
+        super().__setitem__(key, value)
+        self._changed()
+
+    def __delitem__(self, key: Callable[..., Any]) -> None:
+        super().__delitem__(key)
+        self._changed()
+
+    def clear(self) -> None:
+        """Remove every override."""
+        super().clear()
+        self._changed()
+
+    def pop(self, key: Callable[..., Any], *default: Any) -> Any:
+        """Remove and return one override."""
+        value = super().pop(key, *default)
+        self._changed()
+        return value
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        """Add several overrides."""
+        super().update(*args, **kwargs)
+        self._changed()
+
+
+@dataclasses.dataclass(frozen=True)
+class _Frozen:
+    """What the app compiles its registrations into before serving."""
+
+    table: RouteTable[EndpointLike]
+    endpoints: dict[Route, Endpoint]
+    names: dict[str, Route]
+    not_found: Endpoint
+    runtime: Runtime
+    entry: ASGIApp
+
+
+class Lanner(Router):
+    """A lanner application: a router that is also an ASGI application.
+
+    Args:
+        debug: show tracebacks in 500 responses (never in production).
+        title, version, description: the API's name, version and summary (OpenAPI info).
+        lifespan: an async context manager factory taking the app, run around the server's life.
+        on_startup, on_shutdown: functions run at startup and shutdown.
+        dependencies: dependencies run before every handler.
+        redirect_slashes: answer ``/items/`` with a 308 to ``/items`` when only that exists (and the
+            reverse).
+        max_body_size: the largest request body accepted, in bytes (413 beyond); routes may set
+            their own.
+        thread_pool_size: threads for sync handlers and dependencies (process-wide pool).
+        exception_handlers: ``{ExceptionClass or status code: handler}``.
+    """
+
+    def __init__(
+        self,
+        *,
+        debug: bool = False,
+        title: str = "lanner",
+        version: str = "0.1.0",
+        description: str = "",
+        lifespan: LifespanFactory | None = None,
+        on_startup: Sequence[Callable[[], Any]] = (),
+        on_shutdown: Sequence[Callable[[], Any]] = (),
+        dependencies: Sequence[Depends] | None = None,
+        redirect_slashes: bool = True,
+        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+        thread_pool_size: int = 40,
+        exception_handlers: dict[type[BaseException] | int, ExceptionHandler] | None = None,
+    ) -> None:
+        super().__init__(dependencies=dependencies)
+        self.debug = debug
+        self.title = title
+        self.version = version
+        self.description = description
+        self.redirect_slashes = redirect_slashes
+        self.max_body_size = max_body_size
+        self.state = State()
+        self.on_startup = list(on_startup)
+        self.on_shutdown = list(on_shutdown)
+        self.dependency_overrides: MutableMapping[Callable[..., Any], Callable[..., Any]] = (
+            _Overrides(self._routes_changed))
+        self._lifespan_factory = lifespan
+        self._handlers = ExceptionHandlers()
+        for key, handler in (exception_handlers or {}).items():
+            self._handlers.add(key, handler)
+        self._before: list[Callable[..., Any]] = []
+        self._after: list[Callable[..., Any]] = []
+        self._middleware: list[tuple[Callable[..., ASGIApp], dict[str, Any]]] = []
+        self._mounts: list[tuple[str, ASGIApp, str | None]] = []
+        self._frozen: _Frozen | None = None
+        self._runtime = Runtime(self._handlers)
+        configure_default_pool(thread_pool_size)
+
+    # -- registration -------------------------------------------------------------------------
+
+    def _routes_changed(self) -> None:
+        self._frozen = None
+
+    def exception_handler(self, key: type[BaseException] | int) -> Callable[[F], F]:
+        """Decorate ``handler(request, exc) -> Response`` for an exception class or status code."""
+
+        def decorator(handler: F) -> F:
+            self.add_exception_handler(key, handler)
+            return handler
+
+        return decorator
+
+    def add_exception_handler(self, key: type[BaseException] | int,
+                              handler: ExceptionHandler) -> None:
+        """Register ``handler(request, exc) -> Response`` for an exception class or status code."""
+        self._handlers.add(key, handler)
+        self._routes_changed()
+
+    def before_request(self, hook: F) -> F:
+        """Decorate ``hook(request)``, run before every handler; a Response it returns is sent."""
+        self._before.append(hook)
+        self._routes_changed()
+        return hook
+
+    def after_request(self, hook: F) -> F:
+        """Decorate ``hook(request, response) -> Response``, run on every response."""
+        self._after.append(hook)
+        self._routes_changed()
+        return hook
+
+    def add_middleware(self, middleware: Callable[..., ASGIApp], **options: Any) -> None:
+        """Wrap the app in pure ASGI middleware: ``middleware(app, **options)``.
+
+        The last one added is the outermost.
+        """
+        self._middleware.append((middleware, options))
+        self._routes_changed()
+
+    def mount(self, prefix: str, app: ASGIApp, name: str | None = None) -> None:
+        """Serve every path under `prefix` with another ASGI application.
+
+        The mounted app sees the prefix moved from ``path`` to ``root_path``. A mount owns its whole
+        prefix: it is consulted before the routes.
+        """
+        if not prefix.startswith("/") or prefix.endswith("/"):
+            raise ValueError(f"mount prefix {prefix!r} must start with '/' and not end with '/'")
+        self._mounts.append((prefix, app, name))
+        self._routes_changed()
+
+    # -- compiling ----------------------------------------------------------------------------
+
+    def _freeze(self) -> _Frozen:
+        runtime = self._runtime
+        runtime.configure(self._before, self._after, self.max_body_size)
+        table: RouteTable[EndpointLike] = RouteTable()
+        endpoints: dict[Route, Endpoint] = {}
+        names: dict[str, Route] = {}
+        for route in self.routes:
+            endpoint = self._compile_route(route, runtime)
+            endpoints[route] = endpoint
+            methods = set(route.methods)
+            if "GET" in methods:
+                methods.add("HEAD")
+            table.add(route.compiled, methods - self._explicit_heads(route), endpoint)
+            names.setdefault(route.name, route)
+        entry: ASGIApp = self._dispatch
+        for middleware, options in self._middleware:
+            entry = middleware(entry, **options)
+        frozen = _Frozen(table, endpoints, names, ErrorEndpoint(runtime, 404), runtime, entry)
+        self._frozen = frozen
+        return frozen
+
+    def _explicit_heads(self, route: Route) -> set[str]:
+        """HEAD is implied for a GET route unless another route declares HEAD for the same shape."""
+        if "HEAD" in route.methods or "GET" not in route.methods:
+            return set()
+        shape = route.compiled.shape
+        taken = any(other.compiled.shape == shape and "HEAD" in other.methods
+                    for other in self.routes if other is not route)
+        return {"HEAD"} if taken else set()
+
+    def _compile_route(self, route: Route, runtime: Runtime) -> Endpoint:
+        options = route.options
+        plan = build_dependency_plan(route.handler, route.compiled.param_names,
+                                     options.dependencies, self.dependency_overrides)
+        model = options.response_model
+        if model is MISSING:
+            annotation = plan.handler.plan.return_annotation
+            model = annotation if _is_model_annotation(annotation) else None
+        serializer = ResponseSerializer(model, options.response_model_exclude_none)
+        status_code = options.status_code or 200
+        return Endpoint(plan, runtime, status_code, options.response_class, serializer,
+                        options.max_body_size)
+
+    @property
+    def endpoints(self) -> dict[Route, Endpoint]:
+        """Each route's compiled endpoint (compiles the app if needed)."""
+        return (self._frozen or self._freeze()).endpoints
+
+    def iter_routes(self) -> Iterator[tuple[Route, Endpoint]]:
+        """Yield each route with its compiled endpoint, in registration order."""
+        yield from self.endpoints.items()
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> str:
+        """Return the path of the route called `name` filled with `path_params`.
+
+        Raises:
+            NoMatchFound: no route has that name, or the parameters do not fit its path.
+        """
+        frozen = self._frozen or self._freeze()
+        route = frozen.names.get(name)
+        if route is None:
+            raise NoMatchFound(f"no route named {name!r}")
+        return route.compiled.format(path_params)
+
+    # -- serving ------------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve an ASGI connection."""
+        frozen = self._frozen or self._freeze()
+        await frozen.entry(scope, receive, send)
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
+        frozen = self._frozen or self._freeze()
+        kind = scope["type"]
+        if kind == "http":
+            scope["app"] = self
+            path: str = scope["path"]
+            if self._mounts and await self._serve_mount(path, scope, receive, send):
+                return
+            target, params, allowed = frozen.table.find(scope["method"], path)
+            if target is None:
+                target = self._miss(frozen, scope["method"], path, allowed)
+            scope["path_params"] = params
+            await target(scope, receive, send, params)
+        elif kind == "lifespan":
+            await Lifespan(self, self._lifespan_factory, self.on_startup, self.on_shutdown,
+                           self._startup, self._shutdown)(scope, receive, send)
+        elif kind == "websocket":
+            path = scope["path"]
+            if self._mounts and await self._serve_mount(path, scope, receive, send):
+                return
+            await send({"type": "websocket.close", "code": 1000})
+
+    def _miss(self, frozen: _Frozen, method: str, path: str, allowed: set[str]) -> EndpointLike:
+        if allowed:
+            allow = ", ".join(sorted(allowed))
+            return ErrorEndpoint(frozen.runtime, 405, {"Allow": allow})
+        if self.redirect_slashes and path != "/":
+            other = path[:-1] if path.endswith("/") else path + "/"
+            target, _, _ = frozen.table.find(method, other)
+            if target is not None:
+                return RedirectEndpoint(other)
+        return frozen.not_found
+
+    async def _serve_mount(self, path: str, scope: Scope, receive: Receive, send: Send) -> bool:
+        for prefix, app, _ in self._mounts:
+            if path == prefix or path.startswith(prefix + "/"):
+                child = dict(scope)
+                child["path"] = path[len(prefix):] or "/"
+                child["root_path"] = scope.get("root_path", "") + prefix
+                await app(child, receive, send)
+                return True
+        return False
+
+    async def _startup(self) -> None:
+        frozen = self._frozen or self._freeze()
+        for endpoint in frozen.endpoints.values():
+            if endpoint.plan.app_steps:
+                await frozen.runtime.start_app_steps(endpoint.plan)
+
+    async def _shutdown(self) -> None:
+        await self._runtime.close_app_values()
+
+
+def _is_model_annotation(annotation: Any) -> bool:
+    if annotation is inspect.Signature.empty or annotation is type(None):
+        return False
+    if isinstance(annotation, type) and issubclass(annotation, Response):
+        return False
+    return wants_response_model(annotation)

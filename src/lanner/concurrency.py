@@ -1,0 +1,181 @@
+"""A bounded thread pool that lets async code call blocking functions and iterators."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import enum
+import functools
+import threading
+from collections.abc import AsyncGenerator, Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import ParamSpec, TypeVar
+
+__all__ = [
+    "ThreadPool",
+    "configure_default_pool",
+    "default_pool",
+    "iterate_in_threadpool",
+    "run_in_threadpool",
+]
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class _Exhausted(enum.Enum):
+    # StopIteration cannot travel through a Future, so the worker returns this marker instead.
+    TOKEN = enum.auto()
+
+
+def _next_item(iterator: Iterator[T]) -> T | _Exhausted:
+    return next(iterator, _Exhausted.TOKEN)
+
+
+def _check_workers(max_workers: int) -> None:
+    if max_workers < 1:
+        raise ValueError(f"max_workers must be at least 1, got {max_workers}")
+
+
+class ThreadPool:
+    """A thread pool with a fixed number of workers for running blocking code from async code.
+
+    The underlying executor is created on first use, so building a pool costs nothing until it runs
+    something. Context variables of the calling task are visible inside the worker; changes made in
+    the worker are not copied back.
+
+    Args:
+        max_workers: how many blocking calls may run at the same time.
+
+    Raises:
+        ValueError: if ``max_workers`` is less than 1.
+
+    """
+
+    __slots__ = ("_executor", "_lock", "_max_workers")
+
+    def __init__(self, max_workers: int = 40) -> None:
+        _check_workers(max_workers)
+        self._max_workers = max_workers
+        self._executor: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def max_workers(self) -> int:
+        """The number of calls that may run at the same time."""
+        return self._max_workers
+
+    def _get_executor(self) -> ThreadPoolExecutor:
+        executor = self._executor
+        if executor is None:
+            with self._lock:
+                executor = self._executor
+                if executor is None:
+                    executor = ThreadPoolExecutor(self._max_workers, thread_name_prefix="lanner")
+                    self._executor = executor
+        return executor
+
+    async def run(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """Call ``fn(*args, **kwargs)`` in a worker thread and return its result.
+
+        Waits for a free worker when all of them are busy. If the awaiting task is cancelled, the
+        call keeps running in its thread but its result is discarded.
+
+        Raises:
+            Exception: whatever ``fn`` raises.
+
+        """
+        loop = asyncio.get_running_loop()
+        context = contextvars.copy_context()
+        call = functools.partial(context.run, fn, *args, **kwargs)
+        return await loop.run_in_executor(self._get_executor(), call)
+
+    async def iterate(self, iterator: Iterable[T]) -> AsyncGenerator[T, None]:
+        """Iterate a blocking iterable asynchronously, pulling each item in a worker thread.
+
+        If the async iterator is closed early (``aclose()``), the source's ``close()`` is called
+        in a worker thread when it has one, so generators run their ``finally`` blocks.
+
+        Raises:
+            Exception: whatever the source raises while producing an item.
+
+        """
+        source = iter(iterator)
+        while True:
+            item = await self.run(_next_item, source)
+            if item is _Exhausted.TOKEN:
+                return
+            try:
+                yield item
+            except GeneratorExit:
+                close = getattr(source, "close", None)
+                if close is not None:
+                    await self.run(close)
+                raise
+
+    def resize(self, max_workers: int) -> None:
+        """Change the number of workers.
+
+        Calls already submitted finish on the previous executor, so for a short while the total
+        number of busy threads may exceed the new bound.
+
+        Raises:
+            ValueError: if ``max_workers`` is less than 1.
+
+        """
+        _check_workers(max_workers)
+        with self._lock:
+            if max_workers == self._max_workers:
+                return
+            old, self._executor = self._executor, None
+            self._max_workers = max_workers
+        if old is not None:
+            old.shutdown(wait=False)
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Stop the worker threads, waiting for running calls when ``wait`` is true.
+
+        The pool stays usable: the next call starts a fresh executor.
+        """
+        with self._lock:
+            old, self._executor = self._executor, None
+        if old is not None:
+            old.shutdown(wait=wait)
+
+
+_default_pool = ThreadPool()
+
+
+def default_pool() -> ThreadPool:
+    """Return the process-wide pool used by `run_in_threadpool` and `iterate_in_threadpool`."""
+    return _default_pool
+
+
+def configure_default_pool(max_workers: int) -> None:
+    """Set the number of workers of the process-wide pool.
+
+    Raises:
+        ValueError: if ``max_workers`` is less than 1.
+
+    """
+    _default_pool.resize(max_workers)
+
+
+async def run_in_threadpool(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+    """Call ``fn(*args, **kwargs)`` in the default pool and return its result.
+
+    Raises:
+        Exception: whatever ``fn`` raises.
+
+    """
+    return await _default_pool.run(fn, *args, **kwargs)
+
+
+def iterate_in_threadpool(iterator: Iterable[T]) -> AsyncGenerator[T, None]:
+    """Iterate a blocking iterable asynchronously, pulling each item in the default pool.
+
+    Raises:
+        Exception: whatever the source raises while producing an item.
+
+    """
+    return _default_pool.iterate(iterator)

@@ -1,0 +1,405 @@
+"""Turn a route's compiled plan into the callable that serves it.
+
+Everything that can be decided per route is decided in `Endpoint.__init__`; `__call__` only reads
+the sources the plan names, validates, calls, renders and sends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qsl
+
+from lanner._validation import ResponseSerializer
+from lanner.background import BackgroundTasks
+from lanner.concurrency import run_in_threadpool
+from lanner.di import DependencyPlan, Step, build_dependency_plan
+from lanner.errors import ExceptionHandlers
+from lanner.exceptions import HTTPException, RequestValidationError
+from lanner.requests import Request, parse_cookies
+from lanner.responses import JSONResponse, RedirectResponse, Response
+from lanner.signature import CallPlan
+from lanner.types import Receive, Scope, Send
+
+logger = logging.getLogger("lanner.error")
+
+Hook = Callable[..., Any]
+_NO_BODY_STATUSES = frozenset({204, 205, 304})
+
+
+class Runtime:
+    """What every endpoint of one application shares: hooks, error handlers, app-scoped values."""
+
+    def __init__(self, handlers: ExceptionHandlers, before: Sequence[Hook] = (),
+                 after: Sequence[Hook] = (), max_body_size: int = 1024 * 1024) -> None:
+        self.handlers = handlers
+        self.configure(before, after, max_body_size)
+        self.app_values: dict[Callable[..., Any], Any] = {}
+        self.app_stack = AsyncExitStack()
+        self._app_lock: asyncio.Lock | None = None
+
+    def configure(self, before: Sequence[Hook], after: Sequence[Hook], max_body_size: int) -> None:
+        """Set the hooks and body limit (endpoints are recompiled after a change)."""
+        self.before = tuple((hook, inspect.iscoroutinefunction(hook)) for hook in before)
+        self.after = tuple((hook, inspect.iscoroutinefunction(hook)) for hook in after)
+        self.max_body_size = max_body_size
+
+    async def start_app_steps(self, plan: DependencyPlan) -> None:
+        """Create the plan's app-scoped dependencies that do not exist yet, in order."""
+        if self._app_lock is None:
+            self._app_lock = asyncio.Lock()
+        async with self._app_lock:
+            by_slot = {step.slot: step for step in plan.app_steps}
+            for step in plan.app_steps:
+                call = step.plan.call
+                if call in self.app_values:
+                    continue
+                kwargs = {name: self.app_values[by_slot[slot].plan.call]
+                          for name, slot in step.inputs}
+                self.app_values[call] = await _invoke(step.plan, _wrap(step.plan), kwargs,
+                                                      self.app_stack)
+
+    async def close_app_values(self) -> None:
+        """Clean up app-scoped dependencies (generators resume after their ``yield``)."""
+        stack, self.app_stack = self.app_stack, AsyncExitStack()
+        self.app_values.clear()
+        await stack.aclose()
+
+
+class _ThreadedContext:
+    """Run a sync context manager's enter and exit in the thread pool."""
+
+    def __init__(self, manager: contextlib.AbstractContextManager[Any]) -> None:
+        self._manager = manager
+
+    async def __aenter__(self) -> Any:
+        return await run_in_threadpool(self._manager.__enter__)
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> bool | None:
+        return await run_in_threadpool(self._manager.__exit__, exc_type, exc, tb)
+
+
+def _wrap(plan: CallPlan) -> Callable[..., Any]:
+    if plan.kind == "async_generator":
+        return contextlib.asynccontextmanager(plan.call)
+    if plan.kind == "generator":
+        return contextlib.contextmanager(plan.call)
+    return plan.call
+
+
+async def _invoke(plan: CallPlan, call: Callable[..., Any], kwargs: dict[str, Any],
+                  stack: AsyncExitStack | None) -> Any:
+    kind = plan.kind
+    if kind == "async":
+        return await call(**kwargs)
+    if kind == "sync":
+        return await run_in_threadpool(call, **kwargs)
+    assert stack is not None
+    if kind == "async_generator":
+        return await stack.enter_async_context(call(**kwargs))
+    return await stack.enter_async_context(_ThreadedContext(call(**kwargs)))
+
+
+def _is_json_type(content_type: str) -> bool:
+    media = content_type.partition(";")[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and
+                                            media.endswith("+json"))
+
+
+def _query_data(scope: Scope, keys: Sequence[tuple[str, bool]]) -> dict[str, Any]:
+    pairs = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
+    data: dict[str, Any] = dict(pairs)
+    for key, repeated in keys:
+        if repeated and key in data:
+            data[key] = [value for name, value in pairs if name == key]
+    return data
+
+
+def _header_data(scope: Scope, keys: Sequence[tuple[str, bool]]) -> dict[str, Any]:
+    raw = scope["headers"]
+    data: dict[str, Any] = {k.decode("latin-1"): v.decode("latin-1") for k, v in reversed(raw)}
+    for key, repeated in keys:
+        if repeated and key in data:
+            target = key.encode("latin-1")
+            data[key] = [v.decode("latin-1") for k, v in raw if k == target]
+    return data
+
+
+class Endpoint:
+    """A route's compiled ASGI handler: ``await endpoint(scope, receive, send, path_params)``.
+
+    Args:
+        plan: the route's flattened dependency plan (handler last).
+        runtime: what the application's endpoints share.
+        status_code: the success status.
+        response_class: the class wrapping returned values; None or `JSONResponse` means JSON
+            through `serializer`.
+        serializer: turns returned values into JSON.
+        max_body_size: the largest body accepted, in bytes.
+    """
+
+    def __init__(self, plan: DependencyPlan, runtime: Runtime, status_code: int = 200,
+                 response_class: type[Response] | None = None,
+                 serializer: ResponseSerializer | None = None,
+                 max_body_size: int | None = None) -> None:
+        self.plan = plan
+        self._runtime = runtime
+        self._steps = plan.request_steps
+        self._calls = tuple(_wrap(step.plan) for step in self._steps)
+        self._app_steps = tuple((s.slot, s.plan.call) for s in plan.app_steps)
+        self._slots = len(plan.steps)
+        self._status = status_code
+        self._json = response_class is None or response_class is JSONResponse
+        self._response_class = response_class or JSONResponse
+        self._serializer = serializer or ResponseSerializer()
+        self._no_body = status_code in _NO_BODY_STATUSES
+        self._max_body = max_body_size or runtime.max_body_size
+        plans = [step.plan for step in self._steps]
+        self._query_keys = tuple(k for p in plans for k in p.query_keys) + tuple(
+            k for p in plans for m in p.query_models for k in m.keys)
+        self._reads_query = any(p.query or p.query_models for p in plans)
+        self._header_keys = tuple(k for p in plans for k in p.header_keys)
+        self._reads_headers = any(p.header for p in plans)
+        self._reads_cookies = any(p.cookie for p in plans)
+        self._body_plans = tuple(p for p in plans if p.body)
+        self._has_generators = any(p.kind in ("generator", "async_generator") for p in plans)
+        self._wants_response = any(p.response_args for p in plans)
+        self._wants_background = any(p.background_args for p in plans)
+        self._needs_request = bool(self._body_plans or runtime.before or runtime.after
+                                   or any(p.request_args for p in plans))
+        handler = plan.handler.plan
+        # PERF(json): a handler with no parameters and no dependencies skips argument assembly.
+        self._bare = (len(plan.steps) == 1 and not handler.reads_request
+                      and handler.kind in ("async", "sync"))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send,
+                       path_params: dict[str, Any]) -> None:
+        """Serve one request."""
+        runtime = self._runtime
+        request = Request(scope, receive, self._max_body) if self._needs_request else None
+        stack = AsyncExitStack() if self._has_generators else None
+        extras: list[Any] = [None, None]  # the Response parameter, the BackgroundTasks
+        failure: Exception | None = None
+        try:
+            response = None
+            if runtime.before:
+                assert request is not None
+                response = await self._before(request)
+            if response is None:
+                if self._bare:
+                    handler = self._steps[0].plan
+                    if handler.kind == "async":
+                        result = await handler.call()
+                    else:
+                        result = await run_in_threadpool(handler.call)
+                else:
+                    result = await self._run(scope, receive, request, path_params, stack, extras)
+                response = self._render(result, extras[0])
+        except Exception as exc:
+            failure = exc
+            if request is None:
+                request = Request(scope, receive, self._max_body)
+            response = await runtime.handlers.respond(request, exc)
+        if runtime.after:
+            assert request is not None
+            response = await self._after(request, response)
+        try:
+            await response(scope, receive, send)
+        finally:
+            if stack is not None:
+                await self._cleanup(stack, failure)
+        if extras[1]:
+            await extras[1]()
+
+    async def _before(self, request: Request) -> Response | None:
+        for hook, is_async in self._runtime.before:
+            result = await hook(request) if is_async else await run_in_threadpool(hook, request)
+            if result is not None:
+                if not isinstance(result, Response):
+                    raise TypeError(f"before_request hook {hook!r} returned {result!r}, "
+                                    "not a Response or None")
+                return result
+        return None
+
+    async def _after(self, request: Request, response: Response) -> Response:
+        for hook, is_async in self._runtime.after:
+            try:
+                if is_async:
+                    result = await hook(request, response)
+                else:
+                    result = await run_in_threadpool(hook, request, response)
+                if not isinstance(result, Response):
+                    raise TypeError(f"after_request hook {hook!r} returned {result!r}, "
+                                    "not a Response")
+            except Exception as exc:
+                return await self._runtime.handlers.respond(request, exc)
+            response = result
+        return response
+
+    async def _cleanup(self, stack: AsyncExitStack, failure: Exception | None) -> None:
+        try:
+            if failure is None:
+                await stack.aclose()
+            else:
+                await stack.__aexit__(type(failure), failure, failure.__traceback__)
+        except Exception as exc:
+            if exc is not failure:
+                logger.error("Exception in dependency cleanup", exc_info=exc)
+
+    async def _run(self, scope: Scope, receive: Receive, request: Request | None,
+                   path_params: dict[str, Any], stack: AsyncExitStack | None,
+                   extras: list[Any]) -> Any:
+        errors: list[dict[str, Any]] = []
+        query = _query_data(scope, self._query_keys) if self._reads_query else None
+        headers = _header_data(scope, self._header_keys) if self._reads_headers else None
+        cookies = None
+        if self._reads_cookies:
+            cookies = parse_cookies(_header_data(scope, ()).get("cookie", ""))
+        arguments: list[dict[str, Any]] = []
+        for step in self._steps:
+            plan = step.plan
+            kwargs: dict[str, Any] = {}
+            if plan.path is not None:
+                plan.path.validate(path_params, kwargs, errors)
+            if query is not None:
+                if plan.query is not None:
+                    plan.query.validate(query, kwargs, errors)
+                for model in plan.query_models:
+                    kwargs[model.name] = model.validator.validate_python(query, errors)
+            if headers is not None and plan.header is not None:
+                plan.header.validate(headers, kwargs, errors)
+            if cookies is not None and plan.cookie is not None:
+                plan.cookie.validate(cookies, kwargs, errors)
+            arguments.append(kwargs)
+        if self._body_plans:
+            assert request is not None
+            await self._read_body(request, arguments, errors)
+        if errors:
+            raise RequestValidationError(errors)
+        return await self._call_steps(scope, request, arguments, stack, extras)
+
+    async def _read_body(self, request: Request, arguments: list[dict[str, Any]],
+                         errors: list[dict[str, Any]]) -> None:
+        raw = await request.body()
+        content_type = request.headers.get("content-type")
+        for index, step in enumerate(self._steps):
+            body = step.plan.body
+            if body is None:
+                continue
+            kwargs = arguments[index]
+            if not raw:
+                if body.required:
+                    errors.append({"loc": ["body"], "msg": "Field required", "type": "missing"})
+                elif body.whole is not None:
+                    kwargs[body.whole_name] = body.whole_default
+                else:
+                    assert body.embedded is not None
+                    body.embedded.validate({}, kwargs, errors)
+                continue
+            if content_type is not None and not _is_json_type(content_type):
+                raise HTTPException(415, f"Expected a JSON body ({body.media_type}), "
+                                         f"got {content_type.partition(';')[0]!r}")
+            if body.whole is not None:
+                kwargs[body.whole_name] = body.whole.validate_json(raw, errors)
+            else:
+                assert body.embedded is not None
+                body.embedded.validate_json(raw, kwargs, errors)
+
+    async def _call_steps(self, scope: Scope, request: Request | None,
+                          arguments: list[dict[str, Any]], stack: AsyncExitStack | None,
+                          extras: list[Any]) -> Any:
+        results: list[Any] = [None] * self._slots
+        if self._app_steps:
+            values = self._runtime.app_values
+            if any(call not in values for _, call in self._app_steps):
+                await self._runtime.start_app_steps(self.plan)
+            for slot, call in self._app_steps:
+                results[slot] = values[call]
+        if self._wants_response:
+            extras[0] = _blank_response()
+        if self._wants_background:
+            extras[1] = BackgroundTasks()
+        result = None
+        for step, call, kwargs in zip(self._steps, self._calls, arguments, strict=True):
+            plan = step.plan
+            for name, slot in step.inputs:
+                kwargs[name] = results[slot]
+            for name in plan.request_args:
+                kwargs[name] = request
+            for name in plan.response_args:
+                kwargs[name] = extras[0]
+            for name in plan.background_args:
+                kwargs[name] = extras[1]
+            result = await _invoke(plan, call, kwargs, stack)
+            results[step.slot] = result
+        return result
+
+    def _render(self, result: Any, temporary: Response | None) -> Response:
+        if isinstance(result, Response):
+            response = result
+        elif self._json:
+            body = b"" if self._no_body else self._serializer.serialize(result)
+            response = Response(body, self._status, media_type="application/json")
+        else:
+            response = self._response_class(result, status_code=self._status)
+        if temporary is not None:
+            _merge(temporary, response)
+        return response
+
+
+def _blank_response() -> Response:
+    """The `Response` a handler parameter receives: status 0 means "not set"."""
+    response = Response()
+    response.raw_headers.clear()
+    response.status_code = 0
+    return response
+
+
+def _merge(temporary: Response, response: Response) -> None:
+    if temporary.status_code:
+        response.status_code = temporary.status_code
+    headers = response.headers
+    for name, value in temporary.raw_headers:
+        if name == b"set-cookie":
+            response.raw_headers.append((name, value))
+        else:
+            headers[name.decode("latin-1")] = value.decode("latin-1")
+
+
+class ErrorEndpoint(Endpoint):
+    """Answer with an HTTP error through the app's hooks and exception handlers (404, 405)."""
+
+    def __init__(self, runtime: Runtime, status_code: int, headers: dict[str, str] | None = None,
+                 ) -> None:
+        self._error = HTTPException(status_code, headers=headers)
+
+        async def fail() -> None:
+            raise self._error
+
+        super().__init__(build_dependency_plan(fail), runtime)
+
+
+class RedirectEndpoint:
+    """Answer with a permanent redirect to the same URL with or without its trailing slash."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send,
+                       path_params: dict[str, Any]) -> None:
+        """Send the 308 redirect, keeping the query string."""
+        location = scope.get("root_path", "") + self._path
+        if scope.get("query_string"):
+            location += "?" + scope["query_string"].decode("latin-1")
+        await RedirectResponse(location, status_code=308)(scope, receive, send)
+
+
+EndpointLike = Callable[[Scope, Receive, Send, dict[str, Any]], Awaitable[None]]
+__all__ = ["Endpoint", "EndpointLike", "ErrorEndpoint", "RedirectEndpoint", "Runtime", "Step"]

@@ -1,0 +1,208 @@
+"""The HTTP request as a handler sees it; every part is parsed lazily, on first use."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from http.cookies import CookieError, SimpleCookie
+from typing import Any, cast
+
+import pydantic_core
+
+from lanner.datastructures import URL, Address, Headers, QueryParams, State
+from lanner.exceptions import HTTPException, MalformedBodyError
+from lanner.types import AppProtocol, Receive, Scope
+
+DEFAULT_MAX_BODY_SIZE = 1024 * 1024
+
+
+class ClientDisconnect(Exception):
+    """The client went away before the whole body was received."""
+
+
+def parse_cookies(header: str) -> dict[str, str]:
+    """Parse a ``Cookie`` header into a dict; malformed pairs are skipped, never raised on."""
+    cookies: dict[str, str] = {}
+    for chunk in header.split(";"):
+        name, sep, value = chunk.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            continue
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            try:
+                parsed = SimpleCookie(f"{name}={value}")
+                value = parsed[name].value if name in parsed else value[1:-1]
+            except CookieError:
+                value = value[1:-1]
+        cookies[name] = value
+    return cookies
+
+
+class Request:
+    """One HTTP request.
+
+    Args:
+        scope: the ASGI connection scope.
+        receive: the ASGI receive callable.
+        max_body_size: the largest body `body()`, `json()` and `stream()` accept, in bytes.
+    """
+
+    __slots__ = ("_body", "_cookies", "_headers", "_query", "_receive", "_state", "_stream_used",
+                 "max_body_size", "scope")
+
+    def __init__(self, scope: Scope, receive: Receive | None = None,
+                 max_body_size: int = DEFAULT_MAX_BODY_SIZE) -> None:
+        self.scope = scope
+        self._receive = receive
+        self.max_body_size = max_body_size
+        self._body: bytes | None = None
+        self._headers: Headers | None = None
+        self._query: QueryParams | None = None
+        self._cookies: dict[str, str] | None = None
+        self._state: State | None = None
+        self._stream_used = False
+
+    @property
+    def method(self) -> str:
+        """The HTTP method, upper case."""
+        return cast(str, self.scope["method"])
+
+    @property
+    def path(self) -> str:
+        """The path, percent-decoded, without the mount prefix."""
+        return cast(str, self.scope["path"])
+
+    @property
+    def url(self) -> URL:
+        """The full URL the client asked for."""
+        return URL.from_scope(self.scope)
+
+    @property
+    def headers(self) -> Headers:
+        """The request headers: case-insensitive, multi-valued."""
+        if self._headers is None:
+            self._headers = Headers(self.scope["headers"])
+        return self._headers
+
+    @property
+    def query_params(self) -> QueryParams:
+        """The query string as a multi-dict."""
+        if self._query is None:
+            self._query = QueryParams(self.scope.get("query_string", b""))
+        return self._query
+
+    @property
+    def path_params(self) -> dict[str, Any]:
+        """The values matched by the route's path template."""
+        return cast(dict[str, Any], self.scope.get("path_params", {}))
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        """The cookies the client sent."""
+        if self._cookies is None:
+            self._cookies = parse_cookies(self.headers.get("cookie", ""))
+        return self._cookies
+
+    @property
+    def client(self) -> Address | None:
+        """The client's host and port, when the server knows them."""
+        client = self.scope.get("client")
+        return Address(client[0], client[1]) if client else None
+
+    @property
+    def state(self) -> State:
+        """Per-request storage, seeded from the lifespan state."""
+        if self._state is None:
+            self._state = State(dict(self.scope.get("state") or {}))
+        return self._state
+
+    @property
+    def app(self) -> AppProtocol:
+        """The application serving this request."""
+        return cast(AppProtocol, self.scope["app"])
+
+    def url_for(self, name: str, /, **path_params: Any) -> str:
+        """Return the path of the route called `name`, with the mount prefix."""
+        return str(self.scope.get("root_path", "")) + self.app.url_path_for(name, **path_params)
+
+    def _check_declared_length(self) -> None:
+        declared = self.headers.get("content-length")
+        if declared is not None:
+            try:
+                length = int(declared)
+            except ValueError:
+                raise HTTPException(400, "Invalid Content-Length header") from None
+            if length > self.max_body_size:
+                raise HTTPException(413, f"Request body exceeds {self.max_body_size} bytes")
+
+    async def stream(self) -> AsyncIterator[bytes]:
+        """Yield the body in the chunks the server delivers, enforcing `max_body_size`.
+
+        Raises:
+            HTTPException: 413 when the body is larger than allowed.
+            ClientDisconnect: the client went away mid-body.
+            RuntimeError: the body was already consumed by an earlier `stream()`.
+        """
+        if self._body is not None:
+            yield self._body
+            return
+        if self._stream_used:
+            raise RuntimeError("The request body was already consumed")
+        if self._receive is None:
+            raise RuntimeError("This request has no receive channel")
+        self._stream_used = True
+        self._check_declared_length()
+        received = 0
+        while True:
+            message = await self._receive()
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnect()
+            chunk: bytes = message.get("body", b"")
+            received += len(chunk)
+            if received > self.max_body_size:
+                raise HTTPException(413, f"Request body exceeds {self.max_body_size} bytes")
+            if chunk:
+                yield chunk
+            if not message.get("more_body", False):
+                break
+
+    async def body(self) -> bytes:
+        """Return the whole body (read once, then cached)."""
+        if self._body is None:
+            receive = self._receive
+            if receive is not None and not self._stream_used:
+                # PERF(post): the usual single-message body skips the generator and the join.
+                self._check_declared_length()
+                message = await receive()
+                if message["type"] == "http.body" and not message.get("more_body", False):
+                    body: bytes = message.get("body", b"")
+                    if len(body) > self.max_body_size:
+                        raise HTTPException(413, f"Request body exceeds {self.max_body_size} bytes")
+                    self._body = body
+                    return body
+                self._receive = _replay(message, receive)
+            self._body = b"".join([chunk async for chunk in self.stream()])
+        return self._body
+
+    async def json(self) -> Any:
+        """Parse the body as JSON.
+
+        Raises:
+            MalformedBodyError: the body is not valid JSON (NaN and Infinity are refused).
+        """
+        try:
+            return pydantic_core.from_json(await self.body(), allow_inf_nan=False)
+        except ValueError as exc:
+            raise MalformedBodyError(f"Malformed JSON: {exc}") from None
+
+
+def _replay(first: Any, receive: Receive) -> Receive:
+    """Return a receive callable that yields `first` once, then defers to `receive`."""
+    pending = [first]
+
+    async def replay() -> Any:
+        if pending:
+            return pending.pop()
+        return await receive()
+
+    return replay

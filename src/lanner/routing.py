@@ -1,0 +1,450 @@
+"""Route registration (`Route`, `Router`) and lookup (`RouteTable`).
+
+Lookup never scans every route. Static paths live in a dict. Dynamic paths live in a tree of path
+segments; at each segment a static child is tried first, then typed parameters (``int``, ``uuid``,
+``float``), then segments mixing text and parameters, then plain ``{name}`` parameters, and last a
+``{name:path}`` catch-all. The search backtracks, so ``/files/{p:path}`` never hides ``/files/special``,
+whatever the registration order.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Generic, TypeVar
+from urllib.parse import quote
+
+from lanner.convertors import Convertor, PathConvertor, get_convertor
+from lanner.exceptions import RouteConflictError
+from lanner.params import MISSING, Depends
+
+T = TypeVar("T")
+Handler = Callable[..., Any]
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+_PARAM = re.compile(r"{([A-Za-z_][A-Za-z0-9_]*)(?::([A-Za-z_][A-Za-z0-9_]*))?}")
+
+
+class NoMatchFound(LookupError):
+    """`url_path_for` was given an unknown route name or parameters that do not fit."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Segment:
+    kind: str  # "static" | "param" | "mixed" | "path"
+    text: str = ""
+    names: tuple[str, ...] = ()
+    convertors: tuple[Convertor, ...] = ()
+    regex: re.Pattern[str] | None = None
+
+    @property
+    def shape(self) -> str:
+        if self.kind == "static":
+            return "s:" + self.text
+        if self.kind == "mixed":
+            return "m:" + _PARAM.sub(lambda m: "{" + (m.group(2) or "str") + "}", self.text)
+        return self.kind + ":" + self.convertors[0].name
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CompiledPath:
+    """A path template parsed into segments, with its parameter names and convertors."""
+
+    template: str
+    segments: tuple[_Segment, ...]
+    param_names: tuple[str, ...]
+    param_types: dict[str, Any]
+
+    @property
+    def is_static(self) -> bool:
+        """Whether the template has no parameters."""
+        return not self.param_names
+
+    @property
+    def shape(self) -> tuple[str, ...]:
+        """What two templates share when no request could tell them apart."""
+        return tuple(segment.shape for segment in self.segments)
+
+    def format(self, params: dict[str, Any]) -> str:
+        """Fill the template with `params`.
+
+        Raises:
+            NoMatchFound: a parameter is missing, unexpected or cannot be written.
+        """
+        if set(params) != set(self.param_names):
+            raise NoMatchFound(f"{self.template} takes parameters {sorted(self.param_names)}, "
+                               f"got {sorted(params)}")
+        parts = []
+        for segment in self.segments:
+            if segment.kind == "static":
+                parts.append(segment.text)
+                continue
+            text = segment.text if segment.kind == "mixed" else "{" + segment.names[0] + "}"
+            for name, convertor in zip(segment.names, segment.convertors, strict=True):
+                try:
+                    value = convertor.to_string(params[name])
+                except (ValueError, TypeError) as exc:
+                    raise NoMatchFound(f"{self.template}: {exc}") from None
+                safe = "/" if isinstance(convertor, PathConvertor) else ""
+                text = _PARAM.sub(lambda m, n=name, v=quote(value, safe=safe):
+                                  v if m.group(1) == n else m.group(0), text)
+            parts.append(text)
+        return "/" + "/".join(parts)
+
+
+def _mixed_pattern(convertor: Convertor) -> str:
+    return {"int": r"[0-9]+", "float": r"[0-9]+(?:\.[0-9]+)?",
+            "uuid": r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
+            }.get(convertor.name, r"[^/]+?")
+
+
+def compile_path(template: str) -> CompiledPath:
+    """Parse a path template such as ``/users/{user_id:int}/files/{rest:path}``.
+
+    Raises:
+        ValueError: the template does not start with "/", repeats a parameter name, names an
+            unknown convertor, or puts a ``path`` parameter anywhere but the last segment.
+    """
+    if not template.startswith("/"):
+        raise ValueError(f"route path {template!r} must start with '/'")
+    segments: list[_Segment] = []
+    names: list[str] = []
+    types: dict[str, Any] = {}
+    raw_segments = template[1:].split("/")
+    for index, raw in enumerate(raw_segments):
+        matches = list(_PARAM.finditer(raw))
+        if not matches:
+            if "{" in raw or "}" in raw:
+                raise ValueError(f"route path {template!r}: malformed parameter in {raw!r}")
+            segments.append(_Segment("static", raw))
+            continue
+        seg_names = tuple(m.group(1) for m in matches)
+        convertors = tuple(get_convertor(m.group(2) or "str") for m in matches)
+        for name, convertor in zip(seg_names, convertors, strict=True):
+            if name in types:
+                raise ValueError(f"route path {template!r} repeats parameter {name!r}")
+            names.append(name)
+            types[name] = convertor.type
+        is_whole = len(matches) == 1 and matches[0].group(0) == raw
+        has_path = any(isinstance(c, PathConvertor) for c in convertors)
+        if has_path and (not is_whole or index != len(raw_segments) - 1):
+            raise ValueError(f"route path {template!r}: a path parameter must be a whole, "
+                             "last segment")
+        if is_whole:
+            segments.append(_Segment("path" if has_path else "param", raw, seg_names, convertors))
+            continue
+        pattern, last = [], 0
+        for match, convertor in zip(matches, convertors, strict=True):
+            if "{" in raw[last:match.start()] or "}" in raw[last:match.start()]:
+                raise ValueError(f"route path {template!r}: malformed parameter in {raw!r}")
+            pattern.append(re.escape(raw[last:match.start()]))
+            pattern.append(f"({_mixed_pattern(convertor)})")
+            last = match.end()
+        pattern.append(re.escape(raw[last:]))
+        segments.append(_Segment("mixed", raw, seg_names, convertors,
+                                 re.compile("".join(pattern))))
+    return CompiledPath(template, tuple(segments), tuple(names), types)
+
+
+@dataclasses.dataclass(frozen=True)
+class RouteOptions:
+    """Per-route settings, merged from the app, routers and decorator once, at registration."""
+
+    status_code: int | None = None
+    response_model: Any = MISSING
+    response_model_exclude_none: bool = False
+    response_class: type | None = None
+    name: str | None = None
+    tags: tuple[str, ...] = ()
+    summary: str | None = None
+    description: str | None = None
+    operation_id: str | None = None
+    dependencies: tuple[Depends, ...] = ()
+    responses: dict[int | str, Any] = dataclasses.field(default_factory=dict)
+    include_in_schema: bool = True
+    deprecated: bool | None = None
+    max_body_size: int | None = None
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Route:
+    """A handler bound to a path template and a set of methods."""
+
+    path: str
+    handler: Handler
+    methods: frozenset[str]
+    options: RouteOptions
+    compiled: CompiledPath
+
+    @property
+    def name(self) -> str:
+        """The route's name for `url_path_for` (the handler's name unless given)."""
+        return self.options.name or getattr(self.handler, "__name__", "route")
+
+    def with_prefix(self, prefix: str, tags: Sequence[str], dependencies: Sequence[Depends],
+                    ) -> Route:
+        """Return a copy mounted under `prefix`, with extra tags and dependencies first."""
+        options = dataclasses.replace(
+            self.options,
+            tags=tuple(dict.fromkeys((*tags, *self.options.tags))),
+            dependencies=(*dependencies, *self.options.dependencies),
+        )
+        path = prefix + self.path
+        return Route(path, self.handler, self.methods, options, compile_path(path))
+
+
+def _describe(route: Route) -> str:
+    handler = route.handler
+    return f"{getattr(handler, '__module__', '?')}.{getattr(handler, '__qualname__', handler)}"
+
+
+class Router:
+    """A group of routes sharing a prefix, tags and dependencies.
+
+    Args:
+        prefix: prepended to every route path ("/items").
+        tags: OpenAPI tags added to every route.
+        dependencies: dependencies run before every route's handler.
+    """
+
+    def __init__(self, prefix: str = "", tags: Sequence[str] | None = None,
+                 dependencies: Sequence[Depends] | None = None) -> None:
+        if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
+            raise ValueError(f"router prefix {prefix!r} must start with '/' and not end with '/'")
+        self.prefix = prefix
+        self.tags = tuple(tags or ())
+        self.dependencies = tuple(dependencies or ())
+        self.routes: list[Route] = []
+        self._shapes: dict[tuple[tuple[str, ...], str], Route] = {}
+
+    def _register(self, route: Route) -> Route:
+        for method in route.methods:
+            key = (route.compiled.shape, method)
+            other = self._shapes.get(key)
+            if other is not None:
+                raise RouteConflictError(
+                    f"{method} {route.path} ({_describe(route)}) can never be told apart from "
+                    f"{method} {other.path} ({_describe(other)})"
+                )
+        for method in route.methods:
+            self._shapes[(route.compiled.shape, method)] = route
+        self.routes.append(route)
+        self._routes_changed()
+        return route
+
+    def _routes_changed(self) -> None:
+        """Hook for subclasses that cache what the routes compile to."""
+
+    def add_route(self, path: str, handler: Handler, methods: Iterable[str] = ("GET",),
+                  **options: Any) -> Route:
+        """Register `handler` for `path` and `methods`.
+
+        Raises:
+            RouteConflictError: another route has the same methods and path shape.
+            ValueError: the path template is invalid.
+        """
+        methods = frozenset(m.upper() for m in methods)
+        if unknown := methods - set(HTTP_METHODS):
+            raise ValueError(f"unsupported HTTP method(s) {sorted(unknown)}")
+        if "dependencies" in options:
+            options["dependencies"] = tuple(options["dependencies"] or ())
+        if "tags" in options:
+            options["tags"] = tuple(options["tags"] or ())
+        if options.get("responses") is None:
+            options.pop("responses", None)
+        route = Route("", handler, methods, RouteOptions(**options), compile_path("/"))
+        full = route.with_prefix(self.prefix + path, self.tags, self.dependencies)
+        return self._register(full)
+
+    def route(self, path: str, methods: Iterable[str] = ("GET",), **options: Any,
+              ) -> Callable[[T], T]:
+        """Decorate a handler to serve `path` for `methods` (Flask's spelling).
+
+        Options: status_code, response_model, response_model_exclude_none, response_class, name,
+        tags, summary, description, operation_id, dependencies, responses, include_in_schema,
+        deprecated, max_body_size.
+        """
+
+        def decorator(handler: T) -> T:
+            self.add_route(path, handler, methods, **options)  # type: ignore[arg-type]
+            return handler
+
+        return decorator
+
+    def get(self, path: str, **options: Any) -> Callable[[T], T]:
+        """Decorate a GET handler (HEAD is served too); see `route` for options."""
+        return self.route(path, ("GET",), **options)
+
+    def post(self, path: str, **options: Any) -> Callable[[T], T]:
+        """Decorate a POST handler; see `route` for options."""
+        return self.route(path, ("POST",), **options)
+
+    def put(self, path: str, **options: Any) -> Callable[[T], T]:
+        """Decorate a PUT handler; see `route` for options."""
+        return self.route(path, ("PUT",), **options)
+
+    def patch(self, path: str, **options: Any) -> Callable[[T], T]:
+        """Decorate a PATCH handler; see `route` for options."""
+        return self.route(path, ("PATCH",), **options)
+
+    def delete(self, path: str, **options: Any) -> Callable[[T], T]:
+        """Decorate a DELETE handler; see `route` for options."""
+        return self.route(path, ("DELETE",), **options)
+
+    def options(self, path: str, **options: Any) -> Callable[[T], T]:
+        """Decorate an OPTIONS handler; see `route` for options."""
+        return self.route(path, ("OPTIONS",), **options)
+
+    def head(self, path: str, **options: Any) -> Callable[[T], T]:
+        """Decorate an explicit HEAD handler; see `route` for options."""
+        return self.route(path, ("HEAD",), **options)
+
+    def include_router(self, router: Router, prefix: str = "", tags: Sequence[str] | None = None,
+                       dependencies: Sequence[Depends] | None = None) -> None:
+        """Copy `router`'s routes into this one under `prefix` (declare its routes first).
+
+        Raises:
+            RouteConflictError: an included route collides with an existing one.
+        """
+        if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
+            raise ValueError(f"include prefix {prefix!r} must start with '/' and not end with '/'")
+        for route in router.routes:
+            self._register(route.with_prefix(self.prefix + prefix, (*self.tags, *(tags or ())),
+                                             (*self.dependencies, *(dependencies or ()))))
+
+
+class _Node(Generic[T]):
+    __slots__ = ("catchall", "leaf", "mixed", "params", "plain", "static")
+
+    def __init__(self) -> None:
+        self.static: dict[str, _Node[T]] = {}
+        self.params: list[tuple[Convertor, _Node[T]]] = []  # typed: int, uuid, float
+        self.mixed: list[tuple[_Segment, _Node[T]]] = []
+        self.plain: _Node[T] | None = None  # {name}
+        self.catchall: dict[str, tuple[T, tuple[str, ...]]] | None = None
+        self.leaf: dict[str, tuple[T, tuple[str, ...]]] | None = None
+
+    def child(self, segment: _Segment) -> _Node[T]:
+        if segment.kind == "static":
+            return self.static.setdefault(segment.text, _Node())
+        if segment.kind == "param" and segment.convertors[0].name == "str":
+            self.plain = self.plain or _Node()
+            return self.plain
+        if segment.kind == "param":
+            for convertor, node in self.params:
+                if convertor.name == segment.convertors[0].name:
+                    return node
+            node = _Node[T]()
+            self.params.append((segment.convertors[0], node))
+            self.params.sort(key=lambda pair: pair[0].priority)
+            return node
+        for existing, node in self.mixed:
+            if existing.shape == segment.shape:
+                return node
+        node = _Node()
+        self.mixed.append((segment, node))
+        return node
+
+
+EMPTY_PARAMS: dict[str, Any] = {}
+
+
+class RouteTable(Generic[T]):
+    """Compiled lookup from (method, path) to a target; built once, when the app freezes."""
+
+    def __init__(self) -> None:
+        self._static: dict[str, dict[str, T]] = {}
+        self._root: _Node[T] = _Node()
+
+    def add(self, compiled: CompiledPath, methods: Iterable[str], target: T) -> None:
+        """Add `target` for the template and methods (callers have checked conflicts)."""
+        if compiled.is_static:
+            by_method = self._static.setdefault(compiled.template, {})
+            for method in methods:
+                by_method[method] = target
+            return
+        node = self._root
+        *body, last = compiled.segments
+        for segment in body:
+            node = node.child(segment)
+        if last.kind == "path":
+            node.catchall = node.catchall or {}
+            leaf = node.catchall
+        else:
+            node = node.child(last)
+            node.leaf = node.leaf or {}
+            leaf = node.leaf
+        for method in methods:
+            leaf[method] = (target, compiled.param_names)
+
+    def find(self, method: str, path: str) -> tuple[T | None, dict[str, Any], set[str]]:
+        """Return ``(target, params, allowed)``.
+
+        `target` is None when nothing matched; `allowed` then holds the methods the path does
+        accept (empty for an unknown path, so the caller answers 404 or 405).
+        """
+        by_method = self._static.get(path)
+        if by_method is not None:
+            target = by_method.get(method)
+            if target is not None:
+                return target, EMPTY_PARAMS, set()
+        allowed: set[str] = set(by_method) if by_method else set()
+        values: list[Any] = []
+        hit = _search(self._root, path[1:].split("/"), 0, values, method, allowed)
+        if hit is None:
+            return None, EMPTY_PARAMS, allowed
+        target, names = hit
+        return target, dict(zip(names, values, strict=True)), allowed
+
+
+def _search(node: _Node[T], segments: list[str], index: int, values: list[Any], method: str,
+            allowed: set[str]) -> tuple[T, tuple[str, ...]] | None:
+    if index == len(segments):
+        leaf = node.leaf
+        if leaf is not None:
+            hit = leaf.get(method)
+            if hit is not None:
+                return hit
+            allowed.update(leaf)
+        return None
+    segment = segments[index]
+    child = node.static.get(segment)
+    if child is not None:
+        hit = _search(child, segments, index + 1, values, method, allowed)
+        if hit is not None:
+            return hit
+    for convertor, child in node.params:
+        value = convertor.convert(segment)
+        if value is not None:
+            values.append(value)
+            hit = _search(child, segments, index + 1, values, method, allowed)
+            if hit is not None:
+                return hit
+            values.pop()
+    for mixed, child in node.mixed:
+        assert mixed.regex is not None
+        match = mixed.regex.fullmatch(segment)
+        if match is None:
+            continue
+        converted = [c.convert(v) for c, v in zip(mixed.convertors, match.groups(), strict=True)]
+        if any(v is None for v in converted):
+            continue
+        values.extend(converted)
+        hit = _search(child, segments, index + 1, values, method, allowed)
+        if hit is not None:
+            return hit
+        del values[len(values) - len(converted):]
+    child = node.plain
+    if child is not None and segment:
+        values.append(segment)
+        hit = _search(child, segments, index + 1, values, method, allowed)
+        if hit is not None:
+            return hit
+        values.pop()
+    if node.catchall is not None:
+        hit = node.catchall.get(method)
+        if hit is not None:
+            values.append("/".join(segments[index:]))
+            return hit
+        allowed.update(node.catchall)
+    return None

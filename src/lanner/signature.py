@@ -1,0 +1,247 @@
+"""Inspect a handler or dependency once and compile a frozen plan of where each argument comes from.
+
+The plan answers, before any request arrives: which request sources are read, which validator checks
+each, how the body is read, which arguments are lanner objects (Request, Response, BackgroundTasks)
+and which are dependencies.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import typing
+from collections.abc import Callable, Collection
+from typing import Annotated, Any, get_args, get_origin
+
+from lanner._validation import (
+    FieldSpec,
+    SourceValidator,
+    ValueValidator,
+    is_model_type,
+    is_sequence_type,
+    model_field_keys,
+    no_default,
+)
+from lanner.background import BackgroundTasks
+from lanner.params import MISSING, Body, Cookie, Depends, Header, Param, Path, Query
+from lanner.requests import Request
+from lanner.responses import Response
+
+CallKind = typing.Literal["async", "sync", "async_generator", "generator"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class QueryModel:
+    """A pydantic model whose fields are read from the query string."""
+
+    name: str
+    validator: ValueValidator
+    keys: tuple[tuple[str, bool], ...]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class BodyPlan:
+    """How the body is read: one whole value, or several values embedded by key."""
+
+    whole: ValueValidator | None
+    whole_name: str
+    whole_default: Any
+    embedded: SourceValidator | None
+    media_type: str
+
+    @property
+    def required(self) -> bool:
+        """Whether a request without a body is invalid."""
+        if self.embedded is not None:
+            return any(spec.required for spec in self.embedded.fields)
+        return self.whole_default is MISSING
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CallPlan:
+    """Everything lanner needs to call one function with a request's values."""
+
+    call: Callable[..., Any]
+    kind: CallKind
+    path: SourceValidator | None
+    query: SourceValidator | None
+    query_keys: tuple[tuple[str, bool], ...]
+    query_models: tuple[QueryModel, ...]
+    header: SourceValidator | None
+    header_keys: tuple[tuple[str, bool], ...]
+    cookie: SourceValidator | None
+    body: BodyPlan | None
+    request_args: tuple[str, ...]
+    response_args: tuple[str, ...]
+    background_args: tuple[str, ...]
+    dependencies: tuple[tuple[str, Depends], ...]
+    return_annotation: Any
+
+    @property
+    def reads_request(self) -> bool:
+        """Whether calling this function needs anything from the request itself."""
+        return bool(self.path or self.query or self.query_models or self.header or self.cookie
+                    or self.body or self.request_args or self.response_args
+                    or self.background_args)
+
+
+def call_kind(call: Callable[..., Any]) -> CallKind:
+    """Classify a callable by how lanner must invoke it."""
+    target = call if inspect.isfunction(call) or inspect.ismethod(call) else getattr(
+        call, "__call__", call)
+    if inspect.isclass(call):
+        return "sync"
+    if inspect.isasyncgenfunction(target):
+        return "async_generator"
+    if inspect.isgeneratorfunction(target):
+        return "generator"
+    if inspect.iscoroutinefunction(target):
+        return "async"
+    return "sync"
+
+
+def _split_annotated(annotation: Any) -> tuple[Any, Param | Depends | None]:
+    """Separate lanner's marker from an ``Annotated`` type, keeping any other metadata."""
+    if get_origin(annotation) is not Annotated:
+        return annotation, None
+    base, *extras = get_args(annotation)
+    marker = next((m for m in extras if isinstance(m, (Param, Depends))), None)
+    rest = [m for m in extras if m is not marker]
+    if rest:
+        return Annotated[(base, *rest)], marker  # type: ignore[return-value]
+    return base, marker
+
+
+def _is_special(annotation: Any, cls: type) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, cls)
+
+
+class _Collector:
+    """Accumulates the fields of each source while the parameters are read."""
+
+    def __init__(self, owner: str) -> None:
+        self.owner = owner
+        self.fields: dict[str, list[FieldSpec]] = {"path": [], "query": [], "header": [],
+                                                    "cookie": [], "body": []}
+        self.markers: dict[str, Param] = {}
+        self.query_models: list[QueryModel] = []
+        self.request_args: list[str] = []
+        self.response_args: list[str] = []
+        self.background_args: list[str] = []
+        self.dependencies: list[tuple[str, Depends]] = []
+
+    def add(self, name: str, annotation: Any, default: Any, path_names: Collection[str]) -> None:
+        annotation, marker = _split_annotated(annotation)
+        if isinstance(default, (Param, Depends)):
+            if marker is not None:
+                raise TypeError(f"{self.owner}: parameter {name!r} has two markers")
+            marker, default = default, (default.default if isinstance(default, Param) else MISSING)
+        if default is inspect.Parameter.empty:
+            default = MISSING
+        if isinstance(marker, Depends):
+            call = marker.dependency or annotation
+            if not callable(call):
+                raise TypeError(f"{self.owner}: Depends() on {name!r} needs a callable")
+            self.dependencies.append((name, Depends(call, use_cache=marker.use_cache,
+                                                    scope=marker.scope)))
+            return
+        if marker is None:
+            for cls, target in ((Request, self.request_args), (Response, self.response_args),
+                                (BackgroundTasks, self.background_args)):
+                if _is_special(annotation, cls):
+                    target.append(name)
+                    return
+            if name in path_names:
+                marker = Path()
+            elif is_model_type(annotation) or _is_model_sequence(annotation):
+                marker = Body()
+            else:
+                marker = Query()
+        self._add_param(name, annotation, default, marker, path_names)
+
+    def _add_param(self, name: str, annotation: Any, default: Any, marker: Param,
+                   path_names: Collection[str]) -> None:
+        source = marker.source
+        if marker.default is not MISSING and default is MISSING:
+            default = marker.default
+        if source == "path":
+            if name not in path_names and marker.alias not in path_names:
+                raise TypeError(f"{self.owner}: Path parameter {name!r} is not in the route path")
+            default = MISSING
+        if annotation is inspect.Parameter.empty:
+            annotation = Any
+        key = marker.alias or name
+        if isinstance(marker, Header) and marker.alias is None and marker.convert_underscores:
+            key = name.replace("_", "-")
+        if source == "header":
+            key = key.lower()
+        if source == "query" and is_model_type(annotation):
+            keys = tuple(model_field_keys(annotation))
+            self.query_models.append(QueryModel(name, ValueValidator("query", annotation), keys))
+            return
+        spec = FieldSpec(name, key, annotation,
+                         no_default() if default is MISSING else default, marker.constraints())
+        self.fields[source].append(spec)
+        self.markers[name] = marker
+
+
+def _is_model_sequence(annotation: Any) -> bool:
+    return is_sequence_type(annotation) and any(is_model_type(a) for a in get_args(annotation))
+
+
+def _body_plan(specs: list[FieldSpec], markers: dict[str, Param]) -> BodyPlan | None:
+    if not specs:
+        return None
+    first = markers[specs[0].name]
+    media_type = first.media_type if isinstance(first, Body) else "application/json"
+    if len(specs) == 1 and not (isinstance(first, Body) and first.embed):
+        spec = specs[0]
+        default = MISSING if spec.required else spec.default
+        validator = ValueValidator("body", spec.annotation, spec.constraints)
+        return BodyPlan(validator, spec.name, default, None, media_type)
+    return BodyPlan(None, "", MISSING, SourceValidator("body", specs), media_type)
+
+
+def build_plan(call: Callable[..., Any], path_names: Collection[str] = ()) -> CallPlan:
+    """Inspect `call` and return its frozen `CallPlan`.
+
+    Args:
+        call: the handler or dependency.
+        path_names: the parameter names the route's path template defines.
+
+    Raises:
+        TypeError: a parameter cannot be planned (two markers, a Path parameter missing from the
+            template, a positional-only or variadic parameter).
+    """
+    owner = getattr(call, "__qualname__", repr(call))
+    target = call.__init__ if inspect.isclass(call) else call  # type: ignore[misc]
+    try:
+        hints = typing.get_type_hints(target, include_extras=True)
+    except (NameError, TypeError) as exc:
+        raise TypeError(f"{owner}: cannot resolve type hints: {exc}") from exc
+    collector = _Collector(owner)
+    for param in inspect.signature(call).parameters.values():
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            continue
+        if param.kind is param.POSITIONAL_ONLY:
+            raise TypeError(f"{owner}: positional-only parameter {param.name!r} is not supported")
+        collector.add(param.name, hints.get(param.name, param.annotation), param.default,
+                      path_names)
+    fields = collector.fields
+    return CallPlan(
+        call=call,
+        kind=call_kind(call),
+        path=SourceValidator("path", fields["path"]) if fields["path"] else None,
+        query=SourceValidator("query", fields["query"]) if fields["query"] else None,
+        query_keys=tuple((s.key, is_sequence_type(s.annotation)) for s in fields["query"]),
+        query_models=tuple(collector.query_models),
+        header=SourceValidator("header", fields["header"]) if fields["header"] else None,
+        header_keys=tuple((s.key, is_sequence_type(s.annotation)) for s in fields["header"]),
+        cookie=SourceValidator("cookie", fields["cookie"]) if fields["cookie"] else None,
+        body=_body_plan(fields["body"], collector.markers),
+        request_args=tuple(collector.request_args),
+        response_args=tuple(collector.response_args),
+        background_args=tuple(collector.background_args),
+        dependencies=tuple(collector.dependencies),
+        return_annotation=hints.get("return", inspect.Signature.empty),
+    )
