@@ -56,7 +56,7 @@ class SourceValidator:
     values keyed by Python name.
     """
 
-    __slots__ = ("_model", "_names", "_validate", "fields", "location")
+    __slots__ = ("_model", "_names", "_validate", "_validator", "fields", "location")
 
     def __init__(self, location: str, fields: Sequence[FieldSpec]) -> None:
         self.location = location
@@ -71,7 +71,9 @@ class SourceValidator:
         self._model: type[BaseModel] = create_model(  # type: ignore[call-overload]
             f"{location.title()}Parameters", __config__=_SOURCE_CONFIG, **definitions
         )
-        self._validate = self._model.__pydantic_validator__.validate_python
+        self._validator = _finite_validator(self._model.__pydantic_core_schema__,
+                                            self._model.__pydantic_validator__)
+        self._validate = self._validator.validate_python
         self._names = tuple(spec.name for spec in self.fields)
 
     def validate(self, data: Mapping[str, Any], out: dict[str, Any],
@@ -88,7 +90,7 @@ class SourceValidator:
         """Validate a JSON object whose keys are this source's fields (an embedded body)."""
         check_hostile_json(raw)
         try:
-            instance = self._model.__pydantic_validator__.validate_json(raw)
+            instance = self._validator.validate_json(raw)
         except ValidationError as exc:
             _raise_if_malformed(exc)
             errors.extend(_errors(exc, (self.location,)))
@@ -103,7 +105,7 @@ class SourceValidator:
 class ValueValidator:
     """Validate one whole value (a body, a model read from the query string)."""
 
-    __slots__ = ("_adapter", "annotation", "location")
+    __slots__ = ("_adapter", "_validator", "annotation", "location")
 
     def __init__(self, location: str, annotation: Any,
                  constraints: Mapping[str, Any] | None = None) -> None:
@@ -112,6 +114,7 @@ class ValueValidator:
         if constraints:
             annotation = Annotated[annotation, Field(**constraints)]
         self._adapter: TypeAdapter[Any] = TypeAdapter(annotation)
+        self._validator = _finite_validator(self._adapter.core_schema, self._adapter.validator)
 
     def validate_json(self, raw: bytes, errors: list[dict[str, Any]]) -> Any:
         """Parse and validate JSON bytes in one pass; append problems to `errors`.
@@ -122,7 +125,7 @@ class ValueValidator:
         """
         check_hostile_json(raw)
         try:
-            return self._adapter.validate_json(raw)
+            return self._validator.validate_json(raw)
         except ValidationError as exc:
             _raise_if_malformed(exc)
             errors.extend(_errors(exc, (self.location,)))
@@ -131,7 +134,7 @@ class ValueValidator:
     def validate_python(self, data: Any, errors: list[dict[str, Any]]) -> Any:
         """Validate a Python value; append problems to `errors`."""
         try:
-            return self._adapter.validate_python(data)
+            return self._validator.validate_python(data)
         except ValidationError as exc:
             errors.extend(_errors(exc, (self.location,)))
             return None
@@ -157,6 +160,42 @@ def check_hostile_json(raw: bytes) -> None:
             raise MalformedBodyError(f"Malformed JSON: {exc}") from None
 
 
+def _finite_validator(schema: Any, default: Any) -> Any:
+    """Return a validator for `schema` that refuses NaN and infinite floats everywhere.
+
+    Users' models accept ``"NaN"``, ``"inf"`` or ``1e999`` for float fields unless they opt out, and
+    none of those is caught by `check_hostile_json`; the request sources switch them off once, here,
+    on a copy of the schema, so the per-request cost is nil. `default` is returned unchanged when the
+    schema has no float in it.
+    """
+    copy, changed = _refuse_non_finite(schema)
+    return pydantic_core.SchemaValidator(copy) if changed else default
+
+
+# Keys holding user values or annotations-only data, never validation schemas.
+_NOT_SCHEMA_KEYS = frozenset({"metadata", "default", "default_factory", "cls", "expected"})
+
+
+def _refuse_non_finite(node: Any) -> tuple[Any, bool]:
+    if isinstance(node, list):
+        items = [_refuse_non_finite(item) for item in node]
+        return [item for item, _ in items], any(changed for _, changed in items)
+    if not isinstance(node, dict):
+        return node, False
+    copy: dict[str, Any] = {}
+    changed = False
+    for key, value in node.items():
+        if key in _NOT_SCHEMA_KEYS:
+            copy[key] = value
+            continue
+        copy[key], sub_changed = _refuse_non_finite(value)
+        changed = changed or sub_changed
+    if copy.get("type") in ("float", "decimal") and copy.get("allow_inf_nan") is not False:
+        copy["allow_inf_nan"] = False
+        changed = True
+    return copy, changed
+
+
 def _raise_if_malformed(exc: ValidationError) -> None:
     for error in exc.errors(include_url=False, include_input=False):
         if error["type"] == "json_invalid":
@@ -170,8 +209,12 @@ def wants_response_model(annotation: Any) -> bool:
     """Whether a return annotation should validate and filter what the handler returns."""
     if annotation in _PLAIN_RETURNS:
         return False
-    if get_origin(annotation) is Annotated:
+    origin = get_origin(annotation)
+    if origin is Annotated:
         return wants_response_model(get_args(annotation)[0])
+    if origin in (dict, list) and all(arg is Any or arg is str for arg in get_args(annotation)):
+        # PERF(json): dict[str, Any] and list[Any] have nothing to check or filter.
+        return False
     return True
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import os
 from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from typing import Any, TypeVar
 
@@ -17,7 +18,7 @@ from lanner.lifespan import Lifespan, LifespanFactory
 from lanner.params import MISSING, Depends
 from lanner.requests import DEFAULT_MAX_BODY_SIZE
 from lanner.responses import Response
-from lanner.routing import NoMatchFound, Route, RouteTable, Router
+from lanner.routing import NoMatchFound, Route, Router, RouteTable
 from lanner.types import ASGIApp, Receive, Scope, Send
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -71,7 +72,8 @@ class Lanner(Router):
     """A lanner application: a router that is also an ASGI application.
 
     Args:
-        debug: show tracebacks in 500 responses (never in production).
+        debug: show tracebacks in 500 responses (never in production); defaults to the
+            ``LANNER_DEBUG=1`` environment variable, which ``lanner dev`` sets.
         title, version, description: the API's name, version and summary (OpenAPI info).
         lifespan: an async context manager factory taking the app, run around the server's life.
         on_startup, on_shutdown: functions run at startup and shutdown.
@@ -87,7 +89,7 @@ class Lanner(Router):
     def __init__(
         self,
         *,
-        debug: bool = False,
+        debug: bool | None = None,
         title: str = "lanner",
         version: str = "0.1.0",
         description: str = "",
@@ -101,7 +103,7 @@ class Lanner(Router):
         exception_handlers: dict[type[BaseException] | int, ExceptionHandler] | None = None,
     ) -> None:
         super().__init__(dependencies=dependencies)
-        self.debug = debug
+        self.debug = os.environ.get("LANNER_DEBUG") == "1" if debug is None else debug
         self.title = title
         self.version = version
         self.description = description
@@ -183,13 +185,14 @@ class Lanner(Router):
         table: RouteTable[EndpointLike] = RouteTable()
         endpoints: dict[Route, Endpoint] = {}
         names: dict[str, Route] = {}
+        explicit_heads = self._heads_declared()
         for route in self.routes:
             endpoint = self._compile_route(route, runtime)
             endpoints[route] = endpoint
             methods = set(route.methods)
-            if "GET" in methods:
+            if "GET" in methods and route.compiled.shape not in explicit_heads:
                 methods.add("HEAD")
-            table.add(route.compiled, methods - self._explicit_heads(route), endpoint)
+            table.add(route.compiled, methods, endpoint)
             names.setdefault(route.name, route)
         entry: ASGIApp = self._dispatch
         for middleware, options in self._middleware:
@@ -198,14 +201,9 @@ class Lanner(Router):
         self._frozen = frozen
         return frozen
 
-    def _explicit_heads(self, route: Route) -> set[str]:
-        """HEAD is implied for a GET route unless another route declares HEAD for the same shape."""
-        if "HEAD" in route.methods or "GET" not in route.methods:
-            return set()
-        shape = route.compiled.shape
-        taken = any(other.compiled.shape == shape and "HEAD" in other.methods
-                    for other in self.routes if other is not route)
-        return {"HEAD"} if taken else set()
+    def _heads_declared(self) -> set[tuple[str, ...]]:
+        """Path shapes with an explicit HEAD route: GET routes there do not answer HEAD."""
+        return {route.compiled.shape for route in self.routes if "HEAD" in route.methods}
 
     def _compile_route(self, route: Route, runtime: Runtime) -> Endpoint:
         options = route.options

@@ -144,7 +144,8 @@ class Request:
             RuntimeError: the body was already consumed by an earlier `stream()`.
         """
         if self._body is not None:
-            yield self._body
+            if self._body:
+                yield self._body
             return
         if self._stream_used:
             raise RuntimeError("The request body was already consumed")
@@ -174,7 +175,7 @@ class Request:
                 # PERF(post): the usual single-message body skips the generator and the join.
                 self._check_declared_length()
                 message = await receive()
-                if message["type"] == "http.body" and not message.get("more_body", False):
+                if message["type"] == "http.request" and not message.get("more_body", False):
                     body: bytes = message.get("body", b"")
                     if len(body) > self.max_body_size:
                         raise HTTPException(413, f"Request body exceeds {self.max_body_size} bytes")

@@ -1,0 +1,1 @@
+"""Benchmarks for lanner, run on demand (see ``benchmarks/README.md``)."""

@@ -1,0 +1,54 @@
+"""The benchmark app written the way the FastAPI documentation teaches, with default settings."""
+
+from collections.abc import Callable, Coroutine, Iterable
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Query
+
+from benchmarks.apps import ROUTE_COUNT, Order, order_summary
+
+_RouteHandler = Callable[[int], Coroutine[Any, Any, dict[str, Any]]]
+
+
+def _numbered_route(route: int) -> _RouteHandler:
+    async def handle(item_id: int) -> dict[str, Any]:
+        return {"route": route, "item_id": item_id}
+
+    # Distinct names keep route names and operation ids unique.
+    handle.__name__ = handle.__qualname__ = f"route_{route}"
+    return handle
+
+
+def create_app(route_ids: Iterable[int] = range(ROUTE_COUNT), *, basic_routes: bool = True) -> FastAPI:
+    """Build the FastAPI app.
+
+    Args:
+        route_ids: Numbers ``i`` of the routes ``/r{i}/items/{item_id}`` to serve.
+        basic_routes: Whether to serve ``/json``, ``/items/{item_id}`` and ``/orders``.
+
+    Returns:
+        The FastAPI application.
+    """
+    app = FastAPI()
+
+    if basic_routes:
+
+        @app.get("/json")
+        async def json_get() -> dict[str, Any]:
+            return {"message": "hello"}
+
+        @app.get("/items/{item_id}")
+        async def item(
+            item_id: int,
+            limit: Annotated[int, Query(ge=1, le=100)] = 10,
+            q: str | None = None,
+        ) -> dict[str, Any]:
+            return {"item_id": item_id, "limit": limit, "q": q}
+
+        @app.post("/orders")
+        async def order(order: Order) -> dict[str, Any]:
+            return order_summary(order)
+
+    for route in route_ids:
+        app.get(f"/r{route}/items/{{item_id}}")(_numbered_route(route))
+    return app

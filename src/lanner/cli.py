@@ -1,0 +1,138 @@
+"""The ``lanner`` command: serve an app, serve it for development, list its routes."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+
+class TargetError(Exception):
+    """The TARGET argument does not name an importable application."""
+
+
+def split_target(target: str) -> tuple[str, str, str | None]:
+    """Turn TARGET into ``(module, attribute, directory to import from)``.
+
+    TARGET is ``package.module:attr``, ``package.module`` (attribute ``app``), or a file path
+    ``path/app.py`` optionally followed by ``:attr``.
+
+    Raises:
+        TargetError: the file does not exist or the target is empty.
+    """
+    spec, _, attr = target.partition(":")
+    attr = attr or "app"
+    if not spec:
+        raise TargetError(f"invalid target {target!r}: expected module:attr or a file path")
+    if spec.endswith(".py") or os.sep in spec or "/" in spec:
+        path = Path(spec)
+        if not path.is_file():
+            raise TargetError(f"no such file: {spec}")
+        return path.stem, attr, str(path.resolve().parent)
+    return spec, attr, None
+
+
+def load_target(target: str) -> Any:
+    """Import and return the object TARGET names.
+
+    Raises:
+        TargetError: the module cannot be imported or lacks the attribute.
+    """
+    module_name, attr, directory = split_target(target)
+    if directory is not None and directory not in sys.path:
+        sys.path.insert(0, directory)
+    elif directory is None and "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise TargetError(f"cannot import {module_name!r}: {exc}") from exc
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        raise TargetError(f"module {module_name!r} has no attribute {attr!r}") from None
+
+
+def _serve(args: argparse.Namespace, *, reload: bool, debug: bool) -> int:
+    import uvicorn
+
+    module_name, attr, directory = split_target(args.target)
+    load_target(args.target)  # fail fast with a clear message before uvicorn starts
+    if debug:
+        os.environ["LANNER_DEBUG"] = "1"
+    uvicorn.run(
+        f"{module_name}:{attr}",
+        host=args.host,
+        port=args.port,
+        workers=None if reload else args.workers,
+        reload=reload,
+        reload_dirs=[directory or os.getcwd()] if reload else None,
+        app_dir=directory or os.getcwd(),
+        log_level=args.log_level,
+    )
+    return 0
+
+
+def _routes(args: argparse.Namespace) -> int:
+    app = load_target(args.target)
+    routes = getattr(app, "routes", None)
+    if routes is None:
+        raise TargetError(f"{args.target} is not a lanner application")
+    rows = [("METHODS", "PATH", "NAME", "HANDLER")]
+    for route in routes:
+        handler = route.handler
+        rows.append((
+            ",".join(sorted(route.methods)),
+            route.path,
+            route.name,
+            f"{getattr(handler, '__module__', '?')}.{getattr(handler, '__qualname__', handler)}",
+        ))
+    for prefix, mounted, name in getattr(app, "_mounts", ()):
+        rows.append(("*", prefix + "/*", name or "", f"mount: {type(mounted).__name__}"))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of the ``lanner`` command."""
+    parser = argparse.ArgumentParser(prog="lanner", description="Serve and inspect lanner apps.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, text in (("run", "serve the app with uvicorn"),
+                       ("dev", "serve with auto-reload and debug tracebacks")):
+        command = commands.add_parser(name, help=text, description=text)
+        command.add_argument("target", help="module:attr, or a file path such as app.py")
+        command.add_argument("--host", default="127.0.0.1")
+        command.add_argument("--port", type=int, default=8000)
+        command.add_argument("--log-level", default="info",
+                             choices=["critical", "error", "warning", "info", "debug", "trace"])
+        if name == "run":
+            command.add_argument("--workers", type=int, default=1)
+            command.add_argument("--reload", action="store_true")
+    routes = commands.add_parser("routes", help="print the app's routes",
+                                 description="print the app's routes")
+    routes.add_argument("target", help="module:attr, or a file path such as app.py")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``lanner`` command; return its exit status (2 for a bad target)."""
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            return _serve(args, reload=args.reload, debug=False)
+        if args.command == "dev":
+            return _serve(args, reload=True, debug=True)
+        return _routes(args)
+    except TargetError as exc:
+        print(f"lanner: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

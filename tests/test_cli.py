@@ -1,0 +1,108 @@
+import os
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from lanner.cli import TargetError, load_target, main, split_target
+
+from .conftest import LANNER, ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def test_split_target_forms(tmp_path):
+    app_file = tmp_path / "service.py"
+    app_file.write_text("app = 1\n")
+    assert split_target("pkg.module:api") == ("pkg.module", "api", None)
+    assert split_target("pkg.module") == ("pkg.module", "app", None)
+    assert split_target(str(app_file)) == ("service", "app", str(tmp_path))
+    assert split_target(f"{app_file}:other") == ("service", "other", str(tmp_path))
+    with pytest.raises(TargetError, match="no such file"):
+        split_target(str(tmp_path / "missing.py"))
+    with pytest.raises(TargetError, match="invalid target"):
+        split_target(":app")
+
+
+def test_load_target_errors(tmp_path):
+    app_file = tmp_path / "noapp_module_x.py"
+    app_file.write_text("something = 1\n")
+    with pytest.raises(TargetError, match="has no attribute 'app'"):
+        load_target(str(app_file))
+    with pytest.raises(TargetError, match="cannot import"):
+        load_target("no_such_module_anywhere:app")
+
+
+def test_routes_prints_a_table(capsys):
+    assert main(["routes", "examples/demo.py"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["METHODS", "PATH", "NAME", "HANDLER"]
+    rows = [line.split() for line in lines[1:]]
+    assert ["GET", "/books/{book_id:int}", "get_book", "demo.get_book"] in rows
+    assert ["POST", "/books", "add_book", "demo.add_book"] in rows
+
+
+def test_bad_target_exits_2(capsys):
+    assert main(["routes", "examples/does_not_exist.py"]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_run_serves_the_demo_with_uvicorn(start_server):
+    server = start_server([*LANNER, "run", "examples/demo.py"])
+    server.wait_ready("/books")
+    response = httpx.get(server.url + "/books", params={"limit": 1})
+    assert response.status_code == 200
+    assert response.json() == [
+        {"title": "Dune", "author": "Frank Herbert", "year": 1965, "tags": ["sf"], "id": 1}
+    ]
+    created = httpx.post(
+        server.url + "/books",
+        json={"title": "Kindred", "author": "Octavia Butler", "year": 1979},
+        headers={"x-api-key": "secret"},
+    )
+    assert created.status_code == 201
+    assert created.json()["id"] == 3
+    bad = httpx.get(server.url + "/books", params={"limit": 0})
+    assert bad.status_code == 422
+    assert bad.headers["content-type"] == "application/problem+json"
+    head = httpx.head(server.url + "/books/1")
+    assert head.status_code == 200 and head.content == b""
+    assert int(head.headers["content-length"]) > 0
+
+
+def test_run_module_target_with_workers(start_server):
+    server = start_server([*LANNER, "run", "tests.apps.debug_probe:app", "--workers", "2"])
+    server.wait_ready("/debug")
+    assert httpx.get(server.url + "/debug").json() == {"debug": False}
+    boom = httpx.get(server.url + "/boom")
+    assert boom.status_code == 500
+    assert "secret internals" not in boom.text
+
+
+def test_dev_turns_debug_on(start_server):
+    server = start_server([*LANNER, "dev", "tests/apps/debug_probe.py"])
+    server.wait_ready("/debug")
+    assert httpx.get(server.url + "/debug").json() == {"debug": True}
+    boom = httpx.get(server.url + "/boom")
+    assert boom.status_code == 500
+    assert "secret internals" in boom.json()["traceback"]
+
+
+def test_failing_startup_exits_non_zero_with_a_clear_message():
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [*LANNER, "run", "tests/apps/failing_startup.py", "--port", "0"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, env=env,
+    )
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "Application startup failed" in output
+    assert "database unreachable" in output
+
+
+def test_console_script_is_installed():
+    script = os.path.join(os.path.dirname(sys.executable), "lanner")
+    result = subprocess.run([script, "--help"], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0
+    assert "routes" in result.stdout

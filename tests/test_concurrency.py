@@ -1,0 +1,239 @@
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from lanner.concurrency import (
+    ThreadPool,
+    configure_default_pool,
+    default_pool,
+    iterate_in_threadpool,
+    run_in_threadpool,
+)
+
+request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="unset")
+
+WAIT = 10  # generous safety net so a broken implementation fails instead of hanging
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def pool() -> Iterator[ThreadPool]:
+    pool = ThreadPool(max_workers=2)
+    yield pool
+    pool.shutdown()
+
+
+@pytest.mark.anyio
+async def test_run_returns_result_and_passes_arguments(pool: ThreadPool) -> None:
+    def add(a: int, b: int, *, scale: int = 1) -> int:
+        return (a + b) * scale
+
+    assert await pool.run(add, 1, 2) == 3
+    assert await pool.run(add, 1, 2, scale=10) == 30
+
+
+@pytest.mark.anyio
+async def test_run_happens_in_a_named_worker_thread(pool: ThreadPool) -> None:
+    name = await pool.run(lambda: threading.current_thread().name)
+    assert name.startswith("lanner")
+    assert name != threading.current_thread().name
+
+
+@pytest.mark.anyio
+async def test_blocking_call_does_not_block_the_event_loop(pool: ThreadPool) -> None:
+    released = threading.Event()
+
+    async def release_soon() -> None:
+        await asyncio.sleep(0)
+        released.set()
+
+    releaser = asyncio.create_task(release_soon())
+    # If the loop were blocked, the releaser could never run and wait() would return False.
+    assert await pool.run(released.wait, WAIT) is True
+    await releaser
+
+
+@pytest.mark.anyio
+async def test_two_blocking_calls_run_concurrently(pool: ThreadPool) -> None:
+    barrier = threading.Barrier(2, timeout=WAIT)
+
+    def meet() -> int:
+        # Only returns if the other call is waiting at the barrier at the same time.
+        return barrier.wait()
+
+    results = await asyncio.gather(pool.run(meet), pool.run(meet))
+    assert sorted(results) == [0, 1]
+
+
+@pytest.mark.anyio
+async def test_context_variables_are_visible_in_the_worker(pool: ThreadPool) -> None:
+    token = request_id.set("abc")
+    try:
+        assert await pool.run(request_id.get) == "abc"
+    finally:
+        request_id.reset(token)
+    assert await pool.run(request_id.get) == "unset"
+
+
+@pytest.mark.anyio
+async def test_worker_changes_to_context_do_not_leak_back(pool: ThreadPool) -> None:
+    await pool.run(request_id.set, "from-thread")
+    assert request_id.get() == "unset"
+
+
+@pytest.mark.anyio
+async def test_exceptions_propagate(pool: ThreadPool) -> None:
+    def fail() -> None:
+        raise KeyError("boom")
+
+    with pytest.raises(KeyError, match="boom"):
+        await pool.run(fail)
+
+
+@pytest.mark.anyio
+async def test_the_bound_is_respected(pool: ThreadPool) -> None:
+    lock = threading.Lock()
+    gate = threading.Event()
+    active = 0
+    peak = 0
+    started = 0
+
+    def work() -> None:
+        nonlocal active, peak, started
+        with lock:
+            active += 1
+            started += 1
+            peak = max(peak, active)
+        gate.wait(WAIT)
+        with lock:
+            active -= 1
+
+    tasks = [asyncio.ensure_future(pool.run(work)) for _ in range(6)]
+    while started < 2:
+        await asyncio.sleep(0.01)
+    # Give a broken (unbounded) pool every chance to start more calls before releasing them.
+    for _ in range(20):
+        await asyncio.sleep(0.005)
+    assert started == 2
+    gate.set()
+    await asyncio.gather(*tasks)
+    assert started == 6
+    assert peak == 2
+
+
+@pytest.mark.anyio
+async def test_iterate_yields_every_item_pulled_in_workers(pool: ThreadPool) -> None:
+    threads: list[str] = []
+
+    def numbers() -> Iterator[int]:
+        for i in range(3):
+            threads.append(threading.current_thread().name)
+            yield i
+
+    assert [i async for i in pool.iterate(numbers())] == [0, 1, 2]
+    assert all(name.startswith("lanner") for name in threads)
+
+
+@pytest.mark.anyio
+async def test_iterate_accepts_plain_iterables_and_empty_ones(pool: ThreadPool) -> None:
+    assert [i async for i in pool.iterate([1, 2])] == [1, 2]
+    empty: list[int] = []
+    assert [i async for i in pool.iterate(empty)] == []
+
+
+@pytest.mark.anyio
+async def test_iterate_propagates_exceptions_after_earlier_items(pool: ThreadPool) -> None:
+    def broken() -> Iterator[int]:
+        yield 1
+        raise ValueError("bad item")
+
+    seen: list[int] = []
+    with pytest.raises(ValueError, match="bad item"):
+        async for i in pool.iterate(broken()):
+            seen.append(i)
+    assert seen == [1]
+
+
+@pytest.mark.anyio
+async def test_iterate_survives_a_stopiteration_raised_by_the_source(pool: ThreadPool) -> None:
+    class Countdown:
+        def __init__(self) -> None:
+            self.n = 2
+
+        def __iter__(self) -> Countdown:
+            return self
+
+        def __next__(self) -> int:
+            if self.n == 0:
+                raise StopIteration
+            self.n -= 1
+            return self.n
+
+    assert [i async for i in pool.iterate(Countdown())] == [1, 0]
+
+
+@pytest.mark.anyio
+async def test_closing_iterate_early_closes_the_source_generator(pool: ThreadPool) -> None:
+    closed_in: list[str] = []
+
+    def endless() -> Iterator[int]:
+        try:
+            while True:
+                yield 1
+        finally:
+            closed_in.append(threading.current_thread().name)
+
+    iterator = pool.iterate(endless())
+    assert await anext(iterator) == 1
+    await iterator.aclose()
+    assert len(closed_in) == 1
+    assert closed_in[0].startswith("lanner")
+
+
+@pytest.mark.anyio
+async def test_resize_and_shutdown_keep_the_pool_usable(pool: ThreadPool) -> None:
+    assert await pool.run(lambda: 1) == 1
+    pool.resize(3)
+    assert pool.max_workers == 3
+    barrier = threading.Barrier(3, timeout=WAIT)
+    assert sorted(await asyncio.gather(*(pool.run(barrier.wait) for _ in range(3)))) == [0, 1, 2]
+    pool.shutdown()
+    assert await pool.run(lambda: 2) == 2
+
+
+def test_invalid_sizes_are_rejected() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        ThreadPool(0)
+    pool = ThreadPool(1)
+    with pytest.raises(ValueError, match="at least 1"):
+        pool.resize(-1)
+    assert pool.max_workers == 1
+    with pytest.raises(ValueError, match="at least 1"):
+        configure_default_pool(0)
+
+
+@pytest.mark.anyio
+async def test_module_helpers_use_the_default_pool() -> None:
+    pool = default_pool()
+    assert default_pool() is pool
+    assert await run_in_threadpool(lambda x: x * 2, 21) == 42
+    assert [i async for i in iterate_in_threadpool(iter("ab"))] == ["a", "b"]
+
+    configure_default_pool(3)
+    try:
+        assert default_pool() is pool
+        assert pool.max_workers == 3
+        barrier = threading.Barrier(3, timeout=WAIT)
+        results = await asyncio.gather(*(run_in_threadpool(barrier.wait) for _ in range(3)))
+        assert sorted(results) == [0, 1, 2]
+    finally:
+        configure_default_pool(40)

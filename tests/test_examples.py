@@ -1,0 +1,80 @@
+"""Every file in examples/ is exercised here, so the README never shows code that does not work."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from lanner.testing import TestClient
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def load(name: str):
+    spec = importlib.util.spec_from_file_location(f"examples_{name}", EXAMPLES / f"{name}.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_example_is_tested():
+    tested = {"demo", "quickstart"}
+    assert {p.stem for p in EXAMPLES.glob("*.py")} == tested
+
+
+def test_quickstart():
+    client = TestClient(load("quickstart").app)
+    assert client.get("/items/5", params={"q": "x"}).json() == {"item_id": 5, "q": "x"}
+    assert client.get("/items/five").status_code == 404
+    too_long = client.get("/items/5", params={"q": "x" * 51})
+    assert too_long.status_code == 422
+    assert too_long.json()["errors"][0]["loc"] == ["query", "q"]
+    created = client.post("/items", json={"name": "pen", "price": 1.5, "secret": 1})
+    assert created.status_code == 201
+    assert created.json() == {"name": "pen", "price": 1.5}
+    assert client.get("/hello").json() == {"message": "Hello, world"}
+
+
+@pytest.fixture
+def demo():
+    module = load("demo")
+    with TestClient(module.app) as client:
+        yield module, client
+
+
+def test_demo_home_page(demo):
+    _, client = demo
+    page = client.get("/")
+    assert page.headers["content-type"] == "text/html; charset=utf-8"
+    assert "<li>Dune (1965)</li>" in page.text
+
+
+def test_demo_lists_and_filters(demo):
+    _, client = demo
+    assert [b["title"] for b in client.get("/books").json()] == ["Dune", "Emma"]
+    assert [b["title"] for b in client.get("/books", params={"author": "Jane Austen"}).json()] == [
+        "Emma"
+    ]
+    assert client.get("/books", params={"limit": 101}).status_code == 422
+    assert client.get("/books/2").json()["author"] == "Jane Austen"
+    missing = client.get("/books/99")
+    assert missing.status_code == 404
+    assert missing.json()["detail"] == "No book 99"
+
+
+def test_demo_add_needs_key_and_logs_in_background(demo):
+    module, client = demo
+    book = {"title": "Beloved", "author": "Toni Morrison", "year": 1987}
+    denied = client.post("/books", json=book)
+    assert denied.status_code == 422  # the header is required
+    wrong = client.post("/books", json=book, headers={"x-api-key": "nope"})
+    assert wrong.status_code == 401
+    assert wrong.headers["www-authenticate"] == "ApiKey"
+    created = client.post("/books", json=book, headers={"x-api-key": "secret"})
+    assert created.status_code == 201
+    assert created.json()["id"] == 3
+    assert module.SHELF.log == ["added 3"]
+    invalid = client.post("/books", json={**book, "year": -1}, headers={"x-api-key": "secret"})
+    assert invalid.status_code == 422
+    assert invalid.json()["errors"][0]["loc"] == ["body", "year"]
