@@ -6,10 +6,12 @@ per-request work.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import threading
 import types as _pytypes
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Annotated, Any, get_args, get_origin
 
 import pydantic_core
@@ -68,7 +70,7 @@ class SourceValidator:
                 spec.annotation,
                 Field(spec.default, alias=spec.key, **spec.constraints),
             )
-        self._model: type[BaseModel] = create_model(  # type: ignore[call-overload]
+        self._model: type[BaseModel] = create_model(
             f"{location.title()}Parameters", __config__=_SOURCE_CONFIG, **definitions
         )
         self._validator = _finite_validator(self._model.__pydantic_core_schema__,
@@ -97,9 +99,10 @@ class SourceValidator:
             return
         out.update(zip(self._names, instance.__dict__.values(), strict=True))
 
-    def json_schema(self) -> dict[str, Any]:
-        """Return the JSON Schema of the source as an object (used by the OpenAPI generator)."""
-        return self._model.model_json_schema(by_alias=True)
+    @property
+    def model(self) -> type[BaseModel]:
+        """The pydantic model that validates this source (its fields are keyed by request key)."""
+        return self._model
 
 
 class ValueValidator:
@@ -111,6 +114,8 @@ class ValueValidator:
                  constraints: Mapping[str, Any] | None = None) -> None:
         self.location = location
         self.annotation = annotation
+        # `deprecated` only means something on a model field; pydantic warns about it here.
+        constraints = {k: v for k, v in (constraints or {}).items() if k != "deprecated"}
         if constraints:
             annotation = Annotated[annotation, Field(**constraints)]
         self._adapter: TypeAdapter[Any] = TypeAdapter(annotation)
@@ -139,10 +144,10 @@ class ValueValidator:
             errors.extend(_errors(exc, (self.location,)))
             return None
 
-    def json_schema(self, mode: typing.Literal["validation", "serialization"] = "validation",
-                    ) -> dict[str, Any]:
-        """Return the value's JSON Schema."""
-        return self._adapter.json_schema(mode=mode)
+    @property
+    def adapter(self) -> TypeAdapter[Any]:
+        """The pydantic adapter that validates the value."""
+        return self._adapter
 
 
 def check_hostile_json(raw: bytes) -> None:
@@ -164,21 +169,25 @@ def _finite_validator(schema: Any, default: Any) -> Any:
     """Return a validator for `schema` that refuses NaN and infinite floats everywhere.
 
     Users' models accept ``"NaN"``, ``"inf"`` or ``1e999`` for float fields unless they opt out, and
-    none of those is caught by `check_hostile_json`; the request sources switch them off once, here,
-    on a copy of the schema, so the per-request cost is nil. `default` is returned unchanged when the
-    schema has no float in it.
+    `check_hostile_json` cannot see those; the request sources switch them off once, here, on a copy
+    of the schema, so requests pay nothing. `default` is returned when the schema has no float.
     """
-    copy, changed = _refuse_non_finite(schema)
-    return pydantic_core.SchemaValidator(copy) if changed else default
+    classes: set[type] = set()
+    copy, changed = _refuse_non_finite(schema, classes)
+    if not changed:
+        return default
+    with _BUILD_LOCK, _fresh_build(classes):
+        return pydantic_core.SchemaValidator(copy)
 
 
-# Keys holding user values or annotations-only data, never validation schemas.
+# Keys holding user values, never validation schemas.
 _NOT_SCHEMA_KEYS = frozenset({"metadata", "default", "default_factory", "cls", "expected"})
+_BUILD_LOCK = threading.Lock()
 
 
-def _refuse_non_finite(node: Any) -> tuple[Any, bool]:
+def _refuse_non_finite(node: Any, classes: set[type]) -> tuple[Any, bool]:
     if isinstance(node, list):
-        items = [_refuse_non_finite(item) for item in node]
+        items = [_refuse_non_finite(item, classes) for item in node]
         return [item for item, _ in items], any(changed for _, changed in items)
     if not isinstance(node, dict):
         return node, False
@@ -188,12 +197,34 @@ def _refuse_non_finite(node: Any) -> tuple[Any, bool]:
         if key in _NOT_SCHEMA_KEYS:
             copy[key] = value
             continue
-        copy[key], sub_changed = _refuse_non_finite(value)
+        copy[key], sub_changed = _refuse_non_finite(value, classes)
         changed = changed or sub_changed
-    if copy.get("type") in ("float", "decimal") and copy.get("allow_inf_nan") is not False:
+    kind = copy.get("type")
+    if kind in ("float", "decimal") and copy.get("allow_inf_nan") is not False:
         copy["allow_inf_nan"] = False
         changed = True
+    elif kind in ("model", "dataclass") and isinstance(copy.get("cls"), type):
+        classes.add(copy["cls"])
     return copy, changed
+
+
+@contextlib.contextmanager
+def _fresh_build(classes: set[type]) -> Iterator[None]:
+    """Make pydantic-core build `classes` from the given schema instead of reusing their validator.
+
+    pydantic-core reuses a complete class's own validator when it meets the class in a schema, which
+    would discard the edited copy; it decides by the class's ``__pydantic_complete__`` flag, lowered
+    here only while the validator is built (under `_BUILD_LOCK`) and always restored.
+    """
+    saved = [(cls, cls.__dict__["__pydantic_complete__"]) for cls in classes
+             if "__pydantic_complete__" in cls.__dict__]
+    try:
+        for cls, _ in saved:
+            type.__setattr__(cls, "__pydantic_complete__", False)
+        yield
+    finally:
+        for cls, value in saved:
+            type.__setattr__(cls, "__pydantic_complete__", value)
 
 
 def _raise_if_malformed(exc: ValidationError) -> None:
@@ -212,10 +243,9 @@ def wants_response_model(annotation: Any) -> bool:
     origin = get_origin(annotation)
     if origin is Annotated:
         return wants_response_model(get_args(annotation)[0])
-    if origin in (dict, list) and all(arg is Any or arg is str for arg in get_args(annotation)):
-        # PERF(json): dict[str, Any] and list[Any] have nothing to check or filter.
-        return False
-    return True
+    # PERF(json): dict[str, Any] and list[Any] have nothing to check or filter.
+    return not (origin in (dict, list)
+                and all(arg is Any or arg is str for arg in get_args(annotation)))
 
 
 class ResponseSerializer:
@@ -254,11 +284,15 @@ class ResponseSerializer:
                 raise ResponseValidationError(_errors(exc, ("response",))) from None
         return adapter.dump_json(value, exclude_none=self._exclude_none)
 
-    def json_schema(self) -> dict[str, Any] | None:
-        """Return the serialisation-side JSON Schema of the response model, if any."""
-        if self._adapter is None:
-            return None
-        return self._adapter.json_schema(mode="serialization")
+    @property
+    def exclude_none(self) -> bool:
+        """Whether fields whose value is None are left out of the output."""
+        return self._exclude_none
+
+    @property
+    def adapter(self) -> TypeAdapter[Any] | None:
+        """The pydantic adapter of the response model, if one is declared."""
+        return self._adapter
 
 
 def is_model_type(annotation: Any) -> bool:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import os
-from collections.abc import Callable, Iterator, MutableMapping, Sequence
+import typing
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from typing import Any, TypeVar
 
 from lanner._validation import ResponseSerializer, wants_response_model
@@ -15,6 +16,8 @@ from lanner.di import build_dependency_plan
 from lanner.endpoint import Endpoint, EndpointLike, ErrorEndpoint, RedirectEndpoint, Runtime
 from lanner.errors import ExceptionHandler, ExceptionHandlers
 from lanner.lifespan import Lifespan, LifespanFactory
+from lanner.openapi.generator import OpenAPIInfo, build_openapi
+from lanner.openapi.pages import add_docs_routes
 from lanner.params import MISSING, Depends
 from lanner.requests import DEFAULT_MAX_BODY_SIZE
 from lanner.responses import Response
@@ -84,6 +87,10 @@ class Lanner(Router):
             their own.
         thread_pool_size: threads for sync handlers and dependencies (process-wide pool).
         exception_handlers: ``{ExceptionClass or status code: handler}``.
+        openapi_url, docs_url, redoc_url: where the OpenAPI document, Swagger UI and ReDoc are
+            served (None turns one off; without the document there are no pages).
+        summary, servers, openapi_tags, contact, license_info, terms_of_service: OpenAPI document
+            fields (``openapi_tags`` gives tags their descriptions and order).
     """
 
     def __init__(
@@ -101,6 +108,15 @@ class Lanner(Router):
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
         thread_pool_size: int = 40,
         exception_handlers: dict[type[BaseException] | int, ExceptionHandler] | None = None,
+        openapi_url: str | None = "/openapi.json",
+        docs_url: str | None = "/docs",
+        redoc_url: str | None = "/redoc",
+        summary: str | None = None,
+        servers: Sequence[Mapping[str, Any]] | None = None,
+        openapi_tags: Sequence[Mapping[str, Any]] | None = None,
+        contact: Mapping[str, Any] | None = None,
+        license_info: Mapping[str, Any] | None = None,
+        terms_of_service: str | None = None,
     ) -> None:
         super().__init__(dependencies=dependencies)
         self.debug = os.environ.get("LANNER_DEBUG") == "1" if debug is None else debug
@@ -124,12 +140,27 @@ class Lanner(Router):
         self._mounts: list[tuple[str, ASGIApp, str | None]] = []
         self._frozen: _Frozen | None = None
         self._runtime = Runtime(self._handlers)
+        self._openapi_info = OpenAPIInfo(
+            title=title, version=version, description=description, summary=summary,
+            terms_of_service=terms_of_service, contact=contact, license_info=license_info,
+            servers=tuple(servers or ()), tags=tuple(openapi_tags or ()))
+        self._openapi: dict[str, Any] | None = None
+        self.openapi_url, self.docs_url, self.redoc_url = openapi_url, docs_url, redoc_url
         configure_default_pool(thread_pool_size)
+        add_docs_routes(self, title=title, openapi_url=openapi_url, docs_url=docs_url,
+                        redoc_url=redoc_url, document=self.openapi)
 
     # -- registration -------------------------------------------------------------------------
 
     def _routes_changed(self) -> None:
         self._frozen = None
+        self._openapi = None
+
+    def openapi(self) -> dict[str, Any]:
+        """Return the OpenAPI 3.1 document, built once from the compiled routes and cached."""
+        if self._openapi is None:
+            self._openapi = build_openapi(self._openapi_info, self.iter_routes())
+        return self._openapi
 
     def exception_handler(self, key: type[BaseException] | int) -> Callable[[F], F]:
         """Decorate ``handler(request, exc) -> Response`` for an exception class or status code."""
@@ -251,7 +282,7 @@ class Lanner(Router):
         kind = scope["type"]
         if kind == "http":
             scope["app"] = self
-            path: str = scope["path"]
+            path = _route_path(scope)
             if self._mounts and await self._serve_mount(path, scope, receive, send):
                 return
             target, params, allowed = frozen.table.find(scope["method"], path)
@@ -263,7 +294,7 @@ class Lanner(Router):
             await Lifespan(self, self._lifespan_factory, self.on_startup, self.on_shutdown,
                            self._startup, self._shutdown)(scope, receive, send)
         elif kind == "websocket":
-            path = scope["path"]
+            path = _route_path(scope)
             if self._mounts and await self._serve_mount(path, scope, receive, send):
                 return
             await send({"type": "websocket.close", "code": 1000})
@@ -282,8 +313,8 @@ class Lanner(Router):
     async def _serve_mount(self, path: str, scope: Scope, receive: Receive, send: Send) -> bool:
         for prefix, app, _ in self._mounts:
             if path == prefix or path.startswith(prefix + "/"):
+                # The mounted app keeps the full path and learns its prefix from root_path.
                 child = dict(scope)
-                child["path"] = path[len(prefix):] or "/"
                 child["root_path"] = scope.get("root_path", "") + prefix
                 await app(child, receive, send)
                 return True
@@ -299,9 +330,20 @@ class Lanner(Router):
         await self._runtime.close_app_values()
 
 
+def _route_path(scope: Scope) -> str:
+    """The path to route on: servers send root_path in front of it (ASGI spec 2.4)."""
+    path: str = scope["path"]
+    root_path = scope.get("root_path")
+    if root_path and path.startswith(root_path):
+        return path[len(root_path):] or "/"
+    return path
+
+
 def _is_model_annotation(annotation: Any) -> bool:
     if annotation is inspect.Signature.empty or annotation is type(None):
         return False
     if isinstance(annotation, type) and issubclass(annotation, Response):
         return False
+    if any(isinstance(arg, type) and issubclass(arg, Response) for arg in typing.get_args(annotation)):
+        return False  # `-> HTMLResponse | RedirectResponse` returns responses, not data
     return wants_response_model(annotation)

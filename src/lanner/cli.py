@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from lanner.openapi.diff import main as diff_main
 
 
 class TargetError(Exception):
@@ -99,6 +102,24 @@ def _routes(args: argparse.Namespace) -> int:
     return 0
 
 
+def _openapi(args: argparse.Namespace) -> int:
+    app = load_target(args.target)
+    if not callable(getattr(app, "openapi", None)):
+        raise TargetError(f"{args.target} is not a lanner application")
+    document = app.openapi()
+    if args.yaml:
+        import yaml  # noqa: PLC0415 - PyYAML comes with uvicorn[standard]; only this command needs it
+
+        text = yaml.safe_dump(document, sort_keys=True, allow_unicode=True)
+    else:
+        text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``lanner`` command."""
     parser = argparse.ArgumentParser(prog="lanner", description="Serve and inspect lanner apps.")
@@ -117,17 +138,30 @@ def build_parser() -> argparse.ArgumentParser:
     routes = commands.add_parser("routes", help="print the app's routes",
                                  description="print the app's routes")
     routes.add_argument("target", help="module:attr, or a file path such as app.py")
+    openapi = commands.add_parser(
+        "openapi", help="write the OpenAPI document; 'lanner openapi diff OLD NEW' compares two",
+        description="Write the app's OpenAPI document with sorted keys, ready to commit and diff. "
+                    "'lanner openapi diff OLD NEW [--format text|json]' reports the changes between two "
+                    "documents and exits 1 when any is breaking.")
+    openapi.add_argument("target", help="module:attr, or a file path such as app.py")
+    openapi.add_argument("-o", "--output", help="write to FILE instead of standard output")
+    openapi.add_argument("--yaml", action="store_true", help="YAML instead of JSON")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``lanner`` command; return its exit status (2 for a bad target)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:2] == ["openapi", "diff"]:
+        return diff_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         if args.command == "run":
             return _serve(args, reload=args.reload, debug=False)
         if args.command == "dev":
             return _serve(args, reload=True, debug=True)
+        if args.command == "openapi":
+            return _openapi(args)
         return _routes(args)
     except TargetError as exc:
         print(f"lanner: error: {exc}", file=sys.stderr)

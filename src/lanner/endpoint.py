@@ -159,6 +159,9 @@ class Endpoint:
         self._json = response_class is None or response_class is JSONResponse
         self._response_class = response_class or JSONResponse
         self._serializer = serializer or ResponseSerializer()
+        self.status_code = status_code
+        self.response_class: type[Response] = self._response_class
+        self.serializer = self._serializer
         self._no_body = status_code in _NO_BODY_STATUSES
         self._max_body = max_body_size or runtime.max_body_size
         plans = [step.plan for step in self._steps]
@@ -220,7 +223,7 @@ class Endpoint:
         finally:
             if stack is not None:
                 await self._cleanup(stack, failure)
-        if extras[1]:
+        if extras[1] and failure is None:
             await extras[1]()
 
     async def _call_direct(self, scope: Scope, receive: Receive,
