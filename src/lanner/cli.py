@@ -108,7 +108,7 @@ def _openapi(args: argparse.Namespace) -> int:
         raise TargetError(f"{args.target} is not a lanner application")
     document = app.openapi()
     if args.yaml:
-        import yaml  # noqa: PLC0415 - PyYAML comes with uvicorn[standard]; only this command needs it
+        import yaml  # type: ignore[import-untyped]  # noqa: PLC0415 - from uvicorn[standard]
 
         text = yaml.safe_dump(document, sort_keys=True, allow_unicode=True)
     else:

@@ -191,19 +191,18 @@ class Endpoint:
         """Serve one request."""
         if self._direct:
             try:
-                response = self._render(await self._call_direct(scope, receive, path_params), None)
+                reply = self._render(await self._call_direct(scope, receive, path_params), None)
             except Exception as exc:
-                response = await self._runtime.handlers.respond(
-                    Request(scope, receive, self._max_body), exc)
-            await response(scope, receive, send)
+                reply = await self._runtime.handlers.respond(Request(scope, receive, self._max_body), exc)
+            await reply(scope, receive, send)
             return
         runtime = self._runtime
         request = Request(scope, receive, self._max_body) if self._needs_request else None
         stack = AsyncExitStack() if self._has_generators else None
         extras: list[Any] = [None, None]  # the Response parameter, the BackgroundTasks
         failure: Exception | None = None
+        response: Response | None = None
         try:
-            response = None
             if runtime.before:
                 assert request is not None
                 response = await self._before(request)
@@ -215,6 +214,7 @@ class Endpoint:
             if request is None:
                 request = Request(scope, receive, self._max_body)
             response = await runtime.handlers.respond(request, exc)
+        assert response is not None
         if runtime.after:
             assert request is not None
             response = await self._after(request, response)
@@ -405,7 +405,7 @@ async def _receive_body(scope: Scope, receive: Receive, limit: int) -> tuple[byt
             if int(value) > limit:
                 raise HTTPException(413, f"Request body exceeds {limit} bytes")
     message = await receive()
-    chunks = []
+    chunks: list[bytes] = []
     size = 0
     while True:
         if message["type"] == "http.disconnect":

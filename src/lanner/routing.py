@@ -2,9 +2,11 @@
 
 Lookup never scans every route. Static paths live in a dict. Dynamic paths live in a tree of path
 segments; at each segment a static child is tried first, then typed parameters (``int``, ``uuid``,
-``float``), then segments mixing text and parameters, then plain ``{name}`` parameters, and last a
-``{name:path}`` catch-all. The search backtracks, so ``/files/{p:path}`` never hides ``/files/special``,
-whatever the registration order.
+``float``), then segments mixing text and parameters (the one with the most literal text first), then
+plain ``{name}`` parameters, and last a ``{name:path}`` catch-all. The search backtracks, so
+``/files/{p:path}`` never hides ``/files/special``, whatever the registration order. In a mixed
+segment such as ``{name}.{ext}`` each parameter takes the shortest value that lets the rest match
+(``a.tar.gz`` gives ``name="a"``, ``ext="tar.gz"``).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
-from lanner.convertors import Convertor, PathConvertor, get_convertor
+from lanner.convertors import Convertor, PathConvertor, get_convertor, split_mixed
 from lanner.exceptions import RouteConflictError
 from lanner.params import MISSING, Depends
 
@@ -23,6 +25,8 @@ T = TypeVar("T")
 Handler = Callable[..., Any]
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 _PARAM = re.compile(r"{([A-Za-z_][A-Za-z0-9_]*)(?::([A-Za-z_][A-Za-z0-9_]*))?}")
+# RFC 3986 pchar minus "%": what a literal path segment may keep unescaped.
+_SEGMENT_SAFE = "!$&'()*+,;=:@"
 
 
 class NoMatchFound(LookupError):
@@ -35,7 +39,7 @@ class _Segment:
     text: str = ""
     names: tuple[str, ...] = ()
     convertors: tuple[Convertor, ...] = ()
-    regex: re.Pattern[str] | None = None
+    parts: tuple[str | Convertor, ...] = ()  # mixed only: literal text and convertors, in order
 
     @property
     def shape(self) -> str:
@@ -72,30 +76,28 @@ class CompiledPath:
             NoMatchFound: a parameter is missing, unexpected or cannot be written.
         """
         if set(params) != set(self.param_names):
-            raise NoMatchFound(f"{self.template} takes parameters {sorted(self.param_names)}, "
-                               f"got {sorted(params)}")
-        parts = []
+            raise NoMatchFound(
+                f"{self.template} takes parameters {sorted(self.param_names)}, got {sorted(params)}"
+            )
+        written = []
         for segment in self.segments:
             if segment.kind == "static":
-                parts.append(segment.text)
+                written.append(quote(segment.text, safe=_SEGMENT_SAFE))
                 continue
-            text = segment.text if segment.kind == "mixed" else "{" + segment.names[0] + "}"
-            for name, convertor in zip(segment.names, segment.convertors, strict=True):
+            parts = segment.parts or segment.convertors
+            names = iter(segment.names)
+            text = []
+            for part in parts:
+                if isinstance(part, str):
+                    text.append(quote(part, safe=_SEGMENT_SAFE))
+                    continue
                 try:
-                    value = convertor.to_string(params[name])
+                    value = part.to_string(params[next(names)])
                 except (ValueError, TypeError) as exc:
                     raise NoMatchFound(f"{self.template}: {exc}") from None
-                safe = "/" if isinstance(convertor, PathConvertor) else ""
-                text = _PARAM.sub(lambda m, n=name, v=quote(value, safe=safe):
-                                  v if m.group(1) == n else m.group(0), text)
-            parts.append(text)
-        return "/" + "/".join(parts)
-
-
-def _mixed_pattern(convertor: Convertor) -> str:
-    return {"int": r"[0-9]+", "float": r"[0-9]+(?:\.[0-9]+)?",
-            "uuid": r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
-            }.get(convertor.name, r"[^/]+?")
+                text.append(quote(value, safe="/" if isinstance(part, PathConvertor) else ""))
+            written.append("".join(text))
+        return "/" + "/".join(written)
 
 
 def compile_path(template: str) -> CompiledPath:
@@ -128,22 +130,25 @@ def compile_path(template: str) -> CompiledPath:
         is_whole = len(matches) == 1 and matches[0].group(0) == raw
         has_path = any(isinstance(c, PathConvertor) for c in convertors)
         if has_path and (not is_whole or index != len(raw_segments) - 1):
-            raise ValueError(f"route path {template!r}: a path parameter must be a whole, "
-                             "last segment")
+            raise ValueError(f"route path {template!r}: a path parameter must be a whole, last segment")
         if is_whole:
             segments.append(_Segment("path" if has_path else "param", raw, seg_names, convertors))
             continue
-        pattern, last = [], 0
+        parts: list[str | Convertor] = []
+        last = 0
         for match, convertor in zip(matches, convertors, strict=True):
-            if "{" in raw[last:match.start()] or "}" in raw[last:match.start()]:
-                raise ValueError(f"route path {template!r}: malformed parameter in {raw!r}")
-            pattern.append(re.escape(raw[last:match.start()]))
-            pattern.append(f"({_mixed_pattern(convertor)})")
+            parts.extend(_literal(template, raw[last : match.start()]))
+            parts.append(convertor)
             last = match.end()
-        pattern.append(re.escape(raw[last:]))
-        segments.append(_Segment("mixed", raw, seg_names, convertors,
-                                 re.compile("".join(pattern))))
+        parts.extend(_literal(template, raw[last:]))
+        segments.append(_Segment("mixed", raw, seg_names, convertors, tuple(parts)))
     return CompiledPath(template, tuple(segments), tuple(names), types)
+
+
+def _literal(template: str, text: str) -> tuple[str, ...]:
+    if "{" in text or "}" in text:
+        raise ValueError(f"route path {template!r}: malformed parameter near {text!r}")
+    return (text,) if text else ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -179,10 +184,14 @@ class Route:
     @property
     def name(self) -> str:
         """The route's name for `url_path_for` (the handler's name unless given)."""
-        return self.options.name or getattr(self.handler, "__name__", "route")
+        return str(self.options.name or getattr(self.handler, "__name__", "route"))
 
-    def with_prefix(self, prefix: str, tags: Sequence[str], dependencies: Sequence[Depends],
-                    ) -> Route:
+    def with_prefix(
+        self,
+        prefix: str,
+        tags: Sequence[str],
+        dependencies: Sequence[Depends],
+    ) -> Route:
         """Return a copy mounted under `prefix`, with extra tags and dependencies first."""
         options = dataclasses.replace(
             self.options,
@@ -207,25 +216,31 @@ class Router:
         dependencies: dependencies run before every route's handler.
     """
 
-    def __init__(self, prefix: str = "", tags: Sequence[str] | None = None,
-                 dependencies: Sequence[Depends] | None = None) -> None:
+    def __init__(
+        self,
+        prefix: str = "",
+        tags: Sequence[str] | None = None,
+        dependencies: Sequence[Depends] | None = None,
+    ) -> None:
         if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
             raise ValueError(f"router prefix {prefix!r} must start with '/' and not end with '/'")
         self.prefix = prefix
-        self.tags = tuple(tags or ())
+        self.tags = _names(tags, "tags")
         self.dependencies = tuple(dependencies or ())
         self.routes: list[Route] = []
         self._shapes: dict[tuple[tuple[str, ...], str], Route] = {}
 
-    def _register(self, route: Route) -> Route:
-        for method in route.methods:
-            key = (route.compiled.shape, method)
-            other = self._shapes.get(key)
+    def _check(self, route: Route) -> None:
+        for method in sorted(route.methods):
+            other = self._shapes.get((route.compiled.shape, method))
             if other is not None:
                 raise RouteConflictError(
                     f"{method} {route.path} ({_describe(route)}) can never be told apart from "
                     f"{method} {other.path} ({_describe(other)})"
                 )
+
+    def _register(self, route: Route) -> Route:
+        self._check(route)
         for method in route.methods:
             self._shapes[(route.compiled.shape, method)] = route
         self.routes.append(route)
@@ -235,29 +250,40 @@ class Router:
     def _routes_changed(self) -> None:
         """Hook for subclasses that cache what the routes compile to."""
 
-    def add_route(self, path: str, handler: Handler, methods: Iterable[str] = ("GET",),
-                  **options: Any) -> Route:
+    def add_route(
+        self, path: str, handler: Handler, methods: Iterable[str] = ("GET",), **options: Any
+    ) -> Route:
         """Register `handler` for `path` and `methods`.
 
         Raises:
             RouteConflictError: another route has the same methods and path shape.
-            ValueError: the path template is invalid.
+            ValueError: the path template is invalid (it must start with "/", or be "" in a router
+                with a prefix), or `methods` is empty or names an unknown method.
+            TypeError: an unknown option was given.
         """
+        if not path.startswith("/") and not (path == "" and self.prefix):
+            raise ValueError(f"route path {path!r} must start with '/'")
         methods = frozenset(m.upper() for m in methods)
+        if not methods:
+            raise ValueError(f"route {path!r} needs at least one HTTP method")
         if unknown := methods - set(HTTP_METHODS):
             raise ValueError(f"unsupported HTTP method(s) {sorted(unknown)}")
         if "dependencies" in options:
             options["dependencies"] = tuple(options["dependencies"] or ())
         if "tags" in options:
-            options["tags"] = tuple(options["tags"] or ())
+            options["tags"] = _names(options["tags"], "tags")
         if options.get("responses") is None:
             options.pop("responses", None)
         route = Route("", handler, methods, RouteOptions(**options), compile_path("/"))
         full = route.with_prefix(self.prefix + path, self.tags, self.dependencies)
         return self._register(full)
 
-    def route(self, path: str, methods: Iterable[str] = ("GET",), **options: Any,
-              ) -> Callable[[T], T]:
+    def route(
+        self,
+        path: str,
+        methods: Iterable[str] = ("GET",),
+        **options: Any,
+    ) -> Callable[[T], T]:
         """Decorate a handler to serve `path` for `methods` (Flask's spelling).
 
         Options: status_code, response_model, response_model_exclude_none, response_class, name,
@@ -299,18 +325,43 @@ class Router:
         """Decorate an explicit HEAD handler; see `route` for options."""
         return self.route(path, ("HEAD",), **options)
 
-    def include_router(self, router: Router, prefix: str = "", tags: Sequence[str] | None = None,
-                       dependencies: Sequence[Depends] | None = None) -> None:
+    def include_router(
+        self,
+        router: Router,
+        prefix: str = "",
+        tags: Sequence[str] | None = None,
+        dependencies: Sequence[Depends] | None = None,
+    ) -> None:
         """Copy `router`'s routes into this one under `prefix` (declare its routes first).
+
+        Tags and dependencies go outside in: this router's, then the ones given here, then the
+        included router's, then the route's own. Nothing is included when one route conflicts.
 
         Raises:
             RouteConflictError: an included route collides with an existing one.
+            ValueError: `prefix` does not start with "/" or ends with "/", or `router` is this one.
+            TypeError: `tags` is a single string instead of a list.
         """
         if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
             raise ValueError(f"include prefix {prefix!r} must start with '/' and not end with '/'")
-        for route in router.routes:
-            self._register(route.with_prefix(self.prefix + prefix, (*self.tags, *(tags or ())),
-                                             (*self.dependencies, *(dependencies or ()))))
+        if router is self:
+            raise ValueError("a router cannot include itself")
+        extra_tags = (*self.tags, *_names(tags, "tags"))
+        extra_dependencies = (*self.dependencies, *(dependencies or ()))
+        routes = [
+            route.with_prefix(self.prefix + prefix, extra_tags, extra_dependencies) for route in router.routes
+        ]
+        for route in routes:
+            self._check(route)
+        for route in routes:
+            self._register(route)
+
+
+def _names(value: Sequence[str] | None, what: str) -> tuple[str, ...]:
+    # A lone string is a sequence too: tags="items" would become five one-letter tags.
+    if isinstance(value, str):
+        raise TypeError(f"{what} must be a list of strings, not the string {value!r}")
+    return tuple(value or ())
 
 
 class _Node(Generic[T]):
@@ -343,7 +394,16 @@ class _Node(Generic[T]):
                 return node
         node = _Node()
         self.mixed.append((segment, node))
+        self.mixed.sort(key=_specificity)  # stable: equally specific shapes keep their order
         return node
+
+
+def _specificity(pair: tuple[_Segment, _Node[Any]]) -> tuple[int, int]:
+    """Sort key for mixed siblings: more literal text first, then fewer untyped parameters."""
+    parts = pair[0].parts
+    literal = sum(len(part) for part in parts if isinstance(part, str))
+    untyped = sum(1 for part in parts if isinstance(part, Convertor) and part.name == "str")
+    return -literal, untyped
 
 
 EMPTY_PARAMS: dict[str, Any] = {}
@@ -397,8 +457,9 @@ class RouteTable(Generic[T]):
         return target, dict(zip(names, values, strict=True)), allowed
 
 
-def _search(node: _Node[T], segments: list[str], index: int, values: list[Any], method: str,
-            allowed: set[str]) -> tuple[T, tuple[str, ...]] | None:
+def _search(
+    node: _Node[T], segments: list[str], index: int, values: list[Any], method: str, allowed: set[str]
+) -> tuple[T, tuple[str, ...]] | None:
     if index == len(segments):
         leaf = node.leaf
         if leaf is not None:
@@ -422,18 +483,14 @@ def _search(node: _Node[T], segments: list[str], index: int, values: list[Any], 
                 return hit
             values.pop()
     for mixed, child in node.mixed:
-        assert mixed.regex is not None
-        match = mixed.regex.fullmatch(segment)
-        if match is None:
-            continue
-        converted = [c.convert(v) for c, v in zip(mixed.convertors, match.groups(), strict=True)]
-        if any(v is None for v in converted):
+        converted = split_mixed(mixed.parts, segment)
+        if converted is None:
             continue
         values.extend(converted)
         hit = _search(child, segments, index + 1, values, method, allowed)
         if hit is not None:
             return hit
-        del values[len(values) - len(converted):]
+        del values[len(values) - len(converted) :]
     child = node.plain
     if child is not None and segment:
         values.append(segment)

@@ -85,8 +85,11 @@ class _SchemaGenerator(GenerateJsonSchema):
     """
 
     def field_is_required(self, field: Any, total: bool) -> bool:
-        if (self.mode == "serialization" and field["type"] != "typed-dict-field"
-                and field.get("serialization_exclude_if") is None):
+        if (
+            self.mode == "serialization"
+            and field["type"] != "typed-dict-field"
+            and field.get("serialization_exclude_if") is None
+        ):
             return True
         return super().field_is_required(field, total)
 
@@ -119,7 +122,7 @@ class _Schemas:
         for key in inline:
             ref = self.results[key].get("$ref", "")
             if ref.startswith(prefix):
-                schema = dict(self.definitions[ref[len(prefix):]])
+                schema = dict(self.definitions[ref[len(prefix) :]])
                 schema.pop("title", None)
                 self.results[key] = schema
 
@@ -164,8 +167,12 @@ def _request_plans(endpoint: Endpoint) -> list[CallPlan]:
 def _collect(route: Route, endpoint: Endpoint, method: str, schemas: _Schemas) -> _Operation:
     operation = _Operation(route, endpoint, method, openapi_path(route.path), [])
     for plan in _request_plans(endpoint):
-        for location, validator in (("path", plan.path), ("query", plan.query),
-                                    ("header", plan.header), ("cookie", plan.cookie)):
+        for location, validator in (
+            ("path", plan.path),
+            ("query", plan.query),
+            ("header", plan.header),
+            ("cookie", plan.cookie),
+        ):
             if validator is not None:
                 key = schemas.want(validator, "validation", TypeAdapter(validator.model))
                 operation.sources.append((location, key))
@@ -177,8 +184,9 @@ def _collect(route: Route, endpoint: Endpoint, method: str, schemas: _Schemas) -
             if body.whole is not None:
                 operation.body_key = schemas.want(body.whole, "validation", body.whole.adapter)
             elif body.embedded is not None:
-                operation.body_key = schemas.want(body.embedded, "validation",
-                                                  TypeAdapter(body.embedded.model))
+                operation.body_key = schemas.want(
+                    body.embedded, "validation", TypeAdapter(body.embedded.model)
+                )
                 operation.body_inline = True
             operation.body_required = body.required
             operation.body_media_type = body.media_type
@@ -188,10 +196,12 @@ def _collect(route: Route, endpoint: Endpoint, method: str, schemas: _Schemas) -
         mode: JsonSchemaMode = "validation" if endpoint.serializer.exclude_none else "serialization"
         operation.response_key = schemas.want(endpoint.serializer, mode, adapter)
     for code, spec in route.options.responses.items():
-        model = spec.get("model") if isinstance(spec, Mapping) else None
-        if model is not None:
-            operation.extra_responses[str(code)] = ("model", schemas.want(model, "serialization",
-                                                                          TypeAdapter(model)))
+        response_model = spec.get("model") if isinstance(spec, Mapping) else None
+        if response_model is not None:
+            operation.extra_responses[str(code)] = (
+                "model",
+                schemas.want(response_model, "serialization", TypeAdapter(response_model)),
+            )
     return operation
 
 
@@ -206,14 +216,16 @@ def _parameters(operation: _Operation, schemas: _Schemas) -> list[dict[str, Any]
                 continue
             seen.add((location, name))
             prop = dict(prop)
-            parameter: dict[str, Any] = {"name": name, "in": location,
-                                         "required": location == "path" or name in required}
+            parameter: dict[str, Any] = {
+                "name": name,
+                "in": location,
+                "required": location == "path" or name in required,
+            }
             for lifted in _LIFTED:
                 if lifted in prop:
                     value = prop.pop(lifted)
                     if lifted == "examples" and isinstance(value, list):
-                        parameter["examples"] = {f"example{i + 1}": {"value": v}
-                                                 for i, v in enumerate(value)}
+                        parameter["examples"] = {f"example{i + 1}": {"value": v} for i, v in enumerate(value)}
                     else:
                         parameter[lifted] = value
             prop.pop("title", None)
@@ -242,14 +254,18 @@ def _responses(operation: _Operation, schemas: _Schemas) -> dict[str, Any]:
     if operation.sources or operation.body_key is not None:
         responses["422"] = {
             "description": "Validation Error",
-            "content": _json_content({"$ref": REF_TEMPLATE.format(model="ValidationProblem")},
-                                     PROBLEM_MEDIA_TYPE),
+            "content": _json_content(
+                {"$ref": REF_TEMPLATE.format(model="ValidationProblem")}, PROBLEM_MEDIA_TYPE
+            ),
         }
     for key, spec in operation.route.options.responses.items():
         entry: dict[str, Any] = dict(responses.get(str(key), {}))
         if isinstance(spec, Mapping):
-            entry["description"] = spec.get("description") or entry.get("description") or (
-                status.phrase(int(key)) if str(key).isdigit() else "Response")
+            entry["description"] = (
+                spec.get("description")
+                or entry.get("description")
+                or (status.phrase(int(key)) if str(key).isdigit() else "Response")
+            )
             extra = operation.extra_responses.get(str(key))
             if extra is not None:
                 entry["content"] = _json_content(schemas.results[extra[1]])
@@ -257,7 +273,8 @@ def _responses(operation: _Operation, schemas: _Schemas) -> dict[str, Any]:
                 entry["content"] = spec["content"]
             elif "content" not in entry and str(key).isdigit() and int(key) >= 400:
                 entry["content"] = _json_content(
-                    {"$ref": REF_TEMPLATE.format(model="Problem")}, PROBLEM_MEDIA_TYPE)
+                    {"$ref": REF_TEMPLATE.format(model="Problem")}, PROBLEM_MEDIA_TYPE
+                )
         responses[str(key)] = entry
     return responses
 
@@ -366,8 +383,14 @@ def build_openapi(info: OpenAPIInfo, routes: Iterable[tuple[Route, Endpoint]]) -
     return _assemble(info, paths, schemas, security_schemes, used_tags, bool(operations))
 
 
-def _assemble(info: OpenAPIInfo, paths: dict[str, Any], schemas: _Schemas, security: dict[str, Any],
-              used_tags: list[str], needs_problem: bool) -> dict[str, Any]:
+def _assemble(
+    info: OpenAPIInfo,
+    paths: dict[str, Any],
+    schemas: _Schemas,
+    security: dict[str, Any],
+    used_tags: list[str],
+    needs_problem: bool,
+) -> dict[str, Any]:
     info_doc: dict[str, Any] = {"title": info.title, "version": info.version}
     if info.summary:
         info_doc["summary"] = info.summary
@@ -401,4 +424,3 @@ def _assemble(info: OpenAPIInfo, paths: dict[str, Any], schemas: _Schemas, secur
     if tags:
         document["tags"] = tags
     return document
-

@@ -1,0 +1,1 @@
+"""OpenAPI support: the contract of a lanner application and the checks made on it."""
