@@ -19,7 +19,7 @@ def load(name: str):
 
 
 def test_every_example_is_tested():
-    tested = {"demo", "quickstart"}
+    tested = {"demo", "quickstart", "secure"}
     assert {p.stem for p in EXAMPLES.glob("*.py")} == tested
 
 
@@ -78,3 +78,31 @@ def test_demo_add_needs_key_and_logs_in_background(demo):
     invalid = client.post("/books", json={**book, "year": -1}, headers={"x-api-key": "secret"})
     assert invalid.status_code == 422
     assert invalid.json()["errors"][0]["loc"] == ["body", "year"]
+
+
+def test_secure():
+    app = load("secure").app
+    client = TestClient(app)
+    ann = {"authorization": "Bearer token-ann"}
+    assert client.get("/health").json() == {"status": "ok"}
+    assert client.get("/me", headers=ann).json() == {"name": "ann"}
+    missing = client.get("/me")
+    assert missing.status_code == 401
+    assert missing.headers["www-authenticate"] == "Bearer"
+    unknown = client.get("/me", headers={"authorization": "Bearer nope"})
+    assert unknown.status_code == 401
+    assert unknown.json()["detail"] == "Unknown token"
+    assert client.get("/me", headers={"authorization": "Basic dG9rZW4tYW5u"}).status_code == 401
+    assert client.post("/notes", json={"text": "call mum"}, headers=ann).status_code == 201
+    assert client.get("/notes", headers=ann).json() == ["buy milk", "call mum"]
+    assert client.get("/notes", headers={"authorization": "Bearer token-bob"}).json() == []
+    assert client.get("/stats", headers=ann).status_code == 401
+    wrong_key = client.get("/stats", headers={"x-api-key": "guess"})
+    assert wrong_key.status_code == 401
+    assert wrong_key.headers["www-authenticate"] == "APIKey"
+    assert client.get("/stats", headers={"x-api-key": "service-key"}).json() == {"users": 2, "notes": 2}
+    doc = app.openapi()
+    assert set(doc["components"]["securitySchemes"]) == {"HTTPBearer", "ServiceKey"}
+    assert doc["paths"]["/me"]["get"]["security"] == [{"HTTPBearer": []}]
+    assert doc["paths"]["/stats"]["get"]["security"] == [{"ServiceKey": []}]
+    assert "security" not in doc["paths"]["/health"]["get"]

@@ -330,3 +330,20 @@ def test_dataclass_bodies_and_responses():
     doc = app.openapi()
     validate(doc)
     assert "Point" in doc["components"]["schemas"]
+
+
+def test_two_different_schemes_with_one_name_are_refused():
+    from lanner import APIKeyHeader
+
+    app = Lanner()
+
+    @app.get("/a")
+    async def a(key: Annotated[str, Depends(APIKeyHeader("x-a"))]) -> dict[str, Any]:
+        return {}
+
+    @app.get("/b")
+    async def b(key: Annotated[str, Depends(APIKeyHeader("x-b"))]) -> dict[str, Any]:
+        return {}
+
+    with pytest.raises(ValueError, match="both named 'APIKeyHeader'"):
+        app.openapi()

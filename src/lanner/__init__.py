@@ -8,10 +8,28 @@ from lanner.params import Body, Cookie, Depends, Header, Path, Query
 from lanner.requests import Request
 from lanner.responses import Response
 from lanner.routing import Router
+from lanner.security import (
+    APIKeyCookie,
+    APIKeyHeader,
+    APIKeyQuery,
+    HTTPAuthorizationCredentials,
+    HTTPBasic,
+    HTTPBasicCredentials,
+    HTTPBearer,
+    OAuth2PasswordBearer,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "APIKeyCookie",
+    "APIKeyHeader",
+    "APIKeyQuery",
+    "HTTPAuthorizationCredentials",
+    "HTTPBasic",
+    "HTTPBasicCredentials",
+    "HTTPBearer",
+    "OAuth2PasswordBearer",
     "BackgroundTasks",
     "Body",
     "Cookie",

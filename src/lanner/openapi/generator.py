@@ -285,6 +285,10 @@ def _security(operation: _Operation, schemes: dict[str, Any]) -> list[dict[str, 
         scheme = getattr(step.plan.call, "security_scheme", None)
         name = getattr(step.plan.call, "security_scheme_name", None)
         if isinstance(scheme, Mapping) and isinstance(name, str):
+            if schemes.get(name, scheme) != scheme:
+                raise ValueError(
+                    f"two different security schemes are both named {name!r}; give one a scheme_name"
+                )
             schemes[name] = dict(scheme)
             scopes = list(getattr(step.plan.call, "security_scopes", ()) or ())
             requirement = {name: scopes}
