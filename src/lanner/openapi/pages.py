@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from lanner.exceptions import HTTPException
+from lanner.openapi import docs
 from lanner.requests import Request
 from lanner.responses import FileResponse, HTMLResponse, JSONResponse
 from lanner.routing import Router
@@ -37,8 +38,6 @@ def add_docs_routes(router: Router, *, title: str, openapi_url: str | None, docs
 
         @router.get(f"{assets}/{{name}}", include_in_schema=False, name=f"assets:{page_url}")
         async def asset(name: str) -> FileResponse:
-            from lanner.openapi import docs  # noqa: PLC0415 - the asset packages are optional
-
             path = docs.asset_path(name)
             if path is None:
                 raise HTTPException(404, f"No docs asset {name!r}")
@@ -48,8 +47,6 @@ def add_docs_routes(router: Router, *, title: str, openapi_url: str | None, docs
 
         @router.get(docs_url, include_in_schema=False, name="swagger_ui")
         async def swagger_ui(request: Request) -> HTMLResponse:
-            from lanner.openapi import docs  # noqa: PLC0415
-
             root = request.scope.get("root_path", "")
             return HTMLResponse(docs.swagger_ui_html(
                 title=f"{title} - Swagger UI", openapi_url=root + openapi_url,
@@ -59,8 +56,6 @@ def add_docs_routes(router: Router, *, title: str, openapi_url: str | None, docs
 
         @router.get(redoc_url, include_in_schema=False, name="redoc")
         async def redoc(request: Request) -> HTMLResponse:
-            from lanner.openapi import docs  # noqa: PLC0415
-
             root = request.scope.get("root_path", "")
             return HTMLResponse(docs.redoc_html(
                 title=f"{title} - ReDoc", openapi_url=root + openapi_url,
