@@ -278,6 +278,9 @@ class ResponseSerializer:
             return pydantic_core.to_json(value, exclude_none=self._exclude_none)
         # PERF(json): an instance of exactly the declared model needs no second validation.
         if type(value) is not self._exact:
+            if dataclasses.is_dataclass(value) and not isinstance(value, type):
+                # pydantic reads a dataclass model only from its own class or a mapping.
+                value = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
             try:
                 value = adapter.validate_python(value, from_attributes=True)
             except ValidationError as exc:
@@ -303,9 +306,14 @@ def is_model_type(annotation: Any) -> bool:
         return (
             issubclass(annotation, BaseModel)
             or dataclasses.is_dataclass(annotation)
-            or typing.is_typeddict(annotation)
+            or _is_typeddict(annotation)
         )
     return False
+
+
+def _is_typeddict(annotation: type) -> bool:
+    # typing.is_typeddict misses typing_extensions.TypedDict, which pydantic requires before 3.12.
+    return issubclass(annotation, dict) and hasattr(annotation, "__required_keys__")
 
 
 def model_field_keys(annotation: Any) -> list[tuple[str, bool]]:

@@ -15,7 +15,7 @@ from lanner.datastructures import State
 from lanner.di import build_dependency_plan
 from lanner.endpoint import Endpoint, EndpointLike, ErrorEndpoint, RedirectEndpoint, Runtime
 from lanner.errors import ExceptionHandler, ExceptionHandlers
-from lanner.lifespan import Lifespan, LifespanFactory
+from lanner.lifespan import Lifespan, LifespanFactory, report_startup_failure
 from lanner.openapi.generator import OpenAPIInfo, build_openapi
 from lanner.openapi.pages import add_docs_routes
 from lanner.params import MISSING, Depends
@@ -85,7 +85,8 @@ class Lanner(Router):
             reverse).
         max_body_size: the largest request body accepted, in bytes (413 beyond); routes may set
             their own.
-        thread_pool_size: threads for sync handlers and dependencies (process-wide pool).
+        thread_pool_size: threads for sync handlers and dependencies (one process-wide pool of 40
+            unless set; the last app that sets it wins).
         exception_handlers: ``{ExceptionClass or status code: handler}``.
         openapi_url, docs_url, redoc_url: where the OpenAPI document, Swagger UI and ReDoc are
             served (None turns one off; without the document there are no pages).
@@ -106,7 +107,7 @@ class Lanner(Router):
         dependencies: Sequence[Depends] | None = None,
         redirect_slashes: bool = True,
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
-        thread_pool_size: int = 40,
+        thread_pool_size: int | None = None,
         exception_handlers: dict[type[BaseException] | int, ExceptionHandler] | None = None,
         openapi_url: str | None = "/openapi.json",
         docs_url: str | None = "/docs",
@@ -146,7 +147,8 @@ class Lanner(Router):
             servers=tuple(servers or ()), tags=tuple(openapi_tags or ()))
         self._openapi: dict[str, Any] | None = None
         self.openapi_url, self.docs_url, self.redoc_url = openapi_url, docs_url, redoc_url
-        configure_default_pool(thread_pool_size)
+        if thread_pool_size is not None:
+            configure_default_pool(thread_pool_size)
         add_docs_routes(self, title=title, openapi_url=openapi_url, docs_url=docs_url,
                         redoc_url=redoc_url, document=self.openapi)
 
@@ -274,7 +276,17 @@ class Lanner(Router):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve an ASGI connection."""
-        frozen = self._frozen or self._freeze()
+        frozen = self._frozen
+        if frozen is None:
+            try:
+                frozen = self._freeze()
+            except Exception as exc:
+                # A route that cannot compile must stop the server at startup, not pass as an app
+                # without lifespan support.
+                if scope["type"] == "lifespan":
+                    await report_startup_failure(receive, send, exc)
+                    return
+                raise
         await frozen.entry(scope, receive, send)
 
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -29,9 +29,21 @@ class BackgroundTasks:
         return len(self._tasks)
 
     async def __call__(self) -> None:
-        """Run every task in order; an exception stops the remaining ones and propagates."""
+        """Run every task in order.
+
+        Raises:
+            Exception: whatever a task raises; the remaining tasks do not run.
+        """
         for func, args, kwargs in self._tasks:
-            if inspect.iscoroutinefunction(func):
+            if _is_async(func):
                 await func(*args, **kwargs)
             else:
-                await run_in_threadpool(func, *args, **kwargs)
+                result = await run_in_threadpool(func, *args, **kwargs)
+                # A sync callable may still hand back a coroutine (a lambda around an async call).
+                if inspect.isawaitable(result):
+                    await result
+
+
+def _is_async(func: Callable[..., Any]) -> bool:
+    """Whether calling `func` starts a coroutine: async functions and objects with async __call__."""
+    return inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(type(func).__call__)

@@ -112,7 +112,19 @@ def build_dependency_plan(
     handler_plan = build_plan(handler, path_names)
     inputs = tuple((name, visit(sub, (handler,))) for name, sub in handler_plan.dependencies)
     steps.append(Step(handler_plan, len(steps), inputs))
-    return DependencyPlan(tuple(steps))
+    return DependencyPlan(_embed_shared_body(steps, path_names))
+
+
+def _embed_shared_body(steps: list[Step], path_names: Collection[str]) -> tuple[Step, ...]:
+    """When several functions of a route read the body, each reads its own key of one object."""
+    keys = {key for step in steps if step.plan.body is not None for key in step.plan.body.keys}
+    if len(keys) < 2:
+        return tuple(steps)
+    return tuple(
+        dataclasses.replace(step, plan=build_plan(step.plan.call, path_names, embed_body=True))
+        if step.plan.body is not None and step.plan.body.whole is not None else step
+        for step in steps
+    )
 
 
 def _check_app_scoped(plan: CallPlan, inputs: list[Step]) -> None:

@@ -318,7 +318,9 @@ class Endpoint:
             assert request is not None
             await self._read_body(request, arguments, errors)
         if errors:
-            raise RequestValidationError(errors)
+            # A parameter read by a dependency and by the handler fails once, not twice.
+            unique = {(tuple(e["loc"]), e["type"]): e for e in errors}
+            raise RequestValidationError(list(unique.values()))
         return await self._call_steps(scope, request, arguments, stack, extras)
 
     async def _read_body(self, request: Request, arguments: list[dict[str, Any]],
@@ -363,7 +365,7 @@ class Endpoint:
             response = result
         elif self._json:
             if self._no_body:
-                response = Response(b"", self._status, media_type="application/json")
+                response = Response(b"", self._status)
             else:
                 response = _json_response(self._serializer.serialize(result), self._status)
         else:

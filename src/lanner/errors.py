@@ -26,9 +26,16 @@ class ProblemResponse(Response):
 
     media_type = PROBLEM_JSON
 
-    def __init__(self, status_code: int, detail: Any = None, *, title: str | None = None,
-                 type_uri: str = "about:blank", headers: Mapping[str, str] | None = None,
-                 **extra: Any) -> None:
+    def __init__(
+        self,
+        status_code: int,
+        detail: Any = None,
+        *,
+        title: str | None = None,
+        type_uri: str = "about:blank",
+        headers: Mapping[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
         document: dict[str, Any] = {
             "type": type_uri,
             "title": title or status.phrase(status_code) or "Error",
@@ -62,8 +69,19 @@ def _server_error(request: Request, exc: Exception) -> Response:
     return ProblemResponse(500, "The server could not complete the request.")
 
 
+def _default_status(exc: BaseException, handler: ExceptionHandler) -> int | None:
+    """The status the default handlers answer `exc` with, when `handler` is one of them."""
+    if isinstance(exc, HTTPException):
+        return exc.status_code
+    if handler is _validation_error:
+        return 422
+    if handler is _server_error:
+        return 500
+    return None
+
+
 class ExceptionHandlers:
-    """Map exception classes (or status codes of `HTTPException`) to handlers; resolve by MRO.
+    """Map exception classes or status codes to handlers; classes resolve by MRO.
 
     Defaults: `HTTPException` → its status as a problem document, `RequestValidationError` → 422
     listing every failing field, anything else → a 500 without internals (a traceback with debug on).
@@ -87,12 +105,22 @@ class ExceptionHandlers:
         self._resolved.clear()
 
     def lookup(self, exc: BaseException) -> ExceptionHandler:
-        """Return the handler registered for the closest class of `exc`."""
-        if self._by_status and isinstance(exc, HTTPException):
-            by_status = self._by_status.get(exc.status_code)
+        """Return the handler for `exc`.
+
+        A handler registered for a status code wins for the exceptions answered with that status
+        by default: an `HTTPException` of that status, a `RequestValidationError` for 422, and an
+        exception no class handler claims for 500. Otherwise the handler of the closest class in
+        the exception's MRO is used.
+        """
+        handler = self._for_type(type(exc))
+        if self._by_status:
+            code = _default_status(exc, handler)
+            by_status = self._by_status.get(code) if code is not None else None
             if by_status is not None:
                 return by_status
-        cls = type(exc)
+        return handler
+
+    def _for_type(self, cls: type[BaseException]) -> ExceptionHandler:
         handler = self._resolved.get(cls)
         if handler is None:
             handler = next(
@@ -105,9 +133,8 @@ class ExceptionHandlers:
     async def respond(self, request: Request, exc: Exception) -> Response:
         """Turn `exc` into a response; a failing custom handler falls back to a plain 500."""
         handler = self.lookup(exc)
-        if handler is _server_error:
-            logger.error("Exception while handling %s %s", request.method, request.path,
-                         exc_info=exc)
+        if self._for_type(type(exc)) is _server_error:
+            logger.error("Exception while handling %s %s", request.method, request.path, exc_info=exc)
         try:
             if inspect.iscoroutinefunction(handler):
                 result = await handler(request, exc)
@@ -122,4 +149,3 @@ class ExceptionHandlers:
             logger.error("Exception handler %r returned %r, not a Response", handler, result)
             return _server_error(request, TypeError("exception handler returned no Response"))
         return result
-

@@ -47,11 +47,21 @@ class Request:
         max_body_size: the largest body `body()`, `json()` and `stream()` accept, in bytes.
     """
 
-    __slots__ = ("_body", "_cookies", "_headers", "_query", "_receive", "_state", "_stream_used",
-                 "max_body_size", "scope")
+    __slots__ = (
+        "_body",
+        "_cookies",
+        "_headers",
+        "_query",
+        "_receive",
+        "_state",
+        "_stream_used",
+        "max_body_size",
+        "scope",
+    )
 
-    def __init__(self, scope: Scope, receive: Receive | None = None,
-                 max_body_size: int = DEFAULT_MAX_BODY_SIZE) -> None:
+    def __init__(
+        self, scope: Scope, receive: Receive | None = None, max_body_size: int = DEFAULT_MAX_BODY_SIZE
+    ) -> None:
         self.scope = scope
         self._receive = receive
         self.max_body_size = max_body_size
@@ -69,8 +79,17 @@ class Request:
 
     @property
     def path(self) -> str:
-        """The path, percent-decoded, without the mount prefix."""
-        return cast(str, self.scope["path"])
+        """The path, percent-decoded, relative to the app: without ``root_path``.
+
+        Servers following ASGI 2.4 put ``root_path`` (a mount prefix, a proxy's prefix) in front of
+        ``path``; older ones leave it out. Either way this is the part the routes matched; `url`
+        has the full path.
+        """
+        path = cast(str, self.scope["path"])
+        root = self.scope.get("root_path")
+        if root and (path == root or path.startswith(root.rstrip("/") + "/")):
+            return path[len(root.rstrip("/")) :] or "/"
+        return path
 
     @property
     def url(self) -> URL:
@@ -128,11 +147,10 @@ class Request:
     def _check_declared_length(self) -> None:
         declared = self.headers.get("content-length")
         if declared is not None:
-            try:
-                length = int(declared)
-            except ValueError:
-                raise HTTPException(400, "Invalid Content-Length header") from None
-            if length > self.max_body_size:
+            # int() would also take "-1", "+5", " 5" or "1_0"; RFC 9110 allows digits only.
+            if not (declared.isascii() and declared.isdigit()):
+                raise HTTPException(400, "Invalid Content-Length header")
+            if int(declared) > self.max_body_size:
                 raise HTTPException(413, f"Request body exceeds {self.max_body_size} bytes")
 
     async def stream(self) -> AsyncIterator[bytes]:

@@ -7,8 +7,11 @@ and which are dependencies.
 
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
+import functools
 import inspect
+import types
 import typing
 from collections.abc import Callable, Collection
 from typing import Annotated, Any, get_args, get_origin
@@ -23,7 +26,7 @@ from lanner._validation import (
     no_default,
 )
 from lanner.background import BackgroundTasks
-from lanner.params import MISSING, Body, Cookie, Depends, Header, Param, Path, Query
+from lanner.params import MISSING, Body, Depends, Header, Param, Path, Query
 from lanner.requests import Request
 from lanner.responses import Response
 
@@ -48,6 +51,14 @@ class BodyPlan:
     whole_default: Any
     embedded: SourceValidator | None
     media_type: str
+    whole_key: str = ""
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The body keys this plan reads (the whole body's would-be key when it is not embedded)."""
+        if self.embedded is not None:
+            return tuple(spec.key for spec in self.embedded.fields)
+        return (self.whole_key,)
 
     @property
     def required(self) -> bool:
@@ -85,12 +96,28 @@ class CallPlan:
                     or self.background_args)
 
 
+def _callee(call: Callable[..., Any]) -> Callable[..., Any]:
+    """The function that actually runs when `call` is called (a callable instance's ``__call__``)."""
+    if inspect.isfunction(call) or inspect.ismethod(call) or isinstance(call, functools.partial):
+        return call
+    return getattr(call, "__call__", call)  # noqa: B004 - we want the method, not a bool
+
+
+def _hint_source(call: Callable[..., Any]) -> Any:
+    """The object whose annotations describe `call`'s parameters."""
+    if inspect.isclass(call):
+        return call.__init__
+    while isinstance(call, functools.partial):
+        call = call.func
+    return call if inspect.isroutine(call) else _callee(call)
+
+
 def call_kind(call: Callable[..., Any]) -> CallKind:
     """Classify a callable by how lanner must invoke it."""
-    target = call if inspect.isfunction(call) or inspect.ismethod(call) else getattr(
-        call, "__call__", call)
     if inspect.isclass(call):
         return "sync"
+    # inspect's predicates see through functools.partial themselves.
+    target = _callee(call)
     if inspect.isasyncgenfunction(target):
         return "async_generator"
     if inspect.isgeneratorfunction(target):
@@ -105,10 +132,13 @@ def _split_annotated(annotation: Any) -> tuple[Any, Param | Depends | None]:
     if get_origin(annotation) is not Annotated:
         return annotation, None
     base, *extras = get_args(annotation)
-    marker = next((m for m in extras if isinstance(m, (Param, Depends))), None)
+    markers = [m for m in extras if isinstance(m, (Param, Depends))]
+    if len(markers) > 1:
+        raise TypeError(f"two markers: {markers[0]!r} and {markers[1]!r}")
+    marker = markers[0] if markers else None
     rest = [m for m in extras if m is not marker]
     if rest:
-        return Annotated[(base, *rest)], marker  # type: ignore[return-value]
+        return Annotated[(base, *rest)], marker
     return base, marker
 
 
@@ -131,7 +161,10 @@ class _Collector:
         self.dependencies: list[tuple[str, Depends]] = []
 
     def add(self, name: str, annotation: Any, default: Any, path_names: Collection[str]) -> None:
-        annotation, marker = _split_annotated(annotation)
+        try:
+            annotation, marker = _split_annotated(annotation)
+        except TypeError as exc:
+            raise TypeError(f"{self.owner}: parameter {name!r} has {exc}") from None
         if isinstance(default, (Param, Depends)):
             if marker is not None:
                 raise TypeError(f"{self.owner}: parameter {name!r} has two markers")
@@ -139,7 +172,8 @@ class _Collector:
         if default is inspect.Parameter.empty:
             default = MISSING
         if isinstance(marker, Depends):
-            call = marker.dependency or annotation
+            call = marker.dependency or (
+                None if annotation is inspect.Parameter.empty else annotation)
             if not callable(call):
                 raise TypeError(f"{self.owner}: Depends() on {name!r} needs a callable")
             self.dependencies.append((name, Depends(call, use_cache=marker.use_cache,
@@ -153,7 +187,7 @@ class _Collector:
                     return
             if name in path_names:
                 marker = Path()
-            elif is_model_type(annotation) or _is_model_sequence(annotation):
+            elif _is_body_type(annotation):
                 marker = Body()
             else:
                 marker = Query()
@@ -185,38 +219,54 @@ class _Collector:
         self.markers[name] = marker
 
 
-def _is_model_sequence(annotation: Any) -> bool:
-    return is_sequence_type(annotation) and any(is_model_type(a) for a in get_args(annotation))
+def _is_body_type(annotation: Any) -> bool:
+    """Whether an unmarked parameter of this type is read from the body.
+
+    Models, dataclasses and TypedDicts, sequences and mappings of them, and any of those made
+    optional (``Item | None``): none of them can come from a query string.
+    """
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _is_body_type(get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        return any(_is_body_type(arg) for arg in get_args(annotation) if arg is not type(None))
+    if origin in (dict, collections.abc.Mapping) or annotation is dict:
+        return True
+    return is_model_type(annotation) or (
+        is_sequence_type(annotation) and any(is_model_type(a) for a in get_args(annotation)))
 
 
-def _body_plan(specs: list[FieldSpec], markers: dict[str, Param]) -> BodyPlan | None:
+def _body_plan(specs: list[FieldSpec], markers: dict[str, Param], embed: bool) -> BodyPlan | None:
     if not specs:
         return None
     first = markers[specs[0].name]
     media_type = first.media_type if isinstance(first, Body) else "application/json"
-    if len(specs) == 1 and not (isinstance(first, Body) and first.embed):
+    if len(specs) == 1 and not embed and not (isinstance(first, Body) and first.embed):
         spec = specs[0]
         default = MISSING if spec.required else spec.default
         validator = ValueValidator("body", spec.annotation, spec.constraints)
-        return BodyPlan(validator, spec.name, default, None, media_type)
+        return BodyPlan(validator, spec.name, default, None, media_type, spec.key)
     return BodyPlan(None, "", MISSING, SourceValidator("body", specs), media_type)
 
 
-def build_plan(call: Callable[..., Any], path_names: Collection[str] = ()) -> CallPlan:
+def build_plan(call: Callable[..., Any], path_names: Collection[str] = (), *,
+               embed_body: bool = False) -> CallPlan:
     """Inspect `call` and return its frozen `CallPlan`.
 
     Args:
         call: the handler or dependency.
         path_names: the parameter names the route's path template defines.
+        embed_body: read even a single body parameter from its key in a JSON object (used when
+            other functions of the same route read the body too).
 
     Raises:
-        TypeError: a parameter cannot be planned (two markers, a Path parameter missing from the
-            template, a positional-only or variadic parameter).
+        TypeError: a parameter cannot be planned (two markers in one parameter, a Path parameter
+            missing from the template, a positional-only parameter, unresolvable annotations).
+            ``*args`` and ``**kwargs`` are ignored.
     """
     owner = getattr(call, "__qualname__", repr(call))
-    target = call.__init__ if inspect.isclass(call) else call  # type: ignore[misc]
     try:
-        hints = typing.get_type_hints(target, include_extras=True)
+        hints = typing.get_type_hints(_hint_source(call), include_extras=True)
     except (NameError, TypeError) as exc:
         raise TypeError(f"{owner}: cannot resolve type hints: {exc}") from exc
     collector = _Collector(owner)
@@ -238,7 +288,7 @@ def build_plan(call: Callable[..., Any], path_names: Collection[str] = ()) -> Ca
         header=SourceValidator("header", fields["header"]) if fields["header"] else None,
         header_keys=tuple((s.key, is_sequence_type(s.annotation)) for s in fields["header"]),
         cookie=SourceValidator("cookie", fields["cookie"]) if fields["cookie"] else None,
-        body=_body_plan(fields["body"], collector.markers),
+        body=_body_plan(fields["body"], collector.markers, embed_body),
         request_args=tuple(collector.request_args),
         response_args=tuple(collector.response_args),
         background_args=tuple(collector.background_args),

@@ -1,0 +1,479 @@
+"""The lifespan protocol (lanner.lifespan), alone and through TestClient and uvicorn."""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import sys
+import textwrap
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lanner import Depends, Lanner, Request
+from lanner.lifespan import Lifespan
+from lanner.testing import TestClient
+
+Message = dict[str, Any]
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+async def speak(
+    app: Any,
+    *,
+    state: bool = True,
+    shutdown: bool = True,
+) -> tuple[list[Message], dict[str, Any]]:
+    """Run the lifespan protocol against an ASGI app; return what it sent and the state dict."""
+    incoming = [{"type": "lifespan.startup"}]
+    if shutdown:
+        incoming.append({"type": "lifespan.shutdown"})
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return incoming.pop(0)
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope: dict[str, Any] = {"type": "lifespan", "asgi": {"version": "3.0"}}
+    if state:
+        scope["state"] = {}
+    await app(scope, receive, send)
+    return sent, scope.get("state", {})
+
+
+def kinds(sent: list[Message]) -> list[str]:
+    return [m["type"] for m in sent]
+
+
+def make_lifespan(
+    log: list[str], factory: Any = None, on_startup: Any = (), on_shutdown: Any = ()
+) -> Lifespan:
+    async def prepare() -> None:
+        log.append("prepare")
+
+    async def close() -> None:
+        log.append("close")
+
+    return Lifespan("the app", factory, list(on_startup), list(on_shutdown), prepare, close)
+
+
+def recording_factory(
+    log: list[str], value: Any = None, fail_enter: bool = False, fail_exit: bool = False
+) -> Callable[[Any], Any]:
+    @contextlib.asynccontextmanager
+    async def factory(app: Any) -> AsyncIterator[Any]:
+        log.append(f"enter {app}")
+        if fail_enter:
+            raise ConnectionError("database unreachable")
+        yield value
+        log.append("exit")
+        if fail_exit:
+            raise OSError("could not flush")
+
+    return factory
+
+
+# -- Lifespan (unit) -----------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_full_order_of_a_lifespan() -> None:
+    log: list[str] = []
+
+    async def async_start() -> None:
+        log.append("async start")
+
+    async def async_stop() -> None:
+        log.append("async stop")
+
+    lifespan = make_lifespan(
+        log,
+        recording_factory(log),
+        on_startup=[lambda: log.append("sync start"), async_start],
+        on_shutdown=[async_stop, lambda: log.append("sync stop")],
+    )
+    sent, _ = await speak(lifespan)
+    assert kinds(sent) == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+    assert log == [
+        "sync start",
+        "async start",
+        "enter the app",
+        "prepare",
+        "close",
+        "exit",
+        "async stop",
+        "sync stop",
+    ]
+
+
+@pytest.mark.anyio
+async def test_a_yielded_dict_becomes_the_server_state() -> None:
+    resource = object()
+    lifespan = make_lifespan([], recording_factory([], {"pool": resource}))
+    sent, state = await speak(lifespan)
+    assert kinds(sent)[0] == "lifespan.startup.complete"
+    assert state == {"pool": resource}
+
+
+@pytest.mark.anyio
+async def test_a_yielded_non_dict_is_ignored() -> None:
+    sent, state = await speak(make_lifespan([], recording_factory([], ["not", "a", "dict"])))
+    assert kinds(sent) == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+    assert state == {}
+
+
+@pytest.mark.anyio
+async def test_state_without_server_support_fails_startup_and_cleans_up(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    log: list[str] = []
+    lifespan = make_lifespan(
+        log, recording_factory(log, {"pool": 1}), on_shutdown=[lambda: log.append("shutdown hook")]
+    )
+    sent, _ = await speak(lifespan, state=False, shutdown=False)
+    assert kinds(sent) == ["lifespan.startup.failed"]
+    assert "does not support lifespan state" in sent[0]["message"]
+    assert log == ["enter the app", "prepare", "close", "exit", "shutdown hook"]
+
+
+@pytest.mark.anyio
+async def test_a_failing_lifespan_enter_reports_startup_failed(caplog: pytest.LogCaptureFixture) -> None:
+    log: list[str] = []
+    lifespan = make_lifespan(log, recording_factory(log, fail_enter=True))
+    sent, _ = await speak(lifespan, shutdown=False)
+    assert sent == [
+        {
+            "type": "lifespan.startup.failed",
+            "message": "Application startup failed: ConnectionError: database unreachable",
+        }
+    ]
+    assert "prepare" not in log
+    assert "Application startup failed" in caplog.text
+    assert "database unreachable" in caplog.text
+
+
+@pytest.mark.anyio
+async def test_a_failing_startup_hook_stops_before_the_lifespan() -> None:
+    log: list[str] = []
+
+    def broken() -> None:
+        raise ValueError("missing setting")
+
+    lifespan = make_lifespan(
+        log, recording_factory(log), on_startup=[broken, lambda: log.append("second hook")]
+    )
+    sent, _ = await speak(lifespan, shutdown=False)
+    assert kinds(sent) == ["lifespan.startup.failed"]
+    assert sent[0]["message"] == "Application startup failed: ValueError: missing setting"
+    assert log == []
+
+
+@pytest.mark.anyio
+async def test_a_failing_prepare_unwinds_the_lifespan() -> None:
+    log: list[str] = []
+
+    async def prepare() -> None:
+        raise RuntimeError("dependency failed")
+
+    async def close() -> None:
+        log.append("close")
+
+    @contextlib.asynccontextmanager
+    async def factory(app: Any) -> AsyncIterator[None]:
+        log.append("enter")
+        try:
+            yield
+        except RuntimeError as exc:
+            log.append(f"exit saw {exc}")
+            raise
+
+    lifespan = Lifespan("app", factory, [], [], prepare, close)
+    sent, _ = await speak(lifespan, shutdown=False)
+    assert sent == [
+        {
+            "type": "lifespan.startup.failed",
+            "message": "Application startup failed: RuntimeError: dependency failed",
+        }
+    ]
+    assert log == ["enter", "close", "exit saw dependency failed"]
+
+
+@pytest.mark.anyio
+async def test_base_exceptions_at_startup_are_reported_then_reraised() -> None:
+    class Stop(BaseException):
+        pass
+
+    def stop() -> None:
+        raise Stop()
+
+    sent: list[Message] = []
+    lifespan = make_lifespan([], on_startup=[stop])
+
+    async def receive() -> Message:
+        return {"type": "lifespan.startup"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    with pytest.raises(Stop):
+        await lifespan({"type": "lifespan", "state": {}}, receive, send)
+    assert kinds(sent) == ["lifespan.startup.failed"]
+
+
+@pytest.mark.anyio
+async def test_a_failing_lifespan_exit_reports_shutdown_failed_but_runs_the_hooks(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    log: list[str] = []
+    lifespan = make_lifespan(
+        log, recording_factory(log, fail_exit=True), on_shutdown=[lambda: log.append("shutdown hook")]
+    )
+    sent, _ = await speak(lifespan)
+    assert sent[1] == {
+        "type": "lifespan.shutdown.failed",
+        "message": "Application shutdown failed: OSError: could not flush",
+    }
+    assert log[-3:] == ["close", "exit", "shutdown hook"]
+    assert "Application shutdown failed" in caplog.text
+
+
+@pytest.mark.anyio
+async def test_every_shutdown_hook_runs_and_the_first_failure_is_reported(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    log: list[str] = []
+
+    def first() -> None:
+        log.append("first")
+        raise ValueError("first failure")
+
+    async def second() -> None:
+        log.append("second")
+        raise KeyError("second failure")
+
+    lifespan = make_lifespan(log, on_shutdown=[first, second, lambda: log.append("third")])
+    sent, _ = await speak(lifespan)
+    assert kinds(sent) == ["lifespan.startup.complete", "lifespan.shutdown.failed"]
+    assert sent[1]["message"] == "Application shutdown failed: ValueError: first failure"
+    assert log == ["prepare", "close", "first", "second", "third"]
+    assert "second failure" in caplog.text
+
+
+@pytest.mark.anyio
+async def test_lanner_speaks_the_protocol_without_any_hooks() -> None:
+    sent, state = await speak(Lanner())
+    assert kinds(sent) == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+    assert state == {}
+
+
+# -- through TestClient --------------------------------------------------------------------------
+
+
+def test_lifespan_runs_around_the_with_block() -> None:
+    log: list[str] = []
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Lanner) -> AsyncIterator[None]:
+        log.append("start")
+        yield
+        log.append("stop")
+
+    app = Lanner(lifespan=lifespan)
+
+    @app.get("/")
+    async def index() -> list[str]:
+        return list(log)
+
+    with TestClient(app) as client:
+        assert log == ["start"]
+        assert client.get("/").json() == ["start"]
+    assert log == ["start", "stop"]
+
+
+def test_without_with_the_lifespan_does_not_run() -> None:
+    log: list[str] = []
+    app = Lanner(on_startup=[lambda: log.append("start")])
+
+    @app.get("/")
+    async def index() -> str:
+        return "ok"
+
+    assert TestClient(app).get("/").json() == "ok"
+    assert log == []
+
+
+def test_the_factory_receives_the_app_and_its_dict_reaches_request_state() -> None:
+    seen: list[Any] = []
+
+    class Pool:
+        pass
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Lanner) -> AsyncIterator[dict[str, Any]]:
+        seen.append(app)
+        yield {"pool": Pool(), "name": "db"}
+
+    app = Lanner(lifespan=lifespan)
+
+    @app.get("/")
+    async def index(request: Request) -> dict[str, Any]:
+        request.state.touched = True
+        return {"name": request.state.name, "pool": id(request.state.pool)}
+
+    @app.get("/fresh")
+    async def fresh(request: Request) -> bool:
+        return hasattr(request.state, "touched")
+
+    with TestClient(app) as client:
+        first = client.get("/").json()
+        second = client.get("/").json()
+        assert first["name"] == "db"
+        # The same object serves every request; the per-request namespace is not shared.
+        assert first["pool"] == second["pool"]
+        assert client.get("/fresh").json() is False
+    assert seen == [app]
+
+
+def test_startup_and_shutdown_hooks_sync_and_async_in_order() -> None:
+    log: list[str] = []
+
+    async def async_start() -> None:
+        log.append("async start")
+
+    async def async_stop() -> None:
+        log.append("async stop")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Lanner) -> AsyncIterator[None]:
+        log.append("lifespan enter")
+        yield
+        log.append("lifespan exit")
+
+    app = Lanner(
+        lifespan=lifespan,
+        on_startup=[lambda: log.append("sync start"), async_start],
+        on_shutdown=[async_stop, lambda: log.append("sync stop")],
+    )
+    app.on_startup.append(lambda: log.append("appended start"))
+    with TestClient(app):
+        assert log == ["sync start", "async start", "appended start", "lifespan enter"]
+        log.clear()
+    assert log == ["lifespan exit", "async stop", "sync stop"]
+
+
+def test_a_failing_startup_raises_a_clear_error_in_the_client() -> None:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Lanner) -> AsyncIterator[None]:
+        raise ConnectionRefusedError("cannot reach postgres on 5432")
+        yield
+
+    app = Lanner(lifespan=lifespan)
+    with pytest.raises(RuntimeError) as caught, TestClient(app):
+        pytest.fail("the body must not run")
+    assert str(caught.value) == (
+        "Application startup failed: ConnectionRefusedError: cannot reach postgres on 5432"
+    )
+
+
+def test_a_failing_startup_hook_raises_in_the_client() -> None:
+    async def check_config() -> None:
+        raise ValueError("SECRET_KEY is not set")
+
+    with (
+        pytest.raises(RuntimeError, match="startup failed: ValueError: SECRET_KEY is not set"),
+        TestClient(Lanner(on_startup=[check_config])),
+    ):
+        pass
+
+
+def test_a_failing_shutdown_raises_after_the_block() -> None:
+    log: list[str] = []
+
+    def broken() -> None:
+        raise OSError("disk full")
+
+    app = Lanner(on_shutdown=[broken, lambda: log.append("still ran")])
+
+    @app.get("/")
+    async def index() -> str:
+        return "ok"
+
+    with (
+        pytest.raises(RuntimeError, match="Application shutdown failed: OSError: disk full"),
+        TestClient(app) as client,
+    ):
+        assert client.get("/").json() == "ok"
+    assert log == ["still ran"]
+
+
+def test_app_scoped_dependencies_live_between_startup_and_shutdown() -> None:
+    log: list[str] = []
+
+    async def pool() -> AsyncIterator[dict[str, int]]:
+        log.append("open")
+        yield {"connections": 4}
+        log.append("close")
+
+    app = Lanner()
+    pooled = Depends(pool, scope="app")
+
+    @app.get("/")
+    async def index(value: dict[str, int] = pooled) -> dict[str, int]:
+        return value
+
+    with TestClient(app) as client:
+        assert log == ["open"]
+        assert client.get("/").json() == {"connections": 4}
+        assert client.get("/").json() == {"connections": 4}
+        assert log == ["open"]
+    assert log == ["open", "close"]
+
+
+def test_the_lifespan_can_run_again_with_a_new_client() -> None:
+    log: list[str] = []
+    app = Lanner(on_startup=[lambda: log.append("start")], on_shutdown=[lambda: log.append("stop")])
+    for _ in range(2):
+        with TestClient(app):
+            pass
+    assert log == ["start", "stop", "start", "stop"]
+
+
+# -- under uvicorn -------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_uvicorn_exits_non_zero_with_the_message_when_startup_fails(tmp_path: Path) -> None:
+    module = tmp_path / "failing_app.py"
+    module.write_text(
+        textwrap.dedent("""
+        from lanner import Lanner
+
+        def connect():
+            raise ConnectionError("broker unreachable")
+
+        app = Lanner(on_startup=[connect])
+    """)
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "failing_app:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--lifespan",
+        "on",
+    ]
+    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode != 0
+    assert "Application startup failed: ConnectionError: broker unreachable" in result.stderr
