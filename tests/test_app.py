@@ -993,3 +993,31 @@ def test_routes_match_behind_a_root_path() -> None:
 
     response = TestClient(app, root_path="/api").get("/api/items")
     assert (response.status_code, response.json()) == (200, "/api/items")
+
+
+def test_root_path_is_stripped_only_at_a_segment_boundary() -> None:
+    app = Lanner()
+
+    @app.get("/{p:path}")
+    async def catch(p: str) -> dict[str, str]:
+        return {"p": p}
+
+    client = TestClient(app, root_path="/api")
+    assert client.get("/api/items").json() == {"p": "items"}
+    assert client.get("/apiitems").json() == {"p": "apiitems"}
+
+
+def test_the_longest_mount_prefix_wins() -> None:
+    def answer(text: bytes):
+        async def app(scope, receive, send):
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": text})
+
+        return app
+
+    app = Lanner()
+    app.mount("/a", answer(b"A"))
+    app.mount("/a/b", answer(b"B"))
+    client = TestClient(app)
+    assert client.get("/a/b/c").content == b"B"
+    assert client.get("/a/c").content == b"A"

@@ -396,6 +396,30 @@ def test_a_static_hit_has_no_params_and_no_allowed_methods() -> None:
     assert (target, params, allowed) == ("/static", {}, set())
 
 
+def test_each_lookup_returns_its_own_params_dict() -> None:
+    table = table_of("/static")
+    first = table.find("GET", "/static")[1]
+    first["polluted"] = True
+    assert table.find("GET", "/static")[1] == {}
+    missed = table.find("GET", "/missing")[1]
+    missed["polluted"] = True
+    assert table.find("GET", "/missing")[1] == {}
+
+
+def test_path_params_changed_by_one_request_do_not_leak_into_the_next(client_for: ClientFactory) -> None:
+    app = Lanner()
+
+    @app.get("/static")
+    async def static(request: Request) -> dict[str, Any]:
+        seen = dict(request.path_params)
+        request.path_params["leak"] = 1
+        return seen
+
+    client = client_for(app)
+    assert client.get("/static").json() == {}
+    assert client.get("/static").json() == {}
+
+
 def test_one_thousand_parametrised_routes() -> None:
     table: RouteTable[int] = RouteTable()
     for i in range(1000):

@@ -202,12 +202,14 @@ class Lanner(Router):
     def mount(self, prefix: str, app: ASGIApp, name: str | None = None) -> None:
         """Serve every path under `prefix` with another ASGI application.
 
-        The mounted app sees the prefix moved from ``path`` to ``root_path``. A mount owns its whole
-        prefix: it is consulted before the routes.
+        The mounted app receives the full ``path`` and the prefix appended to ``root_path`` (ASGI
+        2.4). A mount owns its whole prefix: it is consulted before the routes, longest prefix first.
         """
         if not prefix.startswith("/") or prefix.endswith("/"):
             raise ValueError(f"mount prefix {prefix!r} must start with '/' and not end with '/'")
         self._mounts.append((prefix, app, name))
+        # The longest prefix answers first, so /a/b stays reachable beside /a.
+        self._mounts.sort(key=lambda mount: len(mount[0]), reverse=True)
         self._routes_changed()
 
     # -- compiling ----------------------------------------------------------------------------
@@ -346,7 +348,7 @@ def _route_path(scope: Scope) -> str:
     """The path to route on: servers send root_path in front of it (ASGI spec 2.4)."""
     path: str = scope["path"]
     root_path = scope.get("root_path")
-    if root_path and path.startswith(root_path):
+    if root_path and path.startswith(root_path) and path[len(root_path):len(root_path) + 1] in ("", "/"):
         return path[len(root_path):] or "/"
     return path
 

@@ -406,9 +406,6 @@ def _specificity(pair: tuple[_Segment, _Node[Any]]) -> tuple[int, int]:
     return -literal, untyped
 
 
-EMPTY_PARAMS: dict[str, Any] = {}
-
-
 class RouteTable(Generic[T]):
     """Compiled lookup from (method, path) to a target; built once, when the app freezes."""
 
@@ -441,18 +438,19 @@ class RouteTable(Generic[T]):
         """Return ``(target, params, allowed)``.
 
         `target` is None when nothing matched; `allowed` then holds the methods the path does
-        accept (empty for an unknown path, so the caller answers 404 or 405).
+        accept (empty for an unknown path, so the caller answers 404 or 405). `params` is a new
+        dict each time: it becomes the request's ``path_params``, which code may change.
         """
         by_method = self._static.get(path)
         if by_method is not None:
             target = by_method.get(method)
             if target is not None:
-                return target, EMPTY_PARAMS, set()
+                return target, {}, set()
         allowed: set[str] = set(by_method) if by_method else set()
         values: list[Any] = []
         hit = _search(self._root, path[1:].split("/"), 0, values, method, allowed)
         if hit is None:
-            return None, EMPTY_PARAMS, allowed
+            return None, {}, allowed
         target, names = hit
         return target, dict(zip(names, values, strict=True)), allowed
 
