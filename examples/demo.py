@@ -88,7 +88,8 @@ async def get_book(book_id: int, shelf: Annotated[Shelf, Depends(get_shelf)]) ->
     return shelf.books[book_id]
 
 
-@books.post("", status_code=201, dependencies=[Depends(require_key)])
+@books.post("", status_code=201, dependencies=[Depends(require_key)],
+            responses={401: {"description": "Missing or wrong API key"}})
 async def add_book(data: BookIn, shelf: Annotated[Shelf, Depends(get_shelf)],
                    tasks: BackgroundTasks) -> Book:
     """Add a book (needs ``X-API-Key: secret``)."""

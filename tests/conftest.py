@@ -24,7 +24,7 @@ class Server:
     def __init__(self, args: list[str], port: int, env: dict[str, str] | None = None) -> None:
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
-        self.log = tempfile.TemporaryFile()
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
             args, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, env=env
         )

@@ -5,8 +5,8 @@ playwright``; its own browser download is never used). Every request the pages m
 and any that is not for the test server is refused before it leaves the browser and fails the test.
 """
 
-import re
 import os
+import re
 import shutil
 import sys
 from collections.abc import Iterator

@@ -9,7 +9,8 @@ import pytest
 from openapi_spec_validator import validate
 from pydantic import BaseModel, Field
 
-from lanner import Body, Cookie, Depends, Header, Lanner, Path as PathParam, Query, Router
+from lanner import Body, Cookie, Depends, Header, Lanner, Query, Router
+from lanner import Path as PathParam
 from lanner.openapi.generator import openapi_path
 from lanner.responses import HTMLResponse, PlainTextResponse
 from lanner.testing import TestClient
@@ -67,7 +68,9 @@ def make_app() -> Lanner:
         return PublicItem(name=item.name, price=item.price)
 
     @items.get("/search", deprecated=True)
-    async def search(filters: Annotated[Filters, Query()], session: Annotated[str, Cookie()]) -> list[PublicItem]:
+    async def search(
+        filters: Annotated[Filters, Query()], session: Annotated[str, Cookie()]
+    ) -> list[PublicItem]:
         return []
 
     @items.delete("/{item_id:int}", status_code=204)
@@ -173,7 +176,11 @@ def test_responses(document):
     assert read["404"] == {"description": "No such item", "content": {"application/json": {
         "schema": {"$ref": "#/components/schemas/Missing"}}}}
     created = document["paths"]["/items"]["post"]["responses"]
-    assert set(created) == {"201", "422"}
+    assert set(created) == {"201", "400", "413", "415", "422"}
+    assert created["415"]["content"]["application/problem+json"]["schema"] == {
+        "$ref": "#/components/schemas/Problem"}
+    assert read["404"]["description"] == "No such item"  # the route's own entry wins
+    assert "404" not in document["paths"]["/page"]["get"]["responses"]
     deleted = document["paths"]["/items/{item_id}"]["delete"]["responses"]["204"]
     assert "content" not in deleted
     page = document["paths"]["/page"]["get"]["responses"]

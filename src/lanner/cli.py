@@ -88,12 +88,14 @@ def _routes(args: argparse.Namespace) -> int:
     rows = [("METHODS", "PATH", "NAME", "HANDLER")]
     for route in routes:
         handler = route.handler
-        rows.append((
-            ",".join(sorted(route.methods)),
-            route.path,
-            route.name,
-            f"{getattr(handler, '__module__', '?')}.{getattr(handler, '__qualname__', handler)}",
-        ))
+        rows.append(
+            (
+                ",".join(sorted(route.methods)),
+                route.path,
+                route.name,
+                f"{getattr(handler, '__module__', '?')}.{getattr(handler, '__qualname__', handler)}",
+            )
+        )
     for prefix, mounted, name in getattr(app, "_mounts", ()):
         rows.append(("*", prefix + "/*", name or "", f"mount: {type(mounted).__name__}"))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
@@ -108,7 +110,7 @@ def _openapi(args: argparse.Namespace) -> int:
         raise TargetError(f"{args.target} is not a lanner application")
     document = app.openapi()
     if args.yaml:
-        import yaml  # type: ignore[import-untyped]  # noqa: PLC0415 - from uvicorn[standard]
+        import yaml  # type: ignore[import-untyped]
 
         text = yaml.safe_dump(document, sort_keys=True, allow_unicode=True)
     else:
@@ -124,25 +126,31 @@ def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``lanner`` command."""
     parser = argparse.ArgumentParser(prog="lanner", description="Serve and inspect lanner apps.")
     commands = parser.add_subparsers(dest="command", required=True)
-    for name, text in (("run", "serve the app with uvicorn"),
-                       ("dev", "serve with auto-reload and debug tracebacks")):
+    for name, text in (
+        ("run", "serve the app with uvicorn"),
+        ("dev", "serve with auto-reload and debug tracebacks"),
+    ):
         command = commands.add_parser(name, help=text, description=text)
         command.add_argument("target", help="module:attr, or a file path such as app.py")
         command.add_argument("--host", default="127.0.0.1")
         command.add_argument("--port", type=int, default=8000)
-        command.add_argument("--log-level", default="info",
-                             choices=["critical", "error", "warning", "info", "debug", "trace"])
+        command.add_argument(
+            "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug", "trace"]
+        )
         if name == "run":
             command.add_argument("--workers", type=int, default=1)
             command.add_argument("--reload", action="store_true")
-    routes = commands.add_parser("routes", help="print the app's routes",
-                                 description="print the app's routes")
+    routes = commands.add_parser(
+        "routes", help="print the app's routes", description="print the app's routes"
+    )
     routes.add_argument("target", help="module:attr, or a file path such as app.py")
     openapi = commands.add_parser(
-        "openapi", help="write the OpenAPI document; 'lanner openapi diff OLD NEW' compares two",
+        "openapi",
+        help="write the OpenAPI document; 'lanner openapi diff OLD NEW' compares two",
         description="Write the app's OpenAPI document with sorted keys, ready to commit and diff. "
-                    "'lanner openapi diff OLD NEW [--format text|json]' reports the changes between two "
-                    "documents and exits 1 when any is breaking.")
+        "'lanner openapi diff OLD NEW [--format text|json]' reports the changes between two "
+        "documents and exits 1 when any is breaking.",
+    )
     openapi.add_argument("target", help="module:attr, or a file path such as app.py")
     openapi.add_argument("-o", "--output", help="write to FILE instead of standard output")
     openapi.add_argument("--yaml", action="store_true", help="YAML instead of JSON")

@@ -258,6 +258,14 @@ def _responses(operation: _Operation, schemas: _Schemas) -> dict[str, Any]:
                 {"$ref": REF_TEMPLATE.format(model="ValidationProblem")}, PROBLEM_MEDIA_TYPE
             ),
         }
+    problem = _json_content({"$ref": REF_TEMPLATE.format(model="Problem")}, PROBLEM_MEDIA_TYPE)
+    # Statuses lanner itself answers before the handler runs, so clients and fuzzers expect them.
+    if operation.route.compiled.param_names:
+        responses["404"] = {"description": "No resource at this path", "content": problem}
+    if operation.body_key is not None:
+        responses["400"] = {"description": "Malformed body", "content": problem}
+        responses["413"] = {"description": "Body larger than the limit", "content": problem}
+        responses["415"] = {"description": "Unsupported body media type", "content": problem}
     for key, spec in operation.route.options.responses.items():
         entry: dict[str, Any] = dict(responses.get(str(key), {}))
         if isinstance(spec, Mapping):
