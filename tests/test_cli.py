@@ -106,3 +106,36 @@ def test_console_script_is_installed():
     result = subprocess.run([script, "--help"], capture_output=True, text=True, timeout=30)
     assert result.returncode == 0
     assert "routes" in result.stdout
+
+
+def test_openapi_writes_a_sorted_document(tmp_path, capsys):
+    import json
+
+    import yaml
+
+    out = tmp_path / "openapi.json"
+    assert main(["openapi", "examples/demo.py", "-o", str(out)]) == 0
+    text = out.read_text()
+    document = json.loads(text)
+    assert document["info"]["title"] == "Bookshelf"
+    assert text == json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    assert main(["openapi", "examples/demo.py", "--yaml"]) == 0
+    assert yaml.safe_load(capsys.readouterr().out) == document
+
+
+def test_openapi_diff_through_the_command(tmp_path, capsys):
+    import json
+
+    old = tmp_path / "old.json"
+    assert main(["openapi", "examples/demo.py", "-o", str(old)]) == 0
+    document = json.loads(old.read_text())
+    assert main(["openapi", "diff", str(old), str(old)]) == 0
+    del document["paths"]["/books/{book_id}"]
+    new = tmp_path / "new.json"
+    new.write_text(json.dumps(document))
+    capsys.readouterr()
+    assert main(["openapi", "diff", str(old), str(new), "--format", "json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["breaking"] == 1
+    assert report["changes"][0]["kind"] == "path-removed"
+    assert main(["openapi", "diff", str(old), str(tmp_path / "missing.json")]) == 2
