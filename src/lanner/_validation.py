@@ -73,13 +73,13 @@ class SourceValidator:
         self._model: type[BaseModel] = create_model(
             f"{location.title()}Parameters", __config__=_SOURCE_CONFIG, **definitions
         )
-        self._validator = _finite_validator(self._model.__pydantic_core_schema__,
-                                            self._model.__pydantic_validator__)
+        self._validator = _finite_validator(
+            self._model.__pydantic_core_schema__, self._model.__pydantic_validator__
+        )
         self._validate = self._validator.validate_python
         self._names = tuple(spec.name for spec in self.fields)
 
-    def validate(self, data: Mapping[str, Any], out: dict[str, Any],
-                 errors: list[dict[str, Any]]) -> None:
+    def validate(self, data: Mapping[str, Any], out: dict[str, Any], errors: list[dict[str, Any]]) -> None:
         """Validate `data`, storing values in `out` or appending problems to `errors`."""
         try:
             instance = self._validate(data)
@@ -110,8 +110,7 @@ class ValueValidator:
 
     __slots__ = ("_adapter", "_validator", "annotation", "location")
 
-    def __init__(self, location: str, annotation: Any,
-                 constraints: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, location: str, annotation: Any, constraints: Mapping[str, Any] | None = None) -> None:
         self.location = location
         self.annotation = annotation
         # `deprecated` only means something on a model field; pydantic warns about it here.
@@ -216,8 +215,11 @@ def _fresh_build(classes: set[type]) -> Iterator[None]:
     would discard the edited copy; it decides by the class's ``__pydantic_complete__`` flag, lowered
     here only while the validator is built (under `_BUILD_LOCK`) and always restored.
     """
-    saved = [(cls, cls.__dict__["__pydantic_complete__"]) for cls in classes
-             if "__pydantic_complete__" in cls.__dict__]
+    saved = [
+        (cls, cls.__dict__["__pydantic_complete__"])
+        for cls in classes
+        if "__pydantic_complete__" in cls.__dict__
+    ]
     try:
         for cls, _ in saved:
             type.__setattr__(cls, "__pydantic_complete__", False)
@@ -244,8 +246,7 @@ def wants_response_model(annotation: Any) -> bool:
     if origin is Annotated:
         return wants_response_model(get_args(annotation)[0])
     # PERF(json): dict[str, Any] and list[Any] have nothing to check or filter.
-    return not (origin in (dict, list)
-                and all(arg is Any or arg is str for arg in get_args(annotation)))
+    return not (origin in (dict, list) and all(arg is Any or arg is str for arg in get_args(annotation)))
 
 
 class ResponseSerializer:
@@ -261,9 +262,7 @@ class ResponseSerializer:
     def __init__(self, annotation: Any = None, exclude_none: bool = False) -> None:
         self.annotation = annotation
         self._exclude_none = exclude_none
-        self._adapter: TypeAdapter[Any] | None = (
-            TypeAdapter(annotation) if annotation is not None else None
-        )
+        self._adapter: TypeAdapter[Any] | None = TypeAdapter(annotation) if annotation is not None else None
         is_model = isinstance(annotation, type) and issubclass(annotation, BaseModel)
         self._exact: type | None = annotation if is_model else None
 

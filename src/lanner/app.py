@@ -129,8 +129,9 @@ class Lanner(Router):
         self.state = State()
         self.on_startup = list(on_startup)
         self.on_shutdown = list(on_shutdown)
-        self.dependency_overrides: MutableMapping[Callable[..., Any], Callable[..., Any]] = (
-            _Overrides(self._routes_changed))
+        self.dependency_overrides: MutableMapping[Callable[..., Any], Callable[..., Any]] = _Overrides(
+            self._routes_changed
+        )
         self._lifespan_factory = lifespan
         self._handlers = ExceptionHandlers()
         for key, handler in (exception_handlers or {}).items():
@@ -142,15 +143,28 @@ class Lanner(Router):
         self._frozen: _Frozen | None = None
         self._runtime = Runtime(self._handlers)
         self._openapi_info = OpenAPIInfo(
-            title=title, version=version, description=description, summary=summary,
-            terms_of_service=terms_of_service, contact=contact, license_info=license_info,
-            servers=tuple(servers or ()), tags=tuple(openapi_tags or ()))
+            title=title,
+            version=version,
+            description=description,
+            summary=summary,
+            terms_of_service=terms_of_service,
+            contact=contact,
+            license_info=license_info,
+            servers=tuple(servers or ()),
+            tags=tuple(openapi_tags or ()),
+        )
         self._openapi: dict[str, Any] | None = None
         self.openapi_url, self.docs_url, self.redoc_url = openapi_url, docs_url, redoc_url
         if thread_pool_size is not None:
             configure_default_pool(thread_pool_size)
-        add_docs_routes(self, title=title, openapi_url=openapi_url, docs_url=docs_url,
-                        redoc_url=redoc_url, document=self.openapi)
+        add_docs_routes(
+            self,
+            title=title,
+            openapi_url=openapi_url,
+            docs_url=docs_url,
+            redoc_url=redoc_url,
+            document=self.openapi,
+        )
 
     # -- registration -------------------------------------------------------------------------
 
@@ -173,8 +187,7 @@ class Lanner(Router):
 
         return decorator
 
-    def add_exception_handler(self, key: type[BaseException] | int,
-                              handler: ExceptionHandler) -> None:
+    def add_exception_handler(self, key: type[BaseException] | int, handler: ExceptionHandler) -> None:
         """Register ``handler(request, exc) -> Response`` for an exception class or status code."""
         self._handlers.add(key, handler)
         self._routes_changed()
@@ -242,16 +255,16 @@ class Lanner(Router):
 
     def _compile_route(self, route: Route, runtime: Runtime) -> Endpoint:
         options = route.options
-        plan = build_dependency_plan(route.handler, route.compiled.param_names,
-                                     options.dependencies, self.dependency_overrides)
+        plan = build_dependency_plan(
+            route.handler, route.compiled.param_names, options.dependencies, self.dependency_overrides
+        )
         model = options.response_model
         if model is MISSING:
             annotation = plan.handler.plan.return_annotation
             model = annotation if _is_model_annotation(annotation) else None
         serializer = ResponseSerializer(model, options.response_model_exclude_none)
         status_code = options.status_code or 200
-        return Endpoint(plan, runtime, status_code, options.response_class, serializer,
-                        options.max_body_size)
+        return Endpoint(plan, runtime, status_code, options.response_class, serializer, options.max_body_size)
 
     @property
     def endpoints(self) -> dict[Route, Endpoint]:
@@ -305,8 +318,9 @@ class Lanner(Router):
             scope["path_params"] = params
             await target(scope, receive, send, params)
         elif kind == "lifespan":
-            await Lifespan(self, self._lifespan_factory, self.on_startup, self.on_shutdown,
-                           self._startup, self._shutdown)(scope, receive, send)
+            await Lifespan(
+                self, self._lifespan_factory, self.on_startup, self.on_shutdown, self._startup, self._shutdown
+            )(scope, receive, send)
         elif kind == "websocket":
             path = _route_path(scope)
             if self._mounts and await self._serve_mount(path, scope, receive, send):
@@ -348,8 +362,8 @@ def _route_path(scope: Scope) -> str:
     """The path to route on: servers send root_path in front of it (ASGI spec 2.4)."""
     path: str = scope["path"]
     root_path = scope.get("root_path")
-    if root_path and path.startswith(root_path) and path[len(root_path):len(root_path) + 1] in ("", "/"):
-        return path[len(root_path):] or "/"
+    if root_path and path.startswith(root_path) and path[len(root_path) : len(root_path) + 1] in ("", "/"):
+        return path[len(root_path) :] or "/"
     return path
 
 

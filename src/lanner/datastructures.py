@@ -50,9 +50,7 @@ def _encode_field(key: str, value: str) -> tuple[bytes, bytes]:
     try:
         raw_value = value.encode("latin-1")
     except UnicodeEncodeError:
-        raise ValueError(
-            f"Invalid value for header {key!r}: only latin-1 characters are allowed"
-        ) from None
+        raise ValueError(f"Invalid value for header {key!r}: only latin-1 characters are allowed") from None
     return key.lower().encode("latin-1"), raw_value
 
 
@@ -303,9 +301,7 @@ class QueryParams(Mapping[str, str]):
 
     __slots__ = ("_dict", "_list", "_raw")
 
-    def __init__(
-        self, query: bytes | str | list[tuple[str, str]] | Mapping[str, str] = b""
-    ) -> None:
+    def __init__(self, query: bytes | str | list[tuple[str, str]] | Mapping[str, str] = b"") -> None:
         self._raw: bytes | str = b""
         self._list: list[tuple[str, str]] | None = None
         self._dict: dict[str, str] | None = None
@@ -326,17 +322,13 @@ class QueryParams(Mapping[str, str]):
             else:
                 text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
                 if "%" in text or "+" in text:
-                    self._list = parse_qsl(
-                        text, keep_blank_values=True, encoding="utf-8", errors="replace"
-                    )
+                    self._list = parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="replace")
                 else:
                     # PERF: (timeit, "a=1&b=2&c=3") nothing to decode, so splitting by hand gives
                     # what parse_qsl would, without its per-field unquoting: 5.0 -> 1.7 µs.
                     self._list = [
                         (name, value)
-                        for name, _, value in (
-                            part.partition("=") for part in text.split("&") if part
-                        )
+                        for name, _, value in (part.partition("=") for part in text.split("&") if part)
                     ]
         return self._list
 

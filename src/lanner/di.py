@@ -122,7 +122,8 @@ def _embed_shared_body(steps: list[Step], path_names: Collection[str]) -> tuple[
         return tuple(steps)
     return tuple(
         dataclasses.replace(step, plan=build_plan(step.plan.call, path_names, embed_body=True))
-        if step.plan.body is not None and step.plan.body.whole is not None else step
+        if step.plan.body is not None and step.plan.body.whole is not None
+        else step
         for step in steps
     )
 

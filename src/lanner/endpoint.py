@@ -36,8 +36,13 @@ _NO_BODY_STATUSES = frozenset({204, 205, 304})
 class Runtime:
     """What every endpoint of one application shares: hooks, error handlers, app-scoped values."""
 
-    def __init__(self, handlers: ExceptionHandlers, before: Sequence[Hook] = (),
-                 after: Sequence[Hook] = (), max_body_size: int = 1024 * 1024) -> None:
+    def __init__(
+        self,
+        handlers: ExceptionHandlers,
+        before: Sequence[Hook] = (),
+        after: Sequence[Hook] = (),
+        max_body_size: int = 1024 * 1024,
+    ) -> None:
         self.handlers = handlers
         self.configure(before, after, max_body_size)
         self.app_values: dict[Callable[..., Any], Any] = {}
@@ -60,10 +65,8 @@ class Runtime:
                 call = step.plan.call
                 if call in self.app_values:
                     continue
-                kwargs = {name: self.app_values[by_slot[slot].plan.call]
-                          for name, slot in step.inputs}
-                self.app_values[call] = await _invoke(step.plan, _wrap(step.plan), kwargs,
-                                                      self.app_stack)
+                kwargs = {name: self.app_values[by_slot[slot].plan.call] for name, slot in step.inputs}
+                self.app_values[call] = await _invoke(step.plan, _wrap(step.plan), kwargs, self.app_stack)
 
     async def close_app_values(self) -> None:
         """Clean up app-scoped dependencies (generators resume after their ``yield``)."""
@@ -81,8 +84,9 @@ class _ThreadedContext:
     async def __aenter__(self) -> Any:
         return await run_in_threadpool(self._manager.__enter__)
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> bool | None:
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool | None:
         return await run_in_threadpool(self._manager.__exit__, exc_type, exc, tb)
 
 
@@ -94,8 +98,9 @@ def _wrap(plan: CallPlan) -> Callable[..., Any]:
     return plan.call
 
 
-async def _invoke(plan: CallPlan, call: Callable[..., Any], kwargs: dict[str, Any],
-                  stack: AsyncExitStack | None) -> Any:
+async def _invoke(
+    plan: CallPlan, call: Callable[..., Any], kwargs: dict[str, Any], stack: AsyncExitStack | None
+) -> Any:
     kind = plan.kind
     if kind == "async":
         return await call(**kwargs)
@@ -109,8 +114,7 @@ async def _invoke(plan: CallPlan, call: Callable[..., Any], kwargs: dict[str, An
 
 def _is_json_type(content_type: str) -> bool:
     media = content_type.partition(";")[0].strip().lower()
-    return media == "application/json" or (media.startswith("application/") and
-                                            media.endswith("+json"))
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
 
 
 def _query_data(scope: Scope, keys: Sequence[tuple[str, bool]]) -> dict[str, Any]:
@@ -145,10 +149,15 @@ class Endpoint:
         max_body_size: the largest body accepted, in bytes.
     """
 
-    def __init__(self, plan: DependencyPlan, runtime: Runtime, status_code: int = 200,
-                 response_class: type[Response] | None = None,
-                 serializer: ResponseSerializer | None = None,
-                 max_body_size: int | None = None) -> None:
+    def __init__(
+        self,
+        plan: DependencyPlan,
+        runtime: Runtime,
+        status_code: int = 200,
+        response_class: type[Response] | None = None,
+        serializer: ResponseSerializer | None = None,
+        max_body_size: int | None = None,
+    ) -> None:
         self.plan = plan
         self._runtime = runtime
         self._steps = plan.request_steps
@@ -166,7 +175,8 @@ class Endpoint:
         self._max_body = max_body_size or runtime.max_body_size
         plans = [step.plan for step in self._steps]
         self._query_keys = tuple(k for p in plans for k in p.query_keys) + tuple(
-            k for p in plans for m in p.query_models for k in m.keys)
+            k for p in plans for m in p.query_models for k in m.keys
+        )
         self._reads_query = any(p.query or p.query_models for p in plans)
         self._header_keys = tuple(k for p in plans for k in p.header_keys)
         self._reads_headers = any(p.header for p in plans)
@@ -175,19 +185,27 @@ class Endpoint:
         self._has_generators = any(p.kind in ("generator", "async_generator") for p in plans)
         self._wants_response = any(p.response_args for p in plans)
         self._wants_background = any(p.background_args for p in plans)
-        self._needs_request = bool(self._body_plans or runtime.before or runtime.after
-                                   or any(p.request_args for p in plans))
+        self._needs_request = bool(
+            self._body_plans or runtime.before or runtime.after or any(p.request_args for p in plans)
+        )
         handler = plan.handler.plan
         self._handler = handler
         # PERF(json, params, post): one plain handler with no hooks, dependencies or lanner objects
         # takes `_call_direct`, which skips the request object, the step loop and the extras.
-        self._direct = (len(plan.steps) == 1 and handler.kind in ("async", "sync")
-                        and not (runtime.before or runtime.after or handler.request_args
-                                 or handler.response_args or handler.background_args))
+        self._direct = (
+            len(plan.steps) == 1
+            and handler.kind in ("async", "sync")
+            and not (
+                runtime.before
+                or runtime.after
+                or handler.request_args
+                or handler.response_args
+                or handler.background_args
+            )
+        )
         self._bare = self._direct and not handler.reads_request
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send,
-                       path_params: dict[str, Any]) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send, path_params: dict[str, Any]) -> None:
         """Serve one request."""
         if self._direct:
             try:
@@ -226,8 +244,7 @@ class Endpoint:
         if extras[1] and failure is None:
             await extras[1]()
 
-    async def _call_direct(self, scope: Scope, receive: Receive,
-                           path_params: dict[str, Any]) -> Any:
+    async def _call_direct(self, scope: Scope, receive: Receive, path_params: dict[str, Any]) -> Any:
         plan = self._handler
         kwargs: dict[str, Any] = {}
         if not self._bare:
@@ -259,8 +276,9 @@ class Endpoint:
             result = await hook(request) if is_async else await run_in_threadpool(hook, request)
             if result is not None:
                 if not isinstance(result, Response):
-                    raise TypeError(f"before_request hook {hook!r} returned {result!r}, "
-                                    "not a Response or None")
+                    raise TypeError(
+                        f"before_request hook {hook!r} returned {result!r}, not a Response or None"
+                    )
                 return result
         return None
 
@@ -272,8 +290,7 @@ class Endpoint:
                 else:
                     result = await run_in_threadpool(hook, request, response)
                 if not isinstance(result, Response):
-                    raise TypeError(f"after_request hook {hook!r} returned {result!r}, "
-                                    "not a Response")
+                    raise TypeError(f"after_request hook {hook!r} returned {result!r}, not a Response")
             except Exception as exc:
                 return await self._runtime.handlers.respond(request, exc)
             response = result
@@ -289,9 +306,15 @@ class Endpoint:
             if exc is not failure:
                 logger.error("Exception in dependency cleanup", exc_info=exc)
 
-    async def _run(self, scope: Scope, receive: Receive, request: Request | None,
-                   path_params: dict[str, Any], stack: AsyncExitStack | None,
-                   extras: list[Any]) -> Any:
+    async def _run(
+        self,
+        scope: Scope,
+        receive: Receive,
+        request: Request | None,
+        path_params: dict[str, Any],
+        stack: AsyncExitStack | None,
+        extras: list[Any],
+    ) -> Any:
         errors: list[dict[str, Any]] = []
         query = _query_data(scope, self._query_keys) if self._reads_query else None
         headers = _header_data(scope, self._header_keys) if self._reads_headers else None
@@ -323,17 +346,23 @@ class Endpoint:
             raise RequestValidationError(list(unique.values()))
         return await self._call_steps(scope, request, arguments, stack, extras)
 
-    async def _read_body(self, request: Request, arguments: list[dict[str, Any]],
-                         errors: list[dict[str, Any]]) -> None:
+    async def _read_body(
+        self, request: Request, arguments: list[dict[str, Any]], errors: list[dict[str, Any]]
+    ) -> None:
         raw = await request.body()
         content_type = request.headers.get("content-type")
         for index, step in enumerate(self._steps):
             if step.plan.body is not None:
                 _bind_body(step.plan.body, raw, content_type, arguments[index], errors)
 
-    async def _call_steps(self, scope: Scope, request: Request | None,
-                          arguments: list[dict[str, Any]], stack: AsyncExitStack | None,
-                          extras: list[Any]) -> Any:
+    async def _call_steps(
+        self,
+        scope: Scope,
+        request: Request | None,
+        arguments: list[dict[str, Any]],
+        stack: AsyncExitStack | None,
+        extras: list[Any],
+    ) -> Any:
         results: list[Any] = [None] * self._slots
         if self._app_steps:
             values = self._runtime.app_values
@@ -425,8 +454,9 @@ async def _receive_body(scope: Scope, receive: Receive, limit: int) -> tuple[byt
         message = await receive()
 
 
-def _bind_body(body: BodyPlan, raw: bytes, content_type: str | None, kwargs: dict[str, Any],
-               errors: list[dict[str, Any]]) -> None:
+def _bind_body(
+    body: BodyPlan, raw: bytes, content_type: str | None, kwargs: dict[str, Any], errors: list[dict[str, Any]]
+) -> None:
     """Validate `raw` as the plan's body into `kwargs`, or record why it is missing."""
     if not raw:
         if body.required:
@@ -438,8 +468,9 @@ def _bind_body(body: BodyPlan, raw: bytes, content_type: str | None, kwargs: dic
             body.embedded.validate({}, kwargs, errors)
         return
     if content_type is not None and not _is_json_type(content_type):
-        raise HTTPException(415, f"Expected a JSON body ({body.media_type}), "
-                                 f"got {content_type.partition(';')[0]!r}")
+        raise HTTPException(
+            415, f"Expected a JSON body ({body.media_type}), got {content_type.partition(';')[0]!r}"
+        )
     if body.whole is not None:
         kwargs[body.whole_name] = body.whole.validate_json(raw, errors)
     else:
@@ -469,8 +500,12 @@ def _merge(temporary: Response, response: Response) -> None:
 class ErrorEndpoint(Endpoint):
     """Answer with an HTTP error through the app's hooks and exception handlers (404, 405)."""
 
-    def __init__(self, runtime: Runtime, status_code: int, headers: dict[str, str] | None = None,
-                 ) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        status_code: int,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         self._error = HTTPException(status_code, headers=headers)
 
         async def fail() -> None:
@@ -485,8 +520,7 @@ class RedirectEndpoint:
     def __init__(self, path: str) -> None:
         self._path = path
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send,
-                       path_params: dict[str, Any]) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send, path_params: dict[str, Any]) -> None:
         """Send the 308 redirect, keeping the query string."""
         location = scope.get("root_path", "") + self._path
         if scope.get("query_string"):

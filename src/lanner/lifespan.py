@@ -138,5 +138,9 @@ async def report_startup_failure(receive: Receive, send: Send, exc: BaseExceptio
     logger.error("Application startup failed:\n%s", text)
     message = await receive()
     if message["type"] == "lifespan.startup":
-        await send({"type": "lifespan.startup.failed",
-                    "message": f"Application startup failed: {type(exc).__name__}: {exc}"})
+        await send(
+            {
+                "type": "lifespan.startup.failed",
+                "message": f"Application startup failed: {type(exc).__name__}: {exc}",
+            }
+        )

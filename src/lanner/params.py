@@ -82,8 +82,19 @@ class Param:
 
     def constraints(self) -> dict[str, Any]:
         """Return the validation and documentation keywords that were set."""
-        names = ("ge", "gt", "le", "lt", "min_length", "max_length", "pattern", "title",
-                 "description", "examples", "deprecated")
+        names = (
+            "ge",
+            "gt",
+            "le",
+            "lt",
+            "min_length",
+            "max_length",
+            "pattern",
+            "title",
+            "description",
+            "examples",
+            "deprecated",
+        )
         return {n: getattr(self, n) for n in names if getattr(self, n) is not None}
 
     def __repr__(self) -> str:
@@ -113,8 +124,7 @@ class Header(Param):
     source = "header"
     __slots__ = ("convert_underscores",)
 
-    def __init__(self, default: Any = MISSING, *, convert_underscores: bool = True,
-                 **kwargs: Any) -> None:
+    def __init__(self, default: Any = MISSING, *, convert_underscores: bool = True, **kwargs: Any) -> None:
         super().__init__(default, **kwargs)
         self.convert_underscores = convert_underscores
 
@@ -132,8 +142,14 @@ class Body(Param):
     source = "body"
     __slots__ = ("embed", "media_type")
 
-    def __init__(self, default: Any = MISSING, *, embed: bool = False,
-                 media_type: str = "application/json", **kwargs: Any) -> None:
+    def __init__(
+        self,
+        default: Any = MISSING,
+        *,
+        embed: bool = False,
+        media_type: str = "application/json",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(default, **kwargs)
         self.embed = embed
         self.media_type = media_type
@@ -153,8 +169,13 @@ class Depends:
 
     __slots__ = ("dependency", "scope", "use_cache")
 
-    def __init__(self, dependency: Callable[..., Any] | None = None, *, use_cache: bool = True,
-                 scope: Literal["request", "app"] = "request") -> None:
+    def __init__(
+        self,
+        dependency: Callable[..., Any] | None = None,
+        *,
+        use_cache: bool = True,
+        scope: Literal["request", "app"] = "request",
+    ) -> None:
         if scope not in ("request", "app"):
             raise ValueError(f"Depends scope must be 'request' or 'app', not {scope!r}")
         self.dependency = dependency

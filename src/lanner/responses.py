@@ -141,9 +141,7 @@ class Response:
         else:
             self.body = self.render(content)
             length = len(self.body)
-        self.raw_headers = _build_headers(
-            headers, length, _content_type(self.media_type, self.charset)
-        )
+        self.raw_headers = _build_headers(headers, length, _content_type(self.media_type, self.charset))
 
     def render(self, content: Any) -> bytes:
         """Turn `content` into the body bytes; subclasses override this for other formats.
@@ -265,12 +263,8 @@ class Response:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Send the start message and the whole body (empty for ``HEAD``), then the background."""
-        await send(
-            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
-        )
-        await send(
-            {"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else self.body}
-        )
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else self.body})
         if self.background is not None:
             await self.background()
 
@@ -379,9 +373,7 @@ class StreamingResponse(Response):
             self.media_type = media_type
         self.background = background
         self.body_iterator = content
-        self.raw_headers = _build_headers(
-            headers, None, _content_type(self.media_type, self.charset)
-        )
+        self.raw_headers = _build_headers(headers, None, _content_type(self.media_type, self.charset))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Send the chunks until exhausted or until the client disconnects.
@@ -390,9 +382,7 @@ class StreamingResponse(Response):
             Exception: whatever the iterator or `send` raises.
 
         """
-        await send(
-            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
-        )
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
         if scope["method"] == "HEAD":
             await send({"type": "http.response.body", "body": b""})
         else:
@@ -417,9 +407,7 @@ class StreamingResponse(Response):
 
     async def _stream(self, send: Send) -> None:
         content = self.body_iterator
-        chunks = (
-            aiter(content) if isinstance(content, AsyncIterable) else iterate_in_threadpool(content)
-        )
+        chunks = aiter(content) if isinstance(content, AsyncIterable) else iterate_in_threadpool(content)
         try:
             async for chunk in chunks:
                 body = chunk.encode(self.charset) if isinstance(chunk, str) else chunk
@@ -438,9 +426,7 @@ class _Unsatisfiable(enum.Enum):
 
 _ENTITY_TAG = re.compile(r'(?:W/)?"[^"]*"')
 # Headers describing the body, left out of 304 and 416 answers (they carry none).
-_BODY_HEADERS = frozenset(
-    (b"content-type", b"content-disposition", b"content-length", b"content-range")
-)
+_BODY_HEADERS = frozenset((b"content-type", b"content-disposition", b"content-length", b"content-range"))
 _OWNED_HEADERS = frozenset((b"content-length", b"content-range"))
 
 
@@ -596,9 +582,7 @@ class FileResponse(Response):
         if filename is not None and b"content-disposition" not in present:
             if _TOKEN.fullmatch(content_disposition_type) is None:
                 raise ValueError(f"Invalid content disposition type {content_disposition_type!r}")
-            raw.append(
-                (b"content-disposition", _content_disposition(content_disposition_type, filename))
-            )
+            raw.append((b"content-disposition", _content_disposition(content_disposition_type, filename)))
         if b"content-type" not in present:
             raw.append((b"content-type", _content_type(media_type, self.charset) or b""))
         self.raw_headers = raw
@@ -640,9 +624,7 @@ class FileResponse(Response):
                 await self._send_empty(send, 304, validators, [])
                 return
             range_header = request.get("range")
-            if range_header is not None and _if_range_allows(
-                request.get("if-range"), etag, last_modified
-            ):
+            if range_header is not None and _if_range_allows(request.get("if-range"), etag, last_modified):
                 span = _parse_range(range_header, size)
 
         if span is _Unsatisfiable.TOKEN:
@@ -667,9 +649,7 @@ class FileResponse(Response):
         if self.background is not None:
             await self.background()
 
-    async def _send_empty(
-        self, send: Send, status: int, validators: RawHeaders, extra: RawHeaders
-    ) -> None:
+    async def _send_empty(self, send: Send, status: int, validators: RawHeaders, extra: RawHeaders) -> None:
         kept = [header for header in self.raw_headers if header[0] not in _BODY_HEADERS]
         if status == 416:
             extra = [*extra, (b"content-length", b"0")]

@@ -91,9 +91,17 @@ class CallPlan:
     @property
     def reads_request(self) -> bool:
         """Whether calling this function needs anything from the request itself."""
-        return bool(self.path or self.query or self.query_models or self.header or self.cookie
-                    or self.body or self.request_args or self.response_args
-                    or self.background_args)
+        return bool(
+            self.path
+            or self.query
+            or self.query_models
+            or self.header
+            or self.cookie
+            or self.body
+            or self.request_args
+            or self.response_args
+            or self.background_args
+        )
 
 
 def _callee(call: Callable[..., Any]) -> Callable[..., Any]:
@@ -151,8 +159,13 @@ class _Collector:
 
     def __init__(self, owner: str) -> None:
         self.owner = owner
-        self.fields: dict[str, list[FieldSpec]] = {"path": [], "query": [], "header": [],
-                                                    "cookie": [], "body": []}
+        self.fields: dict[str, list[FieldSpec]] = {
+            "path": [],
+            "query": [],
+            "header": [],
+            "cookie": [],
+            "body": [],
+        }
         self.markers: dict[str, Param] = {}
         self.query_models: list[QueryModel] = []
         self.request_args: list[str] = []
@@ -172,16 +185,17 @@ class _Collector:
         if default is inspect.Parameter.empty:
             default = MISSING
         if isinstance(marker, Depends):
-            call = marker.dependency or (
-                None if annotation is inspect.Parameter.empty else annotation)
+            call = marker.dependency or (None if annotation is inspect.Parameter.empty else annotation)
             if not callable(call):
                 raise TypeError(f"{self.owner}: Depends() on {name!r} needs a callable")
-            self.dependencies.append((name, Depends(call, use_cache=marker.use_cache,
-                                                    scope=marker.scope)))
+            self.dependencies.append((name, Depends(call, use_cache=marker.use_cache, scope=marker.scope)))
             return
         if marker is None:
-            for cls, target in ((Request, self.request_args), (Response, self.response_args),
-                                (BackgroundTasks, self.background_args)):
+            for cls, target in (
+                (Request, self.request_args),
+                (Response, self.response_args),
+                (BackgroundTasks, self.background_args),
+            ):
                 if _is_special(annotation, cls):
                     target.append(name)
                     return
@@ -193,8 +207,9 @@ class _Collector:
                 marker = Query()
         self._add_param(name, annotation, default, marker, path_names)
 
-    def _add_param(self, name: str, annotation: Any, default: Any, marker: Param,
-                   path_names: Collection[str]) -> None:
+    def _add_param(
+        self, name: str, annotation: Any, default: Any, marker: Param, path_names: Collection[str]
+    ) -> None:
         source = marker.source
         if marker.default is not MISSING and default is MISSING:
             default = marker.default
@@ -213,8 +228,9 @@ class _Collector:
             keys = tuple(model_field_keys(annotation))
             self.query_models.append(QueryModel(name, ValueValidator("query", annotation), keys))
             return
-        spec = FieldSpec(name, key, annotation,
-                         no_default() if default is MISSING else default, marker.constraints())
+        spec = FieldSpec(
+            name, key, annotation, no_default() if default is MISSING else default, marker.constraints()
+        )
         self.fields[source].append(spec)
         self.markers[name] = marker
 
@@ -233,7 +249,8 @@ def _is_body_type(annotation: Any) -> bool:
     if origin in (dict, collections.abc.Mapping) or annotation is dict:
         return True
     return is_model_type(annotation) or (
-        is_sequence_type(annotation) and any(is_model_type(a) for a in get_args(annotation)))
+        is_sequence_type(annotation) and any(is_model_type(a) for a in get_args(annotation))
+    )
 
 
 def _body_plan(specs: list[FieldSpec], markers: dict[str, Param], embed: bool) -> BodyPlan | None:
@@ -249,8 +266,9 @@ def _body_plan(specs: list[FieldSpec], markers: dict[str, Param], embed: bool) -
     return BodyPlan(None, "", MISSING, SourceValidator("body", specs), media_type)
 
 
-def build_plan(call: Callable[..., Any], path_names: Collection[str] = (), *,
-               embed_body: bool = False) -> CallPlan:
+def build_plan(
+    call: Callable[..., Any], path_names: Collection[str] = (), *, embed_body: bool = False
+) -> CallPlan:
     """Inspect `call` and return its frozen `CallPlan`.
 
     Args:
@@ -275,8 +293,7 @@ def build_plan(call: Callable[..., Any], path_names: Collection[str] = (), *,
             continue
         if param.kind is param.POSITIONAL_ONLY:
             raise TypeError(f"{owner}: positional-only parameter {param.name!r} is not supported")
-        collector.add(param.name, hints.get(param.name, param.annotation), param.default,
-                      path_names)
+        collector.add(param.name, hints.get(param.name, param.annotation), param.default, path_names)
     fields = collector.fields
     return CallPlan(
         call=call,

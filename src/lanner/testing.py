@@ -144,9 +144,7 @@ class _Lifespan:
         if error is not None:
             raise error
 
-    async def _failure(
-        self, task: asyncio.Task[None], message: _Message, phase: str
-    ) -> RuntimeError:
+    async def _failure(self, task: asyncio.Task[None], message: _Message, phase: str) -> RuntimeError:
         failure = RuntimeError(message.get("message") or f"Lifespan {phase} failed")
         failure.__cause__ = await self._app_error(task)
         return failure

@@ -12,8 +12,15 @@ from lanner.responses import FileResponse, HTMLResponse, JSONResponse
 from lanner.routing import Router
 
 
-def add_docs_routes(router: Router, *, title: str, openapi_url: str | None, docs_url: str | None,
-                    redoc_url: str | None, document: Callable[[], dict[str, Any]]) -> None:
+def add_docs_routes(
+    router: Router,
+    *,
+    title: str,
+    openapi_url: str | None,
+    docs_url: str | None,
+    redoc_url: str | None,
+    document: Callable[[], dict[str, Any]],
+) -> None:
     """Register ``openapi_url``, ``docs_url`` (Swagger UI), ``redoc_url`` and their assets.
 
     Every asset the pages load is served by the app from an installed package, so the pages work
@@ -48,15 +55,23 @@ def add_docs_routes(router: Router, *, title: str, openapi_url: str | None, docs
         @router.get(docs_url, include_in_schema=False, name="swagger_ui")
         async def swagger_ui(request: Request) -> HTMLResponse:
             root = request.scope.get("root_path", "")
-            return HTMLResponse(docs.swagger_ui_html(
-                title=f"{title} - Swagger UI", openapi_url=root + openapi_url,
-                assets_url=root + docs_url + "/assets"))
+            return HTMLResponse(
+                docs.swagger_ui_html(
+                    title=f"{title} - Swagger UI",
+                    openapi_url=root + openapi_url,
+                    assets_url=root + docs_url + "/assets",
+                )
+            )
 
     if redoc_url is not None:
 
         @router.get(redoc_url, include_in_schema=False, name="redoc")
         async def redoc(request: Request) -> HTMLResponse:
             root = request.scope.get("root_path", "")
-            return HTMLResponse(docs.redoc_html(
-                title=f"{title} - ReDoc", openapi_url=root + openapi_url,
-                assets_url=root + redoc_url + "/assets"))
+            return HTMLResponse(
+                docs.redoc_html(
+                    title=f"{title} - ReDoc",
+                    openapi_url=root + openapi_url,
+                    assets_url=root + redoc_url + "/assets",
+                )
+            )
