@@ -1,7 +1,8 @@
 """Shared pieces of the benchmark apps: ASGI aliases, the order model, payload and app loading.
 
 Every framework's app module exposes ``create_app(route_ids=range(ROUTE_COUNT), *,
-basic_routes=True)``. ``basic_routes`` adds ``/json``, ``/items/{item_id}`` and ``/orders``;
+basic_routes=True)``. ``basic_routes`` adds ``/json``, ``/items/{item_id}`` and ``/orders``, plus
+``/plaintext``, ``/io`` and ``/cpu`` for the server benchmark (``python -m benchmarks``);
 ``route_ids`` lists the numbered routes ``/r{i}/items/{item_id}`` to register after them.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import time
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any, Protocol
 
@@ -96,6 +98,44 @@ ORDER_PAYLOAD: bytes = json.dumps(
     separators=(",", ":"),
 ).encode()
 """A valid ``Order`` as compact JSON, about 600 bytes."""
+
+
+PLAINTEXT_BODY = "Hello, World!"
+"""The answer of the plaintext scenario, served as ``text/plain``."""
+
+IO_DELAY = 0.05
+"""Seconds the I/O-bound handler waits (``await asyncio.sleep`` or, in Flask, ``time.sleep``)."""
+
+IO_BODY: dict[str, Any] = {"slept_ms": 50}
+"""The answer of the I/O-bound scenario."""
+
+CPU_WORK_SECONDS = 0.005
+"""CPU time the model-bound handler burns per request."""
+
+CPU_BODY: dict[str, Any] = {"cpu_ms": 5}
+"""The answer of the model-bound scenario."""
+
+
+def cpu_work(seconds: float = CPU_WORK_SECONDS) -> int:
+    """Burn ``seconds`` of this thread's CPU time on integer arithmetic, like a small model would.
+
+    The loop is bounded by CPU time (``time.thread_time``), not by a count, so a request costs the
+    same on any machine and time spent waiting for the CPU or the GIL is not counted.
+
+    Args:
+        seconds: CPU time to spend.
+
+    Returns:
+        How many blocks of arithmetic ran (varies; only useful to keep the work observable).
+    """
+    deadline = time.thread_time() + seconds
+    blocks = 0
+    acc = 0
+    while time.thread_time() < deadline:
+        for i in range(100):
+            acc = (acc * 31 + i) % 1_000_003
+        blocks += 1
+    return blocks
 
 
 def order_summary(order: Order) -> dict[str, Any]:

@@ -7,6 +7,7 @@ frameworks do, so the gap to it is what a framework costs.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
@@ -15,18 +16,28 @@ from urllib.parse import parse_qsl
 from pydantic import ValidationError
 
 from benchmarks.apps import (
+    CPU_BODY,
+    IO_BODY,
+    IO_DELAY,
+    PLAINTEXT_BODY,
     ROUTE_COUNT,
     ASGIApp,
     Order,
     Receive,
     Scope,
     Send,
+    cpu_work,
     order_summary,
 )
 
 _Handler = Callable[[list[str], Scope, Receive, Send], Awaitable[None]]
 
 _JSON_HEADER = (b"content-type", b"application/json")
+_PLAINTEXT = PLAINTEXT_BODY.encode()
+_PLAINTEXT_HEADERS = [
+    (b"content-type", b"text/plain; charset=utf-8"),
+    (b"content-length", str(len(_PLAINTEXT)).encode("ascii")),
+]
 
 
 async def _send_json(send: Send, status: int, payload: Any) -> None:
@@ -88,6 +99,33 @@ async def _json_hello(segments: list[str], scope: Scope, receive: Receive, send:
     await _send_json(send, 200, {"message": "hello"})
 
 
+async def _plaintext(segments: list[str], scope: Scope, receive: Receive, send: Send) -> None:
+    if len(segments) != 1:
+        return await _not_found(send)
+    if scope["method"] != "GET":
+        return await _method_not_allowed(send)
+    await send({"type": "http.response.start", "status": 200, "headers": _PLAINTEXT_HEADERS})
+    await send({"type": "http.response.body", "body": _PLAINTEXT})
+
+
+async def _io(segments: list[str], scope: Scope, receive: Receive, send: Send) -> None:
+    if len(segments) != 1:
+        return await _not_found(send)
+    if scope["method"] != "GET":
+        return await _method_not_allowed(send)
+    await asyncio.sleep(IO_DELAY)
+    await _send_json(send, 200, IO_BODY)
+
+
+async def _cpu(segments: list[str], scope: Scope, receive: Receive, send: Send) -> None:
+    if len(segments) != 1:
+        return await _not_found(send)
+    if scope["method"] != "GET":
+        return await _method_not_allowed(send)
+    cpu_work()
+    await _send_json(send, 200, CPU_BODY)
+
+
 async def _item(segments: list[str], scope: Scope, receive: Receive, send: Send) -> None:
     if len(segments) != 2:
         return await _not_found(send)
@@ -147,7 +185,8 @@ def create_app(route_ids: Iterable[int] = range(ROUTE_COUNT), *, basic_routes: b
 
     Args:
         route_ids: Numbers ``i`` of the routes ``/r{i}/items/{item_id}`` to serve.
-        basic_routes: Whether to serve ``/json``, ``/items/{item_id}`` and ``/orders``.
+        basic_routes: Whether to serve ``/json``, ``/items/{item_id}``, ``/orders``,
+            ``/plaintext``, ``/io`` and ``/cpu``.
 
     Returns:
         An ASGI callable handling ``http`` and ``lifespan`` scopes.
@@ -155,6 +194,7 @@ def create_app(route_ids: Iterable[int] = range(ROUTE_COUNT), *, basic_routes: b
     handlers: dict[str, _Handler] = {}
     if basic_routes:
         handlers.update(json=_json_hello, items=_item, orders=_order)
+        handlers.update(plaintext=_plaintext, io=_io, cpu=_cpu)
     for route in route_ids:
         handlers[f"r{route}"] = _numbered_route(route)
 
