@@ -164,13 +164,10 @@ class Endpoint:
         self._calls = tuple(_wrap(step.plan) for step in self._steps)
         self._app_steps = tuple((s.slot, s.plan.call) for s in plan.app_steps)
         self._slots = len(plan.steps)
-        self._status = status_code
-        self._json = response_class is None or response_class is JSONResponse
-        self._response_class = response_class or JSONResponse
-        self._serializer = serializer or ResponseSerializer()
         self.status_code = status_code
-        self.response_class: type[Response] = self._response_class
-        self.serializer = self._serializer
+        self._json = response_class is None or response_class is JSONResponse
+        self.response_class: type[Response] = response_class or JSONResponse
+        self.serializer = serializer or ResponseSerializer()
         self._no_body = status_code in _NO_BODY_STATUSES
         self._max_body = max_body_size or runtime.max_body_size
         plans = [step.plan for step in self._steps]
@@ -249,19 +246,7 @@ class Endpoint:
         kwargs: dict[str, Any] = {}
         if not self._bare:
             errors: list[dict[str, Any]] = []
-            if plan.path is not None:
-                plan.path.validate(path_params, kwargs, errors)
-            if self._reads_query:
-                query = _query_data(scope, self._query_keys)
-                if plan.query is not None:
-                    plan.query.validate(query, kwargs, errors)
-                for model in plan.query_models:
-                    kwargs[model.name] = model.validator.validate_python(query, errors)
-            if plan.header is not None:
-                plan.header.validate(_header_data(scope, self._header_keys), kwargs, errors)
-            if plan.cookie is not None:
-                cookies = parse_cookies(_header_data(scope, ()).get("cookie", ""))
-                plan.cookie.validate(cookies, kwargs, errors)
+            _validate_sources(plan, path_params, *self._read_sources(scope), kwargs, errors)
             if plan.body is not None:
                 raw, content_type = await _receive_body(scope, receive, self._max_body)
                 _bind_body(plan.body, raw, content_type, kwargs, errors)
@@ -270,6 +255,15 @@ class Endpoint:
         if plan.kind == "async":
             return await plan.call(**kwargs)
         return await run_in_threadpool(plan.call, **kwargs)
+
+    def _read_sources(self, scope: Scope) -> tuple[Any, Any, Any]:
+        """Parse, once per request, the query, headers and cookies any step of the route reads."""
+        query = _query_data(scope, self._query_keys) if self._reads_query else None
+        headers = _header_data(scope, self._header_keys) if self._reads_headers else None
+        cookies = None
+        if self._reads_cookies:
+            cookies = parse_cookies(_header_data(scope, ()).get("cookie", ""))
+        return query, headers, cookies
 
     async def _before(self, request: Request) -> Response | None:
         for hook, is_async in self._runtime.before:
@@ -316,26 +310,11 @@ class Endpoint:
         extras: list[Any],
     ) -> Any:
         errors: list[dict[str, Any]] = []
-        query = _query_data(scope, self._query_keys) if self._reads_query else None
-        headers = _header_data(scope, self._header_keys) if self._reads_headers else None
-        cookies = None
-        if self._reads_cookies:
-            cookies = parse_cookies(_header_data(scope, ()).get("cookie", ""))
+        sources = self._read_sources(scope)
         arguments: list[dict[str, Any]] = []
         for step in self._steps:
-            plan = step.plan
             kwargs: dict[str, Any] = {}
-            if plan.path is not None:
-                plan.path.validate(path_params, kwargs, errors)
-            if query is not None:
-                if plan.query is not None:
-                    plan.query.validate(query, kwargs, errors)
-                for model in plan.query_models:
-                    kwargs[model.name] = model.validator.validate_python(query, errors)
-            if headers is not None and plan.header is not None:
-                plan.header.validate(headers, kwargs, errors)
-            if cookies is not None and plan.cookie is not None:
-                plan.cookie.validate(cookies, kwargs, errors)
+            _validate_sources(step.plan, path_params, *sources, kwargs, errors)
             arguments.append(kwargs)
         if self._body_plans:
             assert request is not None
@@ -394,17 +373,40 @@ class Endpoint:
             response = result
         elif self._json:
             if self._no_body:
-                response = Response(b"", self._status)
+                response = Response(b"", self.status_code)
             else:
-                response = _json_response(self._serializer.serialize(result), self._status)
+                response = _json_response(self.serializer.serialize(result), self.status_code)
         else:
-            response = self._response_class(result, status_code=self._status)
+            response = self.response_class(result, status_code=self.status_code)
         if temporary is not None:
             _merge(temporary, response)
         return response
 
 
 _JSON_TYPE = (b"content-type", b"application/json")
+
+
+def _validate_sources(
+    plan: CallPlan,
+    path_params: dict[str, Any],
+    query: dict[str, Any] | None,
+    headers: dict[str, Any] | None,
+    cookies: dict[str, str] | None,
+    kwargs: dict[str, Any],
+    errors: list[dict[str, Any]],
+) -> None:
+    """Validate the path, query, header and cookie values `plan` reads into `kwargs`."""
+    if plan.path is not None:
+        plan.path.validate(path_params, kwargs, errors)
+    if query is not None:
+        if plan.query is not None:
+            plan.query.validate(query, kwargs, errors)
+        for model in plan.query_models:
+            kwargs[model.name] = model.validator.validate_python(query, errors)
+    if headers is not None and plan.header is not None:
+        plan.header.validate(headers, kwargs, errors)
+    if cookies is not None and plan.cookie is not None:
+        plan.cookie.validate(cookies, kwargs, errors)
 
 
 def _json_response(body: bytes, status_code: int) -> Response:
