@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
+from urllib.parse import parse_qsl
 
 import pytest
 from pydantic import BaseModel
 
 from lanner import BackgroundTasks, Body, Depends, HTTPException, Lanner, Request, Response
 from lanner.di import build_dependency_plan
-from lanner.endpoint import Endpoint, ErrorEndpoint, RedirectEndpoint, Runtime
+from lanner.endpoint import Endpoint, ErrorEndpoint, RedirectEndpoint, Runtime, _query_pairs
 from lanner.errors import ExceptionHandlers
 from lanner.responses import HTMLResponse, PlainTextResponse
 from lanner.testing import TestClient
@@ -474,3 +475,28 @@ def test_redirect_slashes_both_ways_and_off() -> None:
     strict = Lanner(redirect_slashes=False)
     strict.add_route("/items", items)
     assert TestClient(strict, follow_redirects=False).get("/items/").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        b"",
+        b"a",
+        b"a=",
+        b"=b",
+        b"=",
+        b"a=1&&b=2",
+        b"a=1&a=2",
+        b"a=b=c",
+        b"&&",
+        b"a=1&",
+        b"a;b=1",
+        b"x=%20y",
+        b"x=a+b",
+        b"%zz=1",
+        b"\xe9=\xff",
+        b"limit=5&q=abc",
+    ],
+)
+def test_query_pairs_split_like_parse_qsl(query: bytes) -> None:
+    assert _query_pairs(query) == parse_qsl(query.decode("latin-1"), keep_blank_values=True)

@@ -301,7 +301,7 @@ def test_body_embed_true(app: Lanner, client: TestClient) -> None:
 
     assert client.post("/embed", json={"item": {"name": "n", "price": 1}}).json() == "n"
     assert errors_of(client.post("/embed", json={"name": "n", "price": 1})) == [(["body", "item"], "missing")]
-    assert errors_of(client.post("/embed", json=[1])) == [(["body"], "model_type")]
+    assert errors_of(client.post("/embed", json=[1])) == [(["body"], "dict_type")]
 
 
 def test_single_scalar_body(app: Lanner, client: TestClient) -> None:
@@ -611,6 +611,35 @@ def test_source_validator_validates_embedded_json() -> None:
         validator.validate_json(b'{"item": ', out, errors)
     with pytest.raises(MalformedBodyError):
         validator.validate_json(b'{"n": NaN}', out, errors)
+
+
+class TreeNode(BaseModel):
+    name: str
+    children: list["TreeNode"] = []
+
+
+def test_source_validator_handles_recursive_models_and_defaults() -> None:
+    validator = SourceValidator(
+        "body",
+        [
+            FieldSpec("tree", "tree", TreeNode),
+            FieldSpec("tags", "tags", list[str], []),
+        ],
+    )
+    out: dict[str, Any] = {}
+    errors: list[dict[str, Any]] = []
+    validator.validate_json(b'{"tree": {"name": "a", "children": [{"name": "b"}]}}', out, errors)
+    assert errors == []
+    assert out["tree"] == TreeNode(name="a", children=[TreeNode(name="b")])
+    assert out["tags"] == [] and set(out) == {"tree", "tags"}
+    out.clear()
+    validator.validate_json(b'{"tree": {"children": [{}]}, "tags": [1]}', out, errors)
+    assert out == {}
+    assert [(e["loc"], e["type"]) for e in errors] == [
+        (["body", "tree", "name"], "missing"),
+        (["body", "tree", "children", 0, "name"], "missing"),
+        (["body", "tags", 0], "string_type"),
+    ]
 
 
 def test_value_validator() -> None:

@@ -117,8 +117,17 @@ def _is_json_type(content_type: str) -> bool:
     return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
 
 
+def _query_pairs(query_string: bytes) -> list[tuple[str, str]]:
+    """Split a query string into ``(name, value)`` pairs exactly as ``parse_qsl`` does."""
+    text = query_string.decode("latin-1")
+    if "%" in text or "+" in text:
+        return parse_qsl(text, keep_blank_values=True)
+    # PERF(params): with nothing to unquote, splitting is all parse_qsl does (~2 us saved).
+    return [(name, value) for name, _, value in (pair.partition("=") for pair in text.split("&") if pair)]
+
+
 def _query_data(scope: Scope, keys: Sequence[tuple[str, bool]]) -> dict[str, Any]:
-    pairs = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
+    pairs = _query_pairs(scope["query_string"])
     data: dict[str, Any] = dict(pairs)
     for key, repeated in keys:
         if repeated and key in data:
