@@ -123,6 +123,53 @@ async def test_an_endpoint_with_a_response_class() -> None:
     assert exchange.headers[b"content-type"] == b"text/html; charset=utf-8"
 
 
+class LatinText(PlainTextResponse):
+    charset = "latin-1"
+
+
+class ShoutingText(PlainTextResponse):
+    def render(self, content: Any) -> bytes:
+        return super().render(content.upper() if isinstance(content, str) else content)
+
+
+class CSVResponse(Response):
+    media_type = "text/csv; charset=ascii"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("response_class", "result", "status_code"),
+    [
+        (PlainTextResponse, "plain ✓", 200),
+        (HTMLResponse, "<p>é</p>", 201),
+        (LatinText, "café", 200),
+        (ShoutingText, "quiet", 200),  # its own render() must still run
+        (CSVResponse, "a,b", 200),
+        (PlainTextResponse, b"bytes", 200),
+        (PlainTextResponse, "gone", 204),
+        (Response, "no media type", 200),
+    ],
+)
+async def test_text_results_are_sent_as_their_response_class_builds_them(
+    response_class: type[Response], result: Any, status_code: int
+) -> None:
+    def page() -> Any:
+        return result
+
+    endpoint = Endpoint(
+        build_dependency_plan(page),
+        Runtime(ExceptionHandlers()),
+        status_code=status_code,
+        response_class=response_class,
+    )
+    exchange = Exchange()
+    await endpoint(make_scope(), exchange.receive, exchange.send, {})
+    expected = response_class(result, status_code=status_code)
+    assert exchange.status == expected.status_code
+    assert exchange.sent[0]["headers"] == expected.raw_headers
+    assert exchange.body == expected.body
+
+
 @pytest.mark.anyio
 async def test_error_endpoint_answers_with_its_status_and_headers() -> None:
     endpoint = ErrorEndpoint(Runtime(ExceptionHandlers()), 405, {"Allow": "GET"})

@@ -25,6 +25,7 @@ from lanner.responses import (
     RedirectResponse,
     Response,
     StreamingResponse,
+    text_content_type,
 )
 from lanner.types import ASGIApp, Message, Receive
 
@@ -820,3 +821,19 @@ async def test_file_background_runs_after_body(text_file: Path) -> None:
 
 def test_last_modified_format_matches_formatdate(text_file: Path) -> None:
     assert formatdate(text_file.stat().st_mtime, usegmt=True) == LAST_MODIFIED
+
+
+def test_text_content_type_is_known_only_for_plain_text_classes() -> None:
+    class Latin(HTMLResponse):
+        charset = "latin-1"
+
+    class Custom(PlainTextResponse):
+        def render(self, content: Any) -> bytes:
+            return b"custom"
+
+    assert text_content_type(PlainTextResponse) == (b"text/plain; charset=utf-8", "utf-8")
+    assert text_content_type(Latin) == (b"text/html; charset=latin-1", "latin-1")
+    assert text_content_type(JSONResponse) is None  # its own render()
+    assert text_content_type(Custom) is None
+    assert text_content_type(StreamingResponse) is None
+    assert text_content_type(Response) is None  # no media type

@@ -69,6 +69,7 @@ class _Frozen:
     not_found: Endpoint
     runtime: Runtime
     entry: ASGIApp
+    direct: bool  # no middleware and no mounts: `__call__` routes HTTP requests itself
 
 
 class Lanner(Router):
@@ -240,12 +241,13 @@ class Lanner(Router):
             methods = set(route.methods)
             if "GET" in methods and route.compiled.shape not in explicit_heads:
                 methods.add("HEAD")
-            table.add(route.compiled, methods, endpoint)
+            table.add(route.compiled, methods, endpoint.serve)
             names.setdefault(route.name, route)
         entry: ASGIApp = self._dispatch
         for middleware, options in self._middleware:
             entry = middleware(entry, **options)
-        frozen = _Frozen(table, endpoints, names, ErrorEndpoint(runtime, 404), runtime, entry)
+        direct = not self._middleware and not self._mounts
+        frozen = _Frozen(table, endpoints, names, ErrorEndpoint(runtime, 404), runtime, entry, direct)
         self._frozen = frozen
         return frozen
 
@@ -302,20 +304,32 @@ class Lanner(Router):
                     await report_startup_failure(receive, send, exc)
                     return
                 raise
+        if frozen.direct and scope["type"] == "http":
+            # PERF(all): with nothing in front of the routes, skip the `_dispatch` coroutine.
+            target, params = self._target(frozen, scope, _route_path(scope))
+            await target(scope, receive, send, params)
+            return
         await frozen.entry(scope, receive, send)
+
+    def _target(self, frozen: _Frozen, scope: Scope, path: str) -> tuple[EndpointLike, dict[str, Any]]:
+        """Find the endpoint for an HTTP request (or the 404/405 answer) and record the match."""
+        scope["app"] = self
+        method = scope["method"]
+        target, params, allowed = frozen.table.find(method, path)
+        if target is None:
+            target = self._miss(frozen, method, path, allowed)
+        scope["path_params"] = params
+        return target, params
 
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         frozen = self._frozen or self._freeze()
         kind = scope["type"]
         if kind == "http":
-            scope["app"] = self
+            scope["app"] = self  # mounted apps see the parent too
             path = _route_path(scope)
             if self._mounts and await self._serve_mount(path, scope, receive, send):
                 return
-            target, params, allowed = frozen.table.find(scope["method"], path)
-            if target is None:
-                target = self._miss(frozen, scope["method"], path, allowed)
-            scope["path_params"] = params
+            target, params = self._target(frozen, scope, path)
             await target(scope, receive, send, params)
         elif kind == "lifespan":
             await Lifespan(

@@ -23,13 +23,15 @@ from lanner.di import DependencyPlan, Step, build_dependency_plan
 from lanner.errors import ExceptionHandlers
 from lanner.exceptions import HTTPException, RequestValidationError
 from lanner.requests import ClientDisconnect, Request, parse_cookies
-from lanner.responses import JSONResponse, RedirectResponse, Response
+from lanner.responses import JSONResponse, RedirectResponse, Response, text_content_type
 from lanner.signature import BodyPlan, CallPlan
 from lanner.types import Receive, Scope, Send
 
 logger = logging.getLogger("lanner.error")
 
 Hook = Callable[..., Any]
+#: What serves a matched route: ``await endpoint(scope, receive, send, path_params)``.
+EndpointLike = Callable[[Scope, Receive, Send, dict[str, Any]], Awaitable[None]]
 _NO_BODY_STATUSES = frozenset({204, 205, 304})
 
 
@@ -178,6 +180,12 @@ class Endpoint:
         self.response_class: type[Response] = response_class or JSONResponse
         self.serializer = serializer or ResponseSerializer()
         self._no_body = status_code in _NO_BODY_STATUSES
+        text = None
+        if not (self._json or self._no_body or status_code < 200):
+            text = text_content_type(self.response_class)
+        # PERF(plaintext): a str result for a plain text class is encoded into a prebuilt response.
+        self._text_type = None if text is None else (b"content-type", text[0])
+        self._text_charset = "utf-8" if text is None else text[1]
         self._max_body = max_body_size or runtime.max_body_size
         plans = [step.plan for step in self._steps]
         self._query_keys = tuple(k for p in plans for k in p.query_keys) + tuple(
@@ -210,16 +218,38 @@ class Endpoint:
             )
         )
         self._bare = self._direct and not handler.reads_request
+        #: The coroutine function that serves this route, chosen once; the app's route table holds
+        #: it rather than the endpoint, which saves a coroutine per request.
+        self.serve: EndpointLike = self._serve_direct if self._direct else self._serve
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, path_params: dict[str, Any]) -> None:
         """Serve one request."""
-        if self._direct:
-            try:
-                reply = self._render(await self._call_direct(scope, receive, path_params), None)
-            except Exception as exc:
-                reply = await self._runtime.handlers.respond(Request(scope, receive, self._max_body), exc)
-            await reply(scope, receive, send)
-            return
+        await self.serve(scope, receive, send, path_params)
+
+    async def _serve_direct(
+        self, scope: Scope, receive: Receive, send: Send, path_params: dict[str, Any]
+    ) -> None:
+        plan = self._handler
+        try:
+            kwargs: dict[str, Any] = {}
+            if not self._bare:
+                errors: list[dict[str, Any]] = []
+                _validate_sources(plan, path_params, *self._read_sources(scope), kwargs, errors)
+                if plan.body is not None:
+                    raw, content_type = await _receive_body(scope, receive, self._max_body)
+                    _bind_body(plan.body, raw, content_type, kwargs, errors)
+                if errors:
+                    raise RequestValidationError(errors)
+            if plan.kind == "async":
+                result = await plan.call(**kwargs)
+            else:
+                result = await run_in_threadpool(plan.call, **kwargs)
+            reply = self._render(result, None)
+        except Exception as exc:
+            reply = await self._runtime.handlers.respond(Request(scope, receive, self._max_body), exc)
+        await reply(scope, receive, send)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send, path_params: dict[str, Any]) -> None:
         runtime = self._runtime
         request = Request(scope, receive, self._max_body) if self._needs_request else None
         stack = AsyncExitStack() if self._has_generators else None
@@ -249,21 +279,6 @@ class Endpoint:
                 await self._cleanup(stack, failure)
         if extras[1] and failure is None:
             await extras[1]()
-
-    async def _call_direct(self, scope: Scope, receive: Receive, path_params: dict[str, Any]) -> Any:
-        plan = self._handler
-        kwargs: dict[str, Any] = {}
-        if not self._bare:
-            errors: list[dict[str, Any]] = []
-            _validate_sources(plan, path_params, *self._read_sources(scope), kwargs, errors)
-            if plan.body is not None:
-                raw, content_type = await _receive_body(scope, receive, self._max_body)
-                _bind_body(plan.body, raw, content_type, kwargs, errors)
-            if errors:
-                raise RequestValidationError(errors)
-        if plan.kind == "async":
-            return await plan.call(**kwargs)
-        return await run_in_threadpool(plan.call, **kwargs)
 
     def _read_sources(self, scope: Scope) -> tuple[Any, Any, Any]:
         """Parse, once per request, the query, headers and cookies any step of the route reads."""
@@ -384,7 +399,12 @@ class Endpoint:
             if self._no_body:
                 response = Response(b"", self.status_code)
             else:
-                response = _json_response(self.serializer.serialize(result), self.status_code)
+                response = _prebuilt(
+                    JSONResponse, self.serializer.serialize(result), self.status_code, _JSON_TYPE
+                )
+        elif self._text_type is not None and type(result) is str:
+            body = result.encode(self._text_charset)
+            response = _prebuilt(self.response_class, body, self.status_code, self._text_type)
         else:
             response = self.response_class(result, status_code=self.status_code)
         if temporary is not None:
@@ -418,15 +438,17 @@ def _validate_sources(
         plan.cookie.validate(cookies, kwargs, errors)
 
 
-def _json_response(body: bytes, status_code: int) -> Response:
-    """Build the response for serialised JSON without `Response.__init__`'s general checks."""
-    # PERF(json): skipping render() and header validation for bytes lanner produced itself saves
-    # ~1 us per request; the object is a complete JSONResponse.
-    response = JSONResponse.__new__(JSONResponse)
+def _prebuilt(
+    response_class: type[Response], body: bytes, status_code: int, content_type: tuple[bytes, bytes]
+) -> Response:
+    """Build a response around a body lanner rendered itself, without `Response.__init__`."""
+    # PERF(json, plaintext): skipping render() and the header checks for bytes and a header lanner
+    # produced itself saves ~1 us per request; the object is a complete `response_class`.
+    response = response_class.__new__(response_class)
     response.status_code = status_code
     response.background = None
     response.body = body
-    response.raw_headers = [(b"content-length", str(len(body)).encode()), _JSON_TYPE]
+    response.raw_headers = [(b"content-length", str(len(body)).encode()), content_type]
     return response
 
 
@@ -539,5 +561,4 @@ class RedirectEndpoint:
         await RedirectResponse(location, status_code=308)(scope, receive, send)
 
 
-EndpointLike = Callable[[Scope, Receive, Send, dict[str, Any]], Awaitable[None]]
 __all__ = ["Endpoint", "EndpointLike", "ErrorEndpoint", "RedirectEndpoint", "Runtime", "Step"]

@@ -67,6 +67,24 @@ def _content_type(media_type: str | None, charset: str) -> bytes | None:
     return media_type.encode("latin-1")
 
 
+def text_content_type(response_class: type[Response]) -> tuple[bytes, str] | None:
+    """The content-type and charset `response_class` gives a ``str`` body, if that is all it does.
+
+    Returns ``None`` when the class has its own ``__init__``, ``render`` or ``__call__``, or no
+    media type: then only constructing it says what the response is. Endpoints use this to build
+    text responses without the general constructor.
+    """
+    base = Response
+    if (
+        response_class.__init__ is not base.__init__
+        or response_class.render is not base.render
+        or response_class.__call__ is not base.__call__
+    ):
+        return None
+    value = _content_type(response_class.media_type, response_class.charset)
+    return None if value is None else (value, response_class.charset)
+
+
 def _build_headers(
     headers: Mapping[str, str] | None, content_length: int | None, content_type: bytes | None
 ) -> RawHeaders:
