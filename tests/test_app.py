@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import gc
 import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -1021,3 +1022,26 @@ def test_the_longest_mount_prefix_wins() -> None:
     client = TestClient(app)
     assert client.get("/a/b/c").content == b"B"
     assert client.get("/a/c").content == b"A"
+
+
+def test_startup_freezes_the_heap_until_shutdown() -> None:
+    app = Lanner()
+
+    @app.get("/")
+    async def index() -> str:
+        return "ok"
+
+    assert gc.get_freeze_count() == 0
+    with TestClient(app) as client:
+        frozen = gc.get_freeze_count()
+        assert frozen > 1000  # the app, its routes and validators, and everything imported
+        assert client.get("/").json() == "ok"
+    assert gc.get_freeze_count() == 0
+
+
+def test_freeze_gc_can_be_turned_off() -> None:
+    app = Lanner(freeze_gc=False)
+    with TestClient(app) as client:
+        assert gc.get_freeze_count() == 0
+        assert client.get("/openapi.json").status_code == 200
+    assert gc.get_freeze_count() == 0
