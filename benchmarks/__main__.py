@@ -81,9 +81,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         type=_levels,
         help="connections for every scenario, e.g. 10,64,200 (default: per scenario)",
     )
-    add("--duration", type=_seconds(0.1), help="measured seconds per run (default 2; --quick 1)")
-    add("--warmup", type=_seconds(0), default=0.5, help="warm-up seconds before each run (default 0.5)")
-    add("--rounds", type=_count(1), help="interleaved rounds (default 3; --quick 2)")
+    add("--duration", type=_seconds(0.1), help="measured seconds per run (default 1.25; --quick 1)")
+    add("--warmup", type=_seconds(0), default=0.3, help="warm-up seconds before each run (default 0.3)")
+    add("--rounds", type=_count(1), help="interleaved rounds (default 5; --quick 2)")
     add(
         "--coldstart-runs",
         type=_count(0),
@@ -109,9 +109,9 @@ def options_from(args: argparse.Namespace, argv: Sequence[str]) -> Options:
         servers=args.servers or (QUICK_SERVERS if args.quick else tuple(SERVER_SPECS)),
         scenarios=args.scenarios or tuple(SCENARIOS),
         levels=args.concurrency,
-        duration=args.duration or (1 if args.quick else 2),
+        duration=args.duration or (1 if args.quick else 1.25),
         warmup=args.warmup,
-        rounds=args.rounds or (2 if args.quick else 3),
+        rounds=args.rounds or (2 if args.quick else 5),
         coldstart_runs=args.coldstart_runs if args.coldstart_runs is not None else (1 if args.quick else 3),
         quick=args.quick,
         output=args.output,

@@ -368,7 +368,7 @@ class _Session:
                 order = live[shift:] + live[:shift]
                 for name, connections in results.loads:
                     for process in order:
-                        self._measure_one(process, name, connections, scripts[name])
+                        self._measure_one(process, name, connections, scripts[name], round_index)
                         progress.step(f"{process.name} {name} c{connections}")
             progress.close()
             for process in live:
@@ -421,7 +421,9 @@ class _Session:
         self.results.problems.append(f"{process.name} {name} rejected before timing: {problem}")
         return False
 
-    def _measure_one(self, process: ServerProcess, name: str, connections: int, script: Path) -> None:
+    def _measure_one(
+        self, process: ServerProcess, name: str, connections: int, script: Path, round_index: int
+    ) -> None:
         """Check, warm up, check, measure, check: keep the sample if it and the answers are clean.
 
         The checks between runs double as barriers: each waits until the server has served what
@@ -452,4 +454,4 @@ class _Session:
             bad = f"{sample.bad_status} non-2xx/3xx answers; sample dropped"
             results.problems.append(f"{process.name} {name} c{connections}: {bad}")
             return
-        cell.samples.append(dataclasses.replace(sample, server_cpu=round(share, 3)))
+        cell.samples.append(dataclasses.replace(sample, server_cpu=round(share, 3), round=round_index))

@@ -39,6 +39,8 @@ class Sample:
         bad_status: Responses with a status outside 2xx/3xx.
         server_cpu: Share of one CPU the server used during the run (1.0 = all of it); lower
             than expected in a CPU-bound scenario means something else ran on the server's CPU.
+        round: The round the run belonged to (-1: none), which pairs it with other targets' runs
+            of the same load for ratios.
     """
 
     requests: int
@@ -49,6 +51,7 @@ class Sample:
     errors: int
     bad_status: int
     server_cpu: float = 0.0
+    round: int = -1
 
     @property
     def rps(self) -> float:

@@ -1,8 +1,9 @@
 """What a server-benchmark run measured, and its markdown, JSON and PNG renderings.
 
-Ratios divide a cell's median requests per second by the raw ASGI floor's median in the same
-scenario, at the same concurrency, in the same run: on the same server for ASGI servers, and on
-uvicorn for the WSGI servers (Flask's rows), since the floor is an ASGI app.
+Ratios compare a cell with the raw ASGI floor in the same scenario, at the same concurrency, in the
+same run: on the same server for ASGI servers, and on uvicorn for the WSGI servers (Flask's rows),
+since the floor is an ASGI app. They are paired by round: each round's sample is divided by the
+floor's sample of that round, and the median of those quotients is the ratio (see `paired_ratio`).
 """
 
 import json
@@ -50,6 +51,24 @@ class Cell:
         return sum(s.errors + s.bad_status for s in self.samples)
 
 
+def paired_ratio(cell: Cell, base: Cell) -> float | None:
+    """The median, over rounds, of `cell`'s req/s divided by `base`'s req/s in the same round.
+
+    On a shared host the speed of the whole machine drifts over seconds to minutes, and one round's
+    runs of a load follow one another within seconds, so dividing within a round cancels most of
+    that drift. Samples from no round (or no common one) fall back to the ratio of the medians.
+
+    Returns:
+        The ratio, or None when `base` served nothing.
+    """
+    partner = {s.round: s.rps for s in base.samples if s.round >= 0 and s.rps > 0}
+    quotients = [s.rps / partner[s.round] for s in cell.samples if s.round in partner]
+    if quotients:
+        return statistics.median(quotients)
+    floor = base.rps()[0]
+    return cell.rps()[0] / floor if floor > 0 else None
+
+
 def cell_key(framework: str, server: str, scenario: str, connections: int) -> str:
     """Return the key of a cell in ``Results.cells``."""
     return f"{framework}@{server}|{scenario}|c{connections}"
@@ -80,13 +99,13 @@ class Results:
         return found if found is not None and found.samples else None
 
     def ratio(self, framework: str, server: str, scenario: str, connections: int) -> float | None:
-        """The cell's median req/s over the floor's (see the module docstring), or None."""
+        """The cell's req/s over the floor's, paired by round (see the module docstring), or None."""
         floor_server = server if SERVER_SPECS[server].interface == "asgi" else REFERENCE_SERVER
         cell = self.cell(framework, server, scenario, connections)
         floor = self.cell(FLOOR, floor_server, scenario, connections)
-        if cell is None or floor is None or floor.rps()[0] == 0:
+        if cell is None or floor is None:
             return None
-        return cell.rps()[0] / floor.rps()[0]
+        return paired_ratio(cell, floor)
 
 
 def _fmt(value: float | None, digits: int = 2) -> str:
@@ -124,7 +143,7 @@ def _routes_check(results: Results, server: str, connections: int) -> list[str]:
     json_get = results.cell("lanner", server, "json", connections)
     if routes is None or json_get is None:
         return []
-    share = routes.rps()[0] / json_get.rps()[0]
+    share = paired_ratio(routes, json_get) or 0.0
     mark = "ok" if share >= ROUTES_TARGET else "MISSED"
     line = (
         f"- 1,000 routes c{connections} on {server}: {share:.2f} of lanner's JSON GET "
@@ -132,10 +151,9 @@ def _routes_check(results: Results, server: str, connections: int) -> list[str]:
     )
     floor_routes = results.cell(FLOOR, server, "routes", connections)
     floor_json = results.cell(FLOOR, server, "json", connections)
-    if floor_routes and floor_json:
+    if floor_routes and floor_json and (floor_share := paired_ratio(floor_routes, floor_json)):
         # The route handler parses and validates a path parameter that JSON GET does not have:
         # the floor's own ratio shows how much of the gap is that work rather than routing.
-        floor_share = floor_routes.rps()[0] / floor_json.rps()[0]
         line += (
             f"; the floor's same ratio is {floor_share:.2f}, so lanner keeps {share / floor_share:.2f} of it"
         )
@@ -158,11 +176,12 @@ def _lead_checks(results: Results) -> list[str]:
             theirs = [(f"{f}@{s}", c) for f, s in peers if (c := results.cell(f, s, name, connections))]
             if mine is None or not theirs:
                 continue
-            best_rps = max(theirs, key=lambda item: item[1].rps()[0])
-            rps_ok = mine.rps()[0] >= best_rps[1].rps()[0]
+            # The best peer is the one lanner's paired ratio is lowest against.
+            leads = [(paired_ratio(mine, cell) or 0.0, label, cell) for label, cell in theirs]
+            lead, best_label, best = min(leads, key=lambda item: item[0])
             line = (
                 f"- {_load_label(name, connections)} on {server}: {mine.rps()[0]:,.0f} req/s vs best peer "
-                f"{best_rps[0]} {best_rps[1].rps()[0]:,.0f} {'ok' if rps_ok else 'MISSED'}"
+                f"{best_label} {best.rps()[0]:,.0f}, {lead:.2f}x {'ok' if lead >= 1 else 'MISSED'}"
             )
             # A peer that timed out or failed requests has no trustworthy p99 (wrk leaves them out).
             timed = [item for item in theirs if _comparable(item[1])]
@@ -223,8 +242,8 @@ def _ratio_table(results: Results) -> list[str]:
     lines = [
         "## Ratio to the raw ASGI floor",
         "",
-        "Median req/s divided by raw's median req/s in the same scenario, concurrency and run, on the "
-        "same server (Flask's gunicorn rows: raw on uvicorn). `-`: not measured.",
+        "Req/s divided by raw's req/s in the same scenario, concurrency and round, on the same server "
+        "(Flask's gunicorn rows: raw on uvicorn); the median over rounds. `-`: not measured.",
         "",
         "| " + " | ".join(head) + " |",
         "|---" + "|---:" * (len(head) - 1) + "|",

@@ -4,6 +4,7 @@ The real runs start uvicorn and wrk for about a second; they are marked slow and
 wrk is not installed. Nothing here asserts on timing beyond "some requests were served".
 """
 
+import dataclasses
 import importlib
 import json
 import sys
@@ -200,6 +201,23 @@ def test_ratios_divide_by_the_floor_of_the_same_run() -> None:
     assert cell.latency("p99_ms") == pytest.approx(4.5)
 
 
+def test_ratios_pair_samples_by_round() -> None:
+    def cell(framework: str, *rates: float) -> report.Cell:
+        samples = [dataclasses.replace(_sample(rps), round=i) for i, rps in enumerate(rates)]
+        return report.Cell(framework, "uvicorn", "json", 64, samples)
+
+    # The machine ran at full speed, then half, then full: each round lanner served 0.9 of raw,
+    # although the medians (18,000 and 10,000 req/s... then 9,000 and 20,000) say otherwise.
+    raw = cell("raw", 20_000.0, 10_000.0, 20_000.0)
+    lanner = cell("lanner", 18_000.0, 9_000.0, 18_000.0)
+    assert report.paired_ratio(lanner, raw) == pytest.approx(0.9)
+    slow_lanner = cell("lanner", 9_000.0, 9_000.0, 18_000.0)
+    assert report.paired_ratio(slow_lanner, raw) == pytest.approx(0.9)  # median of 0.45, 0.9, 0.9
+    unpaired = report.Cell("lanner", "uvicorn", "json", 64, [_sample(9_000.0)])
+    assert report.paired_ratio(unpaired, raw) == pytest.approx(0.45)  # medians: 9,000 / 20,000
+    assert report.paired_ratio(lanner, report.Cell("raw", "uvicorn", "json", 64, [_sample(0.0)])) is None
+
+
 def test_markdown_shows_tables_targets_and_problems() -> None:
     text = report.format_markdown(_fake_results(), "test.png")
     assert "Machine: Test CPU (2 CPUs)" in text and "lanner 0.1.0" in text
@@ -210,7 +228,7 @@ def test_markdown_shows_tables_targets_and_problems() -> None:
     assert "- post c64 on uvicorn: 0.90 of raw (target >= 0.9) ok" in text
     assert "1,000 routes c64 on uvicorn: 0.89 of lanner's JSON GET (target >= 0.95) MISSED" in text
     assert "the floor's same ratio is 1.00, so lanner keeps 0.89 of it" in text
-    assert "json c64 on uvicorn: 9,450 req/s vs best peer fastapi@uvicorn 3,150 ok" in text
+    assert "json c64 on uvicorn: 9,450 req/s vs best peer fastapi@uvicorn 3,150, 3.00x ok" in text
     assert (
         "| JSON GET | 64 | lanner@uvicorn | 9,450 | 9,000 | 9,900 | 0.90 | 1.00 | 3.00 | 4.50 | 0 | 0% |"
         in text
@@ -275,8 +293,8 @@ def test_quick_and_full_defaults(tmp_path: Path) -> None:
     assert quick.servers == ("uvicorn", "gunicorn-gthread") and quick.rounds == 2 and quick.duration == 1
     assert quick.stem == "quick" and quick.frameworks == tuple(FRAMEWORK_SPECS)
     full = cli.options_from(cli.parse_args([]), [])
-    assert full.servers == ("uvicorn", "granian", "gunicorn-sync", "gunicorn-gthread") and full.rounds == 3
-    assert full.stem == "full" and full.coldstart_runs == 3
+    assert full.servers == ("uvicorn", "granian", "gunicorn-sync", "gunicorn-gthread") and full.rounds == 5
+    assert full.stem == "full" and full.coldstart_runs == 3 and full.duration == 1.25
     narrowed = cli.options_from(cli.parse_args(["--frameworks", "lanner"]), ["--frameworks", "lanner"])
     assert narrowed.stem == "custom" and narrowed.command == "python -m benchmarks --frameworks lanner"
 
