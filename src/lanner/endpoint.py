@@ -120,7 +120,7 @@ def _is_json_type(content_type: str) -> bool:
 
 
 def _query_pairs(query_string: bytes) -> list[tuple[str, str]]:
-    """Split a query string into ``(name, value)`` pairs exactly as ``parse_qsl`` does."""
+    """Split a query string into pairs exactly as ``parse_qsl(..., keep_blank_values=True)`` does."""
     text = query_string.decode("latin-1")
     if "%" in text or "+" in text:
         return parse_qsl(text, keep_blank_values=True)
@@ -205,7 +205,7 @@ class Endpoint:
         handler = plan.handler.plan
         self._handler = handler
         # PERF(json, params, post): one plain handler with no hooks, dependencies or lanner objects
-        # takes `_call_direct`, which skips the request object, the step loop and the extras.
+        # takes `_serve_direct`, which skips the request object, the step loop and the extras.
         self._direct = (
             len(plan.steps) == 1
             and handler.kind in ("async", "sync")

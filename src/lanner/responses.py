@@ -70,9 +70,16 @@ def _content_type(media_type: str | None, charset: str) -> bytes | None:
 def text_content_type(response_class: type[Response]) -> tuple[bytes, str] | None:
     """The content-type and charset `response_class` gives a ``str`` body, if that is all it does.
 
-    Returns ``None`` when the class has its own ``__init__``, ``render`` or ``__call__``, or no
-    media type: then only constructing it says what the response is. Endpoints use this to build
-    text responses without the general constructor.
+    Endpoints use this to build text responses without the general constructor. The class's
+    ``media_type`` and ``charset`` are read once, as class attributes.
+
+    Args:
+        response_class: a `Response` subclass.
+
+    Returns:
+        The encoded content-type value and the charset, or ``None`` when the class has its own
+        ``__init__``, ``render`` or ``__call__``, or no media type: then only constructing it
+        says what the response is.
     """
     base = Response
     if (
