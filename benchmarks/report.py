@@ -176,8 +176,11 @@ def _lead_checks(results: Results) -> list[str]:
             theirs = [(f"{f}@{s}", c) for f, s in peers if (c := results.cell(f, s, name, connections))]
             if mine is None or not theirs:
                 continue
-            # The best peer is the one lanner's paired ratio is lowest against.
-            leads = [(paired_ratio(mine, cell) or 0.0, label, cell) for label, cell in theirs]
+            # The best peer is the one lanner's paired ratio is lowest against; a peer that served
+            # nothing has no ratio and cannot be it.
+            leads = [(ratio, label, c) for label, c in theirs if (ratio := paired_ratio(mine, c)) is not None]
+            if not leads:
+                continue
             lead, best_label, best = min(leads, key=lambda item: item[0])
             line = (
                 f"- {_load_label(name, connections)} on {server}: {mine.rps()[0]:,.0f} req/s vs best peer "
