@@ -3,6 +3,7 @@ conflicts, 404/405, HEAD, trailing slashes, routers, url_path_for and mounts."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import uuid
 from collections.abc import Callable, Iterator
@@ -21,6 +22,8 @@ from lanner.routing import (
     Route,
     RouteOptions,
     RouteTable,
+    _search,
+    _walk,
     compile_path,
 )
 from lanner.testing import TestClient
@@ -362,6 +365,39 @@ def test_backtracking_does_not_leak_values_from_abandoned_branches() -> None:
     assert found(table, "/t/1/2/z") == ("/t/{f}/{g}/z", {"f": "1", "g": "2"})
     assert found(table, "/t/1.5/2/y") == ("/t/{c}.{d}/{e}/y", {"c": "1", "d": "5", "e": "2"})
     assert found(table, "/t/1/2/w") == ("/t/{rest:path}", {"rest": "1/2/w"})
+
+
+def test_the_greedy_walk_agrees_with_the_full_search() -> None:
+    templates = [
+        "/t/{a:int}/{b:int}/x",
+        "/t/{c}.{d}/{e}/y",
+        "/t/{f}/{g}/z",
+        "/t/{rest:path}",
+        "/t/me/{h}/x",
+        "/t/{i:float}/w",
+        "/t/{j:uuid}/x",
+        "/u/{k}",
+        "/u/{k}/v",
+        "/u/fixed/{l:int}",
+        "/v/{m:int}",
+        "/v/{n}",
+    ]
+    table = table_of(*templates)
+    words = ["t", "u", "v", "me", "fixed", "1", "2.5", "1.5", "x", "y", "z", "w", "", str(SAMPLE_UUID)]
+    walked = 0
+    for length in (1, 2, 3, 4):
+        for parts in itertools.product(words, repeat=length):
+            segments = list(parts)
+            greedy_values: list[Any] = []
+            greedy = _walk(table._root, segments, greedy_values, "GET")
+            values: list[Any] = []
+            full = _search(table._root, segments, 0, values, "GET", set())
+            if greedy is not None:
+                walked += 1
+                assert (greedy, greedy_values) == (full, values), segments
+            path = "/" + "/".join(segments)
+            assert table.find("GET", path)[0] == (full[0] if full else None), path
+    assert walked > 40  # the walk answers many lookups by itself
 
 
 def test_table_reports_allowed_methods_for_405() -> None:
