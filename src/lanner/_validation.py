@@ -177,7 +177,7 @@ def _as_typed_dict(schema: Mapping[str, Any], names: Sequence[str]) -> dict[str,
         name: {
             "type": "typed-dict-field",
             "schema": field["schema"],
-            "required": field["schema"]["type"] not in ("default", "with-default"),
+            "required": field["schema"]["type"] != "default",
             "validation_alias": field["validation_alias"],
         }
         for name, field in zip(names, fields, strict=True)
