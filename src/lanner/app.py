@@ -15,7 +15,7 @@ from lanner.concurrency import configure_default_pool
 from lanner.datastructures import State
 from lanner.di import build_dependency_plan
 from lanner.endpoint import Endpoint, EndpointLike, ErrorEndpoint, RedirectEndpoint, Runtime
-from lanner.errors import ExceptionHandler, ExceptionHandlers
+from lanner.errors import ErrorBoundary, ExceptionHandler, ExceptionHandlers
 from lanner.lifespan import Lifespan, LifespanFactory, report_startup_failure
 from lanner.openapi.generator import OpenAPIInfo, build_openapi
 from lanner.openapi.pages import add_docs_routes
@@ -68,6 +68,8 @@ class _Frozen:
     endpoints: dict[Route, Endpoint]
     names: dict[str, Route]
     not_found: Endpoint
+    #: 405 answers, one per distinct ``Allow`` value, built on first use and then reused.
+    method_errors: dict[str, Endpoint]
     runtime: Runtime
     entry: ASGIApp
     direct: bool  # no middleware and no mounts: `__call__` routes HTTP requests itself
@@ -258,8 +260,11 @@ class Lanner(Router):
         entry: ASGIApp = self._dispatch
         for middleware, options in self._middleware:
             entry = middleware(entry, **options)
+        if self._middleware:
+            entry = ErrorBoundary(entry, self, self._handlers)
         direct = not self._middleware and not self._mounts
-        frozen = _Frozen(table, endpoints, names, ErrorEndpoint(runtime, 404), runtime, entry, direct)
+        not_found = ErrorEndpoint(runtime, 404)
+        frozen = _Frozen(table, endpoints, names, not_found, {}, runtime, entry, direct)
         self._frozen = frozen
         return frozen
 
@@ -356,13 +361,16 @@ class Lanner(Router):
     def _miss(self, frozen: _Frozen, method: str, path: str, allowed: set[str]) -> EndpointLike:
         if allowed:
             allow = ", ".join(sorted(allowed))
-            return ErrorEndpoint(frozen.runtime, 405, {"Allow": allow})
+            endpoint = frozen.method_errors.get(allow)
+            if endpoint is None:
+                endpoint = frozen.method_errors[allow] = ErrorEndpoint(frozen.runtime, 405, {"Allow": allow})
+            return endpoint.serve
         if self.redirect_slashes and path != "/":
             other = path[:-1] if path.endswith("/") else path + "/"
             target, _, _ = frozen.table.find(method, other)
             if target is not None:
                 return RedirectEndpoint(other)
-        return frozen.not_found
+        return frozen.not_found.serve
 
     async def _serve_mount(self, path: str, scope: Scope, receive: Receive, send: Send) -> bool:
         for prefix, app, _ in self._mounts:

@@ -1,4 +1,17 @@
-"""A bounded thread pool that lets async code call blocking functions and iterators."""
+"""Bounded thread pools that let async code call blocking functions and iterators.
+
+lanner keeps three pools so that one kind of blocking work can never starve another:
+
+- the default pool (40 threads) runs sync handlers, dependencies, hooks and sync iterators;
+- the dependency pool (40 threads) runs the setup of sync generator dependencies (the code before
+  ``yield``), which often blocks waiting for a resource, so that waiting never takes the threads
+  the requests holding that resource need to finish;
+- the file pool (4 threads) stats, opens and reads files for `FileResponse`, so files (the docs
+  assets included) are served while every handler thread is busy;
+- the cleanup pool (16 threads) runs the code after ``yield`` in sync generator dependencies, so a
+  dependency can always give back what it holds (a connection from a small pool, say) even when
+  every default thread is blocked waiting for that very resource.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +21,22 @@ import enum
 import functools
 import threading
 from collections.abc import AsyncGenerator, Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
 
 __all__ = [
     "ThreadPool",
+    "cleanup_pool",
+    "configure_cleanup_pool",
     "configure_default_pool",
+    "configure_dependency_pool",
+    "configure_file_pool",
     "default_pool",
+    "dependency_pool",
+    "file_pool",
     "iterate_in_threadpool",
+    "run_cleanup",
+    "run_file_io",
     "run_in_threadpool",
 ]
 
@@ -52,11 +73,12 @@ class ThreadPool:
 
     """
 
-    __slots__ = ("_executor", "_lock", "_max_workers")
+    __slots__ = ("_executor", "_lock", "_max_workers", "_name")
 
-    def __init__(self, max_workers: int = 40) -> None:
+    def __init__(self, max_workers: int = 40, name: str = "lanner") -> None:
         _check_workers(max_workers)
         self._max_workers = max_workers
+        self._name = name
         self._executor: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
 
@@ -71,7 +93,7 @@ class ThreadPool:
             with self._lock:
                 executor = self._executor
                 if executor is None:
-                    executor = ThreadPoolExecutor(self._max_workers, thread_name_prefix="lanner")
+                    executor = ThreadPoolExecutor(self._max_workers, thread_name_prefix=self._name)
                     self._executor = executor
         return executor
 
@@ -89,6 +111,15 @@ class ThreadPool:
         context = contextvars.copy_context()
         call = functools.partial(context.run, fn, *args, **kwargs)
         return await loop.run_in_executor(self._get_executor(), call)
+
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        """Start ``fn(*args, **kwargs)`` in a worker thread, with the caller's context variables.
+
+        For code that must follow the call after its awaiting task is cancelled; `run` is simpler
+        otherwise.
+        """
+        call = functools.partial(contextvars.copy_context().run, fn, *args, **kwargs)
+        return self._get_executor().submit(call)
 
     async def iterate(self, iterator: Iterable[T]) -> AsyncGenerator[T, None]:
         """Iterate a blocking iterable asynchronously, pulling each item in a worker thread.
@@ -143,12 +174,80 @@ class ThreadPool:
             old.shutdown(wait=wait)
 
 
-_default_pool = ThreadPool()
+_default_pool = ThreadPool(40, "lanner")
+_dependency_pool = ThreadPool(40, "lanner-dependency")
+_file_pool = ThreadPool(4, "lanner-file")
+_cleanup_pool = ThreadPool(16, "lanner-cleanup")
 
 
 def default_pool() -> ThreadPool:
     """Return the process-wide pool used by `run_in_threadpool` and `iterate_in_threadpool`."""
     return _default_pool
+
+
+def dependency_pool() -> ThreadPool:
+    """Return the process-wide pool that enters sync generator dependencies (40 threads)."""
+    return _dependency_pool
+
+
+def file_pool() -> ThreadPool:
+    """Return the process-wide pool that `FileResponse` reads files in (4 threads)."""
+    return _file_pool
+
+
+def cleanup_pool() -> ThreadPool:
+    """Return the process-wide pool that runs sync dependency cleanups (16 threads)."""
+    return _cleanup_pool
+
+
+def configure_dependency_pool(max_workers: int) -> None:
+    """Set the number of threads entering sync generator dependencies.
+
+    Raises:
+        ValueError: if ``max_workers`` is less than 1.
+
+    """
+    _dependency_pool.resize(max_workers)
+
+
+def configure_file_pool(max_workers: int) -> None:
+    """Set the number of threads reading files.
+
+    Raises:
+        ValueError: if ``max_workers`` is less than 1.
+
+    """
+    _file_pool.resize(max_workers)
+
+
+def configure_cleanup_pool(max_workers: int) -> None:
+    """Set the number of threads running sync dependency cleanups.
+
+    Raises:
+        ValueError: if ``max_workers`` is less than 1.
+
+    """
+    _cleanup_pool.resize(max_workers)
+
+
+async def run_file_io(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+    """Call the blocking file operation ``fn(*args, **kwargs)`` in the file pool.
+
+    Raises:
+        Exception: whatever ``fn`` raises.
+
+    """
+    return await _file_pool.run(fn, *args, **kwargs)
+
+
+async def run_cleanup(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+    """Call the blocking cleanup ``fn(*args, **kwargs)`` in the cleanup pool.
+
+    Raises:
+        Exception: whatever ``fn`` raises.
+
+    """
+    return await _cleanup_pool.run(fn, *args, **kwargs)
 
 
 def configure_default_pool(max_workers: int) -> None:

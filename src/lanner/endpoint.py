@@ -11,6 +11,7 @@ import contextlib
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import Future
 from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import Any
@@ -18,14 +19,14 @@ from urllib.parse import parse_qsl
 
 from lanner._validation import ResponseSerializer
 from lanner.background import BackgroundTasks
-from lanner.concurrency import run_in_threadpool
+from lanner.concurrency import cleanup_pool, dependency_pool, run_cleanup, run_in_threadpool
 from lanner.di import DependencyPlan, Step, build_dependency_plan
-from lanner.errors import ExceptionHandlers
+from lanner.errors import ExceptionHandlers, http_problem
 from lanner.exceptions import HTTPException, RequestValidationError
 from lanner.requests import ClientDisconnect, Request, parse_cookies
-from lanner.responses import JSONResponse, RedirectResponse, Response, text_content_type
+from lanner.responses import FileResponse, JSONResponse, RedirectResponse, Response, text_content_type
 from lanner.signature import BodyPlan, CallPlan
-from lanner.types import Receive, Scope, Send
+from lanner.types import Message, Receive, Scope, Send
 
 logger = logging.getLogger("lanner.error")
 
@@ -78,18 +79,43 @@ class Runtime:
 
 
 class _ThreadedContext:
-    """Run a sync context manager's enter and exit in the thread pool."""
+    """Run a sync generator dependency's setup and cleanup in threads.
+
+    The setup runs in the dependency pool and the cleanup in the cleanup pool, never in the pool
+    of handlers: when every handler thread is blocked waiting for a resource (a connection from a
+    small pool), the requests holding one can still finish and give it back.
+    """
 
     def __init__(self, manager: contextlib.AbstractContextManager[Any]) -> None:
         self._manager = manager
 
     async def __aenter__(self) -> Any:
-        return await run_in_threadpool(self._manager.__enter__)
+        setup = dependency_pool().submit(self._manager.__enter__)
+        try:
+            return await asyncio.wrap_future(setup)
+        except asyncio.CancelledError:
+            # The thread cannot be stopped: once the setup it is running succeeds, undo it.
+            setup.add_done_callback(self._undo)
+            raise
+
+    def _undo(self, setup: Future[Any]) -> None:
+        if not setup.cancelled() and setup.exception() is None:
+            cancelled = asyncio.CancelledError()
+            cleanup_pool().submit(_exit_quietly, self._manager, cancelled)
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> bool | None:
-        return await run_in_threadpool(self._manager.__exit__, exc_type, exc, tb)
+        return await run_cleanup(self._manager.__exit__, exc_type, exc, tb)
+
+
+def _exit_quietly(manager: contextlib.AbstractContextManager[Any], failure: BaseException) -> None:
+    """Exit `manager` as if `failure` were raised in its block; log what the exit raises."""
+    try:
+        manager.__exit__(type(failure), failure, None)
+    except BaseException as exc:
+        if exc is not failure:
+            logger.error("Exception in dependency cleanup", exc_info=exc)
 
 
 def _wrap(plan: CallPlan) -> Callable[..., Any]:
@@ -245,40 +271,57 @@ class Endpoint:
             else:
                 result = await run_in_threadpool(plan.call, **kwargs)
             reply = self._render(result, None)
+        except ClientDisconnect:
+            _log_disconnect(scope)
+            return
         except Exception as exc:
             reply = await self._runtime.handlers.respond(Request(scope, receive, self._max_body), exc)
-        await reply(scope, receive, send)
+        if type(reply) is not FileResponse:
+            await reply(scope, receive, send)
+        else:
+            await _send_response(self._runtime, reply, scope, receive, send)
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send, path_params: dict[str, Any]) -> None:
         runtime = self._runtime
         request = Request(scope, receive, self._max_body) if self._needs_request else None
         stack = AsyncExitStack() if self._has_generators else None
         extras: list[Any] = [None, None]  # the Response parameter, the BackgroundTasks
-        failure: Exception | None = None
+        failure: BaseException | None = None
         response: Response | None = None
         try:
-            if runtime.before:
+            try:
+                if runtime.before:
+                    assert request is not None
+                    response = await self._before(request)
+                if response is None:
+                    result = await self._run(scope, receive, request, path_params, stack, extras)
+                    response = self._render(result, extras[0])
+            except ClientDisconnect as exc:
+                # The client is gone: nobody to answer. The cleanups still run, below.
+                failure = exc
+                _log_disconnect(scope)
+                return
+            except Exception as exc:
+                failure = exc
+                if request is None:
+                    request = Request(scope, receive, self._max_body)
+                response = await runtime.handlers.respond(request, exc)
+            assert response is not None
+            if runtime.after:
                 assert request is not None
-                response = await self._before(request)
-            if response is None:
-                result = await self._run(scope, receive, request, path_params, stack, extras)
-                response = self._render(result, extras[0])
-        except Exception as exc:
-            failure = exc
-            if request is None:
-                request = Request(scope, receive, self._max_body)
-            response = await runtime.handlers.respond(request, exc)
-        assert response is not None
-        if runtime.after:
-            assert request is not None
-            response = await self._after(request, response)
-        try:
-            await response(scope, receive, send)
+                response = await self._after(request, response)
+            await _send_response(runtime, response, scope, receive, send)
+        except BaseException as exc:
+            # Cancellation (a timeout, a server shutdown) or a failure while sending: the
+            # dependencies see it, then it propagates.
+            if failure is None:
+                failure = exc
+            raise
         finally:
             if stack is not None:
-                await self._cleanup(stack, failure)
+                await _cleanup(stack, failure)
         if extras[1] and failure is None:
-            await extras[1]()
+            await _run_background(extras[1], scope)
 
     def _read_sources(self, scope: Scope) -> tuple[Any, Any, Any]:
         """Parse, once per request, the query, headers and cookies any step of the route reads."""
@@ -313,16 +356,6 @@ class Endpoint:
                 return await self._runtime.handlers.respond(request, exc)
             response = result
         return response
-
-    async def _cleanup(self, stack: AsyncExitStack, failure: Exception | None) -> None:
-        try:
-            if failure is None:
-                await stack.aclose()
-            else:
-                await stack.__aexit__(type(failure), failure, failure.__traceback__)
-        except Exception as exc:
-            if exc is not failure:
-                logger.error("Exception in dependency cleanup", exc_info=exc)
 
     async def _run(
         self,
@@ -413,6 +446,68 @@ class Endpoint:
 
 
 _JSON_TYPE = (b"content-type", b"application/json")
+
+
+async def _cleanup(stack: AsyncExitStack, failure: BaseException | None) -> None:
+    """Run the code after ``yield`` in the request's dependencies, exactly once.
+
+    The cleanups run in a task of their own, shielded: a request cancelled while they run (a second
+    timeout, a server shutdown) does not cut them short; they finish in the background.
+    """
+    task = asyncio.ensure_future(_close_stack(stack, failure))
+    await asyncio.shield(task)
+
+
+async def _close_stack(stack: AsyncExitStack, failure: BaseException | None) -> None:
+    try:
+        if failure is None:
+            await stack.aclose()
+        else:
+            await stack.__aexit__(type(failure), failure, failure.__traceback__)
+    except BaseException as exc:
+        if exc is not failure:
+            logger.error("Exception in dependency cleanup", exc_info=exc)
+
+
+async def _run_background(tasks: BackgroundTasks, scope: Scope) -> None:
+    """Run the background tasks after the response; a failing one is logged, never raised."""
+    try:
+        await tasks()
+    except Exception as exc:
+        logger.error(
+            "Exception in a background task of %s %s", scope.get("method"), scope.get("path"), exc_info=exc
+        )
+
+
+def _log_disconnect(scope: Scope) -> None:
+    logger.debug("Client disconnected during %s %s", scope.get("method"), scope.get("path"))
+
+
+async def _send_response(
+    runtime: Runtime, response: Response, scope: Scope, receive: Receive, send: Send
+) -> None:
+    """Send `response`; a `FileResponse` that fails before its first byte goes to the handlers.
+
+    A missing file or a NUL in its path surfaces only when the response is sent, and then nothing
+    has gone out yet, so the app's exception handlers can still answer.
+    """
+    if not isinstance(response, FileResponse):
+        await response(scope, receive, send)
+        return
+    started = False
+
+    async def watched(message: Message) -> None:
+        nonlocal started
+        started = True
+        await send(message)
+
+    try:
+        await response(scope, receive, watched)
+    except Exception as exc:
+        if started:
+            raise
+        reply = await runtime.handlers.respond(Request(scope, receive), exc)
+        await reply(scope, receive, send)
 
 
 def _validate_sources(
@@ -531,7 +626,13 @@ def _merge(temporary: Response, response: Response) -> None:
 
 
 class ErrorEndpoint(Endpoint):
-    """Answer with an HTTP error through the app's hooks and exception handlers (404, 405)."""
+    """Answer with an HTTP error (404, 405) through the app's hooks and exception handlers.
+
+    Every request gets an `HTTPException` of its own, and without hooks it is handed to the
+    handlers without being raised: re-raising one shared exception object grows its traceback by
+    the request's frames each time, which kept every 404's frames alive for good. When the default
+    handler answers, the problem document is rendered once, here.
+    """
 
     def __init__(
         self,
@@ -539,12 +640,34 @@ class ErrorEndpoint(Endpoint):
         status_code: int,
         headers: dict[str, str] | None = None,
     ) -> None:
-        self._error = HTTPException(status_code, headers=headers)
+        self.error_status = status_code
+        self._error_headers = headers
 
         async def fail() -> None:
-            raise self._error
+            raise HTTPException(status_code, headers=headers)
 
         super().__init__(build_dependency_plan(fail), runtime)
+        self._prebuilt: tuple[int, list[tuple[bytes, bytes]], bytes] | None = None
+        if not (runtime.before or runtime.after):
+            error = HTTPException(status_code, headers=headers)
+            if runtime.handlers.answers_by_default(error):
+                response = http_problem(error)
+                self._prebuilt = (response.status_code, response.raw_headers, response.body)
+            self.serve = self._serve_error
+
+    async def _serve_error(
+        self, scope: Scope, receive: Receive, send: Send, path_params: dict[str, Any]
+    ) -> None:
+        prebuilt = self._prebuilt
+        if prebuilt is None:
+            error = HTTPException(self.error_status, headers=self._error_headers)
+            reply = await self._runtime.handlers.respond(Request(scope, receive), error)
+            await _send_response(self._runtime, reply, scope, receive, send)
+            return
+        status_code, headers, body = prebuilt
+        # A copy of the header list: middleware may edit the message's list in place.
+        await send({"type": "http.response.start", "status": status_code, "headers": list(headers)})
+        await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
 
 
 class RedirectEndpoint:

@@ -12,8 +12,9 @@ import pydantic_core
 
 from lanner import status
 from lanner.exceptions import HTTPException, RequestValidationError
-from lanner.requests import Request
+from lanner.requests import ClientDisconnect, Request
 from lanner.responses import Response
+from lanner.types import ASGIApp, Message, Receive, Scope, Send
 
 logger = logging.getLogger("lanner.error")
 
@@ -47,11 +48,16 @@ class ProblemResponse(Response):
         super().__init__(pydantic_core.to_json(document, fallback=str), status_code, headers)
 
 
-def _http_exception(request: Request, exc: HTTPException) -> Response:
+def http_problem(exc: HTTPException) -> Response:
+    """The default answer to `exc`: a problem document (no body for 1xx, 204 and 304)."""
     detail = exc.detail if exc.detail is not None else status.phrase(exc.status_code)
     if exc.status_code in (204, 304) or exc.status_code < 200:
         return Response(status_code=exc.status_code, headers=exc.headers)
     return ProblemResponse(exc.status_code, detail, headers=exc.headers)
+
+
+def _http_exception(request: Request, exc: HTTPException) -> Response:
+    return http_problem(exc)
 
 
 def _validation_error(request: Request, exc: RequestValidationError) -> Response:
@@ -120,6 +126,10 @@ class ExceptionHandlers:
                 return by_status
         return handler
 
+    def answers_by_default(self, exc: HTTPException) -> bool:
+        """Whether `exc` would be answered by the built-in `HTTPException` handler."""
+        return self.lookup(exc) is _http_exception
+
     def _for_type(self, cls: type[BaseException]) -> ExceptionHandler:
         handler = self._resolved.get(cls)
         if handler is None:
@@ -149,3 +159,49 @@ class ExceptionHandlers:
             logger.error("Exception handler %r returned %r, not a Response", handler, result)
             return _server_error(request, TypeError("exception handler returned no Response"))
         return result
+
+
+class ErrorBoundary:
+    """The outermost layer of an app with middleware: exceptions become problem documents.
+
+    An exception raised inside the middleware stack before the response started is answered by
+    the app's exception handlers instead of the server's bare 500.
+
+    Args:
+        app: the middleware stack to run.
+        owner: the application, set as ``scope["app"]`` for the handlers (debug pages).
+        handlers: the application's exception handlers.
+    """
+
+    def __init__(self, app: ASGIApp, owner: Any, handlers: ExceptionHandlers) -> None:
+        self._app = app
+        self._owner = owner
+        self._handlers = handlers
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the stack; answer an exception raised before the response started.
+
+        Raises:
+            Exception: one raised after the response started (the server ends the connection).
+        """
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self._app(scope, receive, watched)
+        except ClientDisconnect:
+            logger.debug("Client disconnected during %s %s", scope.get("method"), scope.get("path"))
+        except Exception as exc:
+            if started:
+                raise
+            scope.setdefault("app", self._owner)
+            response = await self._handlers.respond(Request(scope, receive), exc)
+            await response(scope, receive, send)
