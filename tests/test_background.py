@@ -265,20 +265,24 @@ def test_a_streaming_response_then_its_tasks() -> None:
 
 
 @pytest.mark.anyio
-async def test_a_failing_task_cannot_change_a_response_already_sent() -> None:
+async def test_a_failing_task_cannot_change_a_response_already_sent(caplog: pytest.LogCaptureFixture) -> None:
     sent: list[Message] = []
-    with pytest.raises(RuntimeError, match="background failure"):
-        await run_live(make_app([]), "/failing-task", sent)
+    await run_live(make_app([]), "/failing-task", sent)  # logged, never raised to the server
     assert sent[0]["status"] == 200
     assert response_finished(sent)
     assert b"".join(m.get("body", b"") for m in sent[1:]) == b'"sent anyway"'
+    assert any(r.exc_info and "background failure" in str(r.exc_info[1]) for r in caplog.records)
 
 
-def test_a_failing_task_surfaces_in_the_test_client() -> None:
-    with pytest.raises(RuntimeError, match="background failure"):
-        TestClient(make_app([])).get("/failing-task")
-    response = TestClient(make_app([]), raise_server_exceptions=False).get("/failing-task")
+def test_a_failing_task_is_logged_with_its_route(caplog: pytest.LogCaptureFixture) -> None:
+    client = TestClient(make_app([]))
+    response = client.get("/failing-task")
     assert (response.status_code, response.json()) == (200, "sent anyway")
+    failures = [r for r in caplog.records if r.exc_info and "background failure" in str(r.exc_info[1])]
+    assert len(failures) == 1
+    assert failures[0].name == "lanner.error"
+    assert "GET /failing-task" in failures[0].getMessage()
+    assert client.get("/failing-task").status_code == 200
 
 
 def test_tasks_do_not_run_when_the_handler_fails() -> None:

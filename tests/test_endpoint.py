@@ -7,13 +7,13 @@ general one; the `mode` fixture runs the request-level tests in both.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 import pytest
 from pydantic import BaseModel
 
-from lanner import BackgroundTasks, Body, Depends, HTTPException, Lanner, Request, Response
+from lanner import BackgroundTasks, Body, Cookie, Depends, HTTPException, Lanner, Request, Response
 from lanner.di import build_dependency_plan
 from lanner.endpoint import Endpoint, ErrorEndpoint, RedirectEndpoint, Runtime, _query_pairs
 from lanner.errors import ExceptionHandlers
@@ -547,3 +547,36 @@ def test_redirect_slashes_both_ways_and_off() -> None:
 )
 def test_query_pairs_split_like_parse_qsl(query: bytes) -> None:
     assert _query_pairs(query) == parse_qsl(query.decode("latin-1"), keep_blank_values=True)
+
+
+def test_a_content_length_of_thousands_of_digits_is_a_413_not_a_500() -> None:
+    app = Lanner(freeze_gc=False)
+
+    @app.post("/direct")
+    async def direct(payload: dict[str, int]) -> dict[str, int]:
+        return payload
+
+    @app.post("/general")
+    async def general(payload: dict[str, int], request: Request) -> dict[str, int]:
+        return payload
+
+    client = TestClient(app)
+    for path in ("/direct", "/general"):
+        response = client.post(path, content=b"{}", headers={"content-length": "9" * 5000})
+        assert response.status_code == 413, path
+        assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_cookies_split_over_several_header_lines_are_all_read() -> None:
+    app = Lanner(freeze_gc=False)
+
+    @app.get("/")
+    async def read(
+        a: Annotated[str, Cookie()], b: Annotated[str, Cookie()], c: Annotated[str | None, Cookie()] = None
+    ) -> list[str | None]:
+        return [a, b, c]
+
+    client = TestClient(app)
+    response = client.get("/", headers=[("cookie", "a=1"), ("cookie", "b=2; c=3")])
+    assert response.json() == ["1", "2", "3"]
+    assert client.get("/", headers={"cookie": "a=x; b=y"}).json() == ["x", "y", None]

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import math
 import subprocess
 import sys
 import textwrap
-from collections.abc import AsyncIterator, Callable
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from lanner import Depends, Lanner, Request
+from lanner import lifespan as lifespan_module
 from lanner.lifespan import Lifespan
 from lanner.testing import TestClient
 
@@ -54,7 +59,11 @@ def kinds(sent: list[Message]) -> list[str]:
 
 
 def make_lifespan(
-    log: list[str], factory: Any = None, on_startup: Any = (), on_shutdown: Any = ()
+    log: list[str],
+    factory: Any = None,
+    on_startup: Any = (),
+    on_shutdown: Any = (),
+    shutdown_timeout: float | None = 30.0,
 ) -> Lifespan:
     async def prepare() -> None:
         log.append("prepare")
@@ -62,7 +71,15 @@ def make_lifespan(
     async def close() -> None:
         log.append("close")
 
-    return Lifespan("the app", factory, list(on_startup), list(on_shutdown), prepare, close)
+    return Lifespan(
+        "the app",
+        factory,
+        list(on_startup),
+        list(on_shutdown),
+        prepare,
+        close,
+        shutdown_timeout=shutdown_timeout,
+    )
 
 
 def recording_factory(
@@ -274,6 +291,208 @@ async def test_lanner_speaks_the_protocol_without_any_hooks() -> None:
     assert state == {}
 
 
+# -- shutdown timeout ----------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_a_hanging_async_shutdown_hook_is_cancelled_at_the_timeout(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    log: list[str] = []
+
+    async def hang() -> None:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            log.append("hang cancelled")
+            raise
+
+    def later() -> None:
+        log.append("later")
+
+    lifespan = make_lifespan(log, on_shutdown=[hang, later], shutdown_timeout=0.2)
+    started = time.monotonic()
+    sent, _ = await speak(lifespan)
+    assert time.monotonic() - started < 3
+    assert kinds(sent) == ["lifespan.startup.complete", "lifespan.shutdown.failed"]
+    assert sent[1]["message"] == (
+        "Application shutdown failed: TimeoutError: the shutdown did not finish within 0.2 seconds "
+        f"(shutdown_timeout); the on_shutdown hook {__name__}.{hang.__qualname__} was cancelled"
+    )
+    # The hook that was running is cancelled; the ones not started yet are skipped, and said so.
+    assert log == ["prepare", "close", "hang cancelled"]
+    records = [r for r in caplog.records if r.name == "lanner.lifespan"]
+    assert any("did not finish within 0.2 seconds" in r.getMessage() for r in records)
+    assert any("Skipped" in r.getMessage() and "later" in r.getMessage() for r in records)
+
+
+@pytest.fixture
+def released() -> Iterator[threading.Event]:
+    """An event that blocked test hooks wait on; set at teardown so their threads end."""
+    event = threading.Event()
+    yield event
+    event.set()
+
+
+@pytest.mark.anyio
+async def test_a_blocked_sync_shutdown_hook_runs_in_a_daemon_thread_and_is_abandoned(
+    released: threading.Event, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A sync hook cannot be interrupted. It runs in a daemon thread of its own, so the event loop
+    # keeps turning (the timeout can fire), and the thread left behind does not keep the process
+    # alive at exit the way a thread-pool worker would.
+    seen: list[threading.Thread] = []
+
+    def block() -> None:
+        seen.append(threading.current_thread())
+        released.wait(3600)
+
+    lifespan = make_lifespan([], on_shutdown=[block], shutdown_timeout=0.2)
+    started = time.monotonic()
+    sent, _ = await speak(lifespan)
+    assert time.monotonic() - started < 3
+    assert kinds(sent) == ["lifespan.startup.complete", "lifespan.shutdown.failed"]
+    assert "did not finish within 0.2 seconds" in sent[1]["message"]
+    assert f"the on_shutdown hook {__name__}.{block.__qualname__} was cancelled" in sent[1]["message"]
+    [thread] = seen
+    assert thread is not threading.main_thread()
+    assert thread.daemon
+    assert thread.is_alive()
+    released.set()
+    thread.join(5)
+    assert not thread.is_alive()
+
+
+@pytest.mark.anyio
+async def test_sync_shutdown_hooks_still_run_in_order_and_fail_as_before() -> None:
+    log: list[str] = []
+
+    def broken() -> None:
+        log.append(f"broken in {threading.current_thread().name}")
+        raise OSError("disk full")
+
+    lifespan = make_lifespan(log, on_shutdown=[broken, lambda: log.append("after")], shutdown_timeout=5)
+    sent, _ = await speak(lifespan)
+    assert sent[1]["message"] == "Application shutdown failed: OSError: disk full"
+    assert log[-2].startswith("broken in lanner-shutdown-")
+    assert log[-1] == "after"
+
+
+@pytest.mark.anyio
+async def test_a_hanging_lifespan_exit_is_cancelled_after_the_app_cleanups_ran() -> None:
+    log: list[str] = []
+
+    @contextlib.asynccontextmanager
+    async def stuck(app: Any) -> AsyncIterator[None]:
+        yield
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            log.append("exit cancelled")
+            raise
+
+    lifespan = make_lifespan(log, stuck, on_shutdown=[lambda: log.append("hook")], shutdown_timeout=0.2)
+    sent, _ = await speak(lifespan)
+    assert kinds(sent) == ["lifespan.startup.complete", "lifespan.shutdown.failed"]
+    assert f"the exit of the lifespan {__name__}.{stuck.__qualname__} was cancelled" in sent[1]["message"]
+    assert log == ["prepare", "close", "exit cancelled"]
+
+
+@pytest.mark.anyio
+async def test_cleanup_that_hangs_again_once_cancelled_is_abandoned_after_a_grace(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(lifespan_module, "_UNWIND_GRACE", 0.1)
+    log: list[str] = []
+
+    @contextlib.asynccontextmanager
+    async def stubborn(app: Any) -> AsyncIterator[None]:
+        yield
+        try:
+            await asyncio.sleep(3600)
+        finally:
+            log.append("unwinding")
+            await asyncio.sleep(3600)
+
+    lifespan = make_lifespan(log, stubborn, shutdown_timeout=0.2)
+    started = time.monotonic()
+    sent, _ = await speak(lifespan)
+    assert time.monotonic() - started < 3
+    assert kinds(sent) == ["lifespan.startup.complete", "lifespan.shutdown.failed"]
+    assert "stubborn was cancelled" in sent[1]["message"]
+    assert log == ["prepare", "close", "unwinding"]
+
+
+@pytest.mark.anyio
+async def test_a_step_that_swallows_the_cancellation_is_still_reported_as_timed_out() -> None:
+    log: list[str] = []
+
+    @contextlib.asynccontextmanager
+    async def swallowing(app: Any) -> AsyncIterator[None]:
+        yield
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(3600)
+
+    lifespan = make_lifespan(log, swallowing, on_shutdown=[lambda: log.append("hook")], shutdown_timeout=0.2)
+    sent, _ = await speak(lifespan)
+    assert kinds(sent) == ["lifespan.startup.complete", "lifespan.shutdown.failed"]
+    assert "did not finish within 0.2 seconds" in sent[1]["message"]
+    assert "hook" not in log
+
+
+@pytest.mark.anyio
+async def test_a_lifespan_that_timed_out_runs_its_hooks_again_next_time() -> None:
+    log: list[str] = []
+    calls = iter([3600, 0])
+
+    async def slow_then_quick() -> None:
+        await asyncio.sleep(next(calls))
+        log.append("hook done")
+
+    hooks = [slow_then_quick, lambda: log.append("after")]
+    lifespan = make_lifespan(log, on_shutdown=hooks, shutdown_timeout=0.2)
+    first, _ = await speak(lifespan)
+    second, _ = await speak(lifespan)
+    assert kinds(first)[1] == "lifespan.shutdown.failed"
+    assert kinds(second)[1] == "lifespan.shutdown.complete"
+    assert log == ["prepare", "close", "prepare", "close", "hook done", "after"]
+
+
+@pytest.mark.anyio
+async def test_a_shutdown_within_the_timeout_completes() -> None:
+    log: list[str] = []
+
+    async def quick() -> None:
+        await asyncio.sleep(0.01)
+        log.append("quick")
+
+    sent, _ = await speak(make_lifespan(log, on_shutdown=[quick], shutdown_timeout=0.2))
+    assert kinds(sent) == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+    assert log == ["prepare", "close", "quick"]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("timeout", [None, math.inf])
+async def test_without_a_shutdown_timeout_the_shutdown_is_awaited(timeout: float | None) -> None:
+    sent, _ = await speak(make_lifespan([], shutdown_timeout=timeout))
+    assert kinds(sent) == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+
+
+@pytest.mark.parametrize("timeout", [0, -1, math.nan])
+def test_the_shutdown_timeout_must_be_positive(timeout: float) -> None:
+    with pytest.raises(ValueError, match="shutdown_timeout must be a positive number"):
+        make_lifespan([], shutdown_timeout=timeout)
+
+
+@pytest.mark.anyio
+async def test_the_startup_is_not_bounded_by_the_shutdown_timeout() -> None:
+    async def slow_start() -> None:
+        await asyncio.sleep(0.3)
+
+    sent, _ = await speak(make_lifespan([], on_startup=[slow_start], shutdown_timeout=0.1))
+    assert kinds(sent) == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+
+
 # -- through TestClient --------------------------------------------------------------------------
 
 
@@ -437,6 +656,46 @@ def test_app_scoped_dependencies_live_between_startup_and_shutdown() -> None:
     assert log == ["open", "close"]
 
 
+@pytest.mark.parametrize("kind", ["async", "sync"])
+def test_app_scoped_cleanups_run_once_when_the_lifespan_raises_on_exit(kind: str) -> None:
+    log: list[str] = []
+
+    async def async_pool() -> AsyncIterator[str]:
+        log.append("open")
+        yield "pool"
+        log.append("close")
+
+    def sync_pool() -> Iterator[str]:
+        log.append("open")
+        yield "pool"
+        log.append("close")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Lanner) -> AsyncIterator[None]:
+        yield
+        log.append("lifespan exit")
+        raise OSError("could not flush")
+
+    app = Lanner(lifespan=lifespan, on_shutdown=[lambda: log.append("hook")])
+    pooled = Depends(async_pool if kind == "async" else sync_pool, scope="app")
+
+    @app.get("/")
+    async def index(value: str = pooled) -> str:
+        return value
+
+    for _ in range(2):
+        with (
+            pytest.raises(RuntimeError, match="Application shutdown failed: OSError: could not flush"),
+            TestClient(app) as client,
+        ):
+            assert client.get("/").json() == "pool"
+            assert client.get("/").json() == "pool"
+        # Cleaned up once, before the lifespan's exit (created after it entered), and the shutdown
+        # hooks still ran; a new run opens and closes a fresh one.
+        assert log == ["open", "close", "lifespan exit", "hook"]
+        log.clear()
+
+
 def test_the_lifespan_can_run_again_with_a_new_client() -> None:
     log: list[str] = []
     app = Lanner(on_startup=[lambda: log.append("start")], on_shutdown=[lambda: log.append("stop")])
@@ -477,3 +736,23 @@ def test_uvicorn_exits_non_zero_with_the_message_when_startup_fails(tmp_path: Pa
     result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode != 0
     assert "Application startup failed: ConnectionError: broker unreachable" in result.stderr
+
+
+@pytest.mark.anyio
+async def test_the_app_passes_its_shutdown_timeout_to_the_lifespan() -> None:
+    async def hang() -> None:
+        await asyncio.sleep(3600)
+
+    app = Lanner(on_shutdown=[hang], shutdown_timeout=0.2, freeze_gc=False)
+    started = time.monotonic()
+    sent, _ = await speak(app)
+    assert time.monotonic() - started < 3
+    assert kinds(sent) == ["lifespan.startup.complete", "lifespan.shutdown.failed"]
+    assert "within 0.2 seconds" in sent[1]["message"]
+
+
+def test_a_bad_shutdown_timeout_is_refused_when_the_app_is_built() -> None:
+    for bad in (0, -1, float("nan")):
+        with pytest.raises(ValueError, match="shutdown_timeout"):
+            Lanner(shutdown_timeout=bad)
+    assert Lanner(shutdown_timeout=None).shutdown_timeout is None

@@ -16,7 +16,13 @@ from lanner.datastructures import State
 from lanner.di import build_dependency_plan
 from lanner.endpoint import Endpoint, EndpointLike, ErrorEndpoint, RedirectEndpoint, Runtime
 from lanner.errors import ErrorBoundary, ExceptionHandler, ExceptionHandlers
-from lanner.lifespan import Lifespan, LifespanFactory, report_startup_failure
+from lanner.lifespan import (
+    DEFAULT_SHUTDOWN_TIMEOUT,
+    Lifespan,
+    LifespanFactory,
+    check_shutdown_timeout,
+    report_startup_failure,
+)
 from lanner.openapi.generator import OpenAPIInfo, build_openapi
 from lanner.openapi.pages import add_docs_routes
 from lanner.params import MISSING, Depends
@@ -84,6 +90,9 @@ class Lanner(Router):
         title, version, description: the API's name, version and summary (OpenAPI info).
         lifespan: an async context manager factory taking the app, run around the server's life.
         on_startup, on_shutdown: functions run at startup and shutdown.
+        shutdown_timeout: seconds the lifespan shutdown (app-scoped cleanups, the lifespan's exit,
+            on_shutdown hooks) may take before it is cancelled and reported to the server as
+            failed; None waits for ever.
         dependencies: dependencies run before every handler.
         redirect_slashes: answer ``/items/`` with a 308 to ``/items`` when only that exists (and the
             reverse).
@@ -116,6 +125,7 @@ class Lanner(Router):
         lifespan: LifespanFactory | None = None,
         on_startup: Sequence[Callable[[], Any]] = (),
         on_shutdown: Sequence[Callable[[], Any]] = (),
+        shutdown_timeout: float | None = DEFAULT_SHUTDOWN_TIMEOUT,
         dependencies: Sequence[Depends] | None = None,
         redirect_slashes: bool = True,
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
@@ -144,6 +154,7 @@ class Lanner(Router):
         self.state = State()
         self.on_startup = list(on_startup)
         self.on_shutdown = list(on_shutdown)
+        self.shutdown_timeout = check_shutdown_timeout(shutdown_timeout)
         self.dependency_overrides: MutableMapping[Callable[..., Any], Callable[..., Any]] = _Overrides(
             self._routes_changed
         )
@@ -350,7 +361,13 @@ class Lanner(Router):
             await target(scope, receive, send, params)
         elif kind == "lifespan":
             await Lifespan(
-                self, self._lifespan_factory, self.on_startup, self.on_shutdown, self._startup, self._shutdown
+                self,
+                self._lifespan_factory,
+                self.on_startup,
+                self.on_shutdown,
+                self._startup,
+                self._shutdown,
+                shutdown_timeout=self.shutdown_timeout,
             )(scope, receive, send)
         elif kind == "websocket":
             path = _route_path(scope)

@@ -173,6 +173,12 @@ def _header_data(scope: Scope, keys: Sequence[tuple[str, bool]]) -> dict[str, An
     return data
 
 
+def _cookie_header(scope: Scope) -> str:
+    """The request's cookies as one header: HTTP/2 clients may send one ``cookie`` line each."""
+    values: list[bytes] = [value for name, value in scope["headers"] if name == b"cookie"]
+    return b"; ".join(values).decode("latin-1")
+
+
 class Endpoint:
     """A route's compiled ASGI handler: ``await endpoint(scope, receive, send, path_params)``.
 
@@ -329,7 +335,7 @@ class Endpoint:
         headers = _header_data(scope, self._header_keys) if self._reads_headers else None
         cookies = None
         if self._reads_cookies:
-            cookies = parse_cookies(_header_data(scope, ()).get("cookie", ""))
+            cookies = parse_cookies(_cookie_header(scope))
         return query, headers, cookies
 
     async def _before(self, request: Request) -> Response | None:
@@ -561,7 +567,8 @@ async def _receive_body(scope: Scope, receive: Receive, limit: int) -> tuple[byt
         elif name == b"content-length":
             if not value.isdigit():
                 raise HTTPException(400, "Invalid Content-Length header")
-            if int(value) > limit:
+            # Over 18 digits is over any limit, and int() refuses more than 4,300 digits.
+            if len(value) > 18 or int(value) > limit:
                 raise HTTPException(413, f"Request body exceeds {limit} bytes")
     message = await receive()
     chunks: list[bytes] = []
