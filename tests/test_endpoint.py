@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from lanner import BackgroundTasks, Body, Cookie, Depends, HTTPException, Lanner, Request, Response
 from lanner.di import build_dependency_plan
-from lanner.endpoint import Endpoint, ErrorEndpoint, RedirectEndpoint, Runtime, _query_pairs
+from lanner.endpoint import Endpoint, ErrorEndpoint, RedirectEndpoint, Runtime
 from lanner.errors import ExceptionHandlers
 from lanner.responses import HTMLResponse, PlainTextResponse
 from lanner.testing import TestClient
@@ -541,12 +541,65 @@ def test_redirect_slashes_both_ways_and_off() -> None:
         b"x=%20y",
         b"x=a+b",
         b"%zz=1",
-        b"\xe9=\xff",
+        b"caf%C3%A9=1",
         b"limit=5&q=abc",
     ],
 )
-def test_query_pairs_split_like_parse_qsl(query: bytes) -> None:
-    assert _query_pairs(query) == parse_qsl(query.decode("latin-1"), keep_blank_values=True)
+def test_query_parameters_split_like_parse_qsl(query: bytes) -> None:
+    app = Lanner(freeze_gc=False)
+
+    @app.get("/")
+    async def echo(request: Request) -> list[list[str]]:
+        return [list(pair) for pair in request.query_params.multi_items()]
+
+    @app.get("/typed")
+    async def typed(q: str | None = None, limit: int | None = None) -> dict[str, Any]:
+        return {"q": q, "limit": limit}
+
+    expected = parse_qsl(query.decode("utf-8"), keep_blank_values=True)
+    client = TestClient(app)
+    assert client.get("/?" + query.decode("latin-1")).json() == [list(pair) for pair in expected]
+
+
+def test_query_parameters_and_query_params_decode_raw_bytes_alike() -> None:
+    app = Lanner(freeze_gc=False)
+
+    @app.get("/typed")
+    async def typed(q: str, request: Request) -> list[str]:
+        return [q, request.query_params["q"]]
+
+    async def call(query: bytes) -> tuple[int, bytes]:
+        sent: list[Any] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: Any) -> None:
+            sent.append(message)
+
+        scope = {"type": "http", "method": "GET", "path": "/typed", "root_path": "", "headers": []}
+        await app({**scope, "query_string": query}, receive, send)
+        return sent[0]["status"], sent[1]["body"]
+
+    import anyio
+
+    assert anyio.run(call, b"q=caf\xc3\xa9") == (200, '["café","café"]'.encode())
+    assert anyio.run(call, b"q=caf%C3%A9") == (200, '["café","café"]'.encode())
+    for bad in (b"q=%ff", b"q=\xff", b"q=%c3"):
+        status, body = anyio.run(call, bad)
+        assert status == 400, bad
+        assert b"not valid UTF-8" in body
+
+
+def test_a_content_length_with_leading_zeros_is_read_as_its_value() -> None:
+    app = Lanner(freeze_gc=False)
+
+    @app.post("/direct")
+    async def direct(payload: dict[str, int]) -> dict[str, int]:
+        return payload
+
+    response = TestClient(app).post("/direct", content=b"{}", headers={"content-length": "0" * 40 + "2"})
+    assert (response.status_code, response.json()) == (200, {})
 
 
 def test_a_content_length_of_thousands_of_digits_is_a_413_not_a_500() -> None:

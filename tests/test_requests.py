@@ -9,7 +9,7 @@ import pytest
 
 from lanner import HTTPException, Lanner, Request
 from lanner.datastructures import Address
-from lanner.exceptions import MalformedBodyError
+from lanner.exceptions import MalformedBodyError, MalformedQueryError
 from lanner.requests import DEFAULT_MAX_BODY_SIZE, ClientDisconnect, parse_cookies
 from lanner.testing import TestClient
 
@@ -159,12 +159,36 @@ def test_cookies() -> None:
     assert Request(make_scope()).cookies == {}
 
 
+def test_cookies_over_several_header_lines_are_joined() -> None:
+    headers = [(b"cookie", b"a=1; b=2"), (b"host", b"example.org"), (b"cookie", b"c=3; a=later")]
+    assert Request(make_scope(headers=headers)).cookies == {"a": "1", "b": "2", "c": "3"}
+
+
+def test_oversized_cookie_header_is_a_431() -> None:
+    request = Request(make_scope(headers=[(b"cookie", b"a=" + b"x" * 65_535)]))
+    with pytest.raises(HTTPException) as caught:
+        _ = request.cookies
+    assert caught.value.status_code == 431
+    # The cap applies to all the lines together.
+    split = [(b"cookie", b"a=" + b"x" * 40_000), (b"cookie", b"b=" + b"y" * 40_000)]
+    with pytest.raises(HTTPException):
+        _ = Request(make_scope(headers=split)).cookies
+
+
+def test_query_params_with_invalid_utf8_are_a_400() -> None:
+    assert Request(make_scope(query=b"q=caf\xc3\xa9")).query_params["q"] == "caf\u00e9"
+    request = Request(make_scope(query=b"q=\xff"))
+    with pytest.raises(MalformedQueryError) as caught:
+        request.query_params.get("q")
+    assert caught.value.status_code == 400
+
+
 def test_parse_cookies_never_raises() -> None:
     assert parse_cookies("") == {}
     assert parse_cookies(";;;") == {}
     assert parse_cookies('a="\\"quoted\\""') == {"a": '"quoted"'}
     assert parse_cookies('a="\\x"; b=2') == {"a": "x", "b": "2"}
-    assert parse_cookies("a=1; a=2") == {"a": "2"}
+    assert parse_cookies("a=1; a=2") == {"a": "1"}
     assert parse_cookies("k=v=w") == {"k": "v=w"}
 
 
@@ -322,6 +346,21 @@ async def test_stream_enforces_the_limit_too() -> None:
     declared = body_request(b"x", limit=10, headers=[(b"content-length", b"99")])
     with pytest.raises(HTTPException):
         [chunk async for chunk in declared.stream()]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("value", [b"9" * 5000, b"1" + b"0" * 4400, b"11", b"000000000000000000011"])
+async def test_a_content_length_over_the_limit_is_a_413_however_many_digits(value: bytes) -> None:
+    request = body_request(b"x", limit=10, headers=[(b"content-length", value)])
+    with pytest.raises(HTTPException) as caught:
+        await request.body()
+    assert caught.value.status_code == 413
+
+
+@pytest.mark.anyio
+async def test_a_content_length_with_leading_zeros_is_its_value() -> None:
+    headers = [(b"content-length", b"0" * 5000 + b"1")]
+    assert await body_request(b"x", limit=10, headers=headers).body() == b"x"
 
 
 @pytest.mark.anyio

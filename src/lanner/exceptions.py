@@ -68,3 +68,10 @@ class ResponseValidationError(Exception):
 
 class RouteConflictError(ValueError):
     """Two routes can never be told apart (same methods, same path shape)."""
+
+
+class MalformedQueryError(HTTPException):
+    """The query string could not be decoded (invalid UTF-8, raw or percent-encoded); answered 400."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(400, detail)

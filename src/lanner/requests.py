@@ -3,39 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from http.cookies import CookieError, SimpleCookie
 from typing import Any, cast
 
 import pydantic_core
 
+from lanner.cookies import parse_cookies
 from lanner.datastructures import URL, Address, Headers, QueryParams, State
 from lanner.exceptions import HTTPException, MalformedBodyError
 from lanner.types import AppProtocol, Receive, Scope
+
+# `parse_cookies` lives in lanner.cookies; it stays importable from here.
+__all__ = ["DEFAULT_MAX_BODY_SIZE", "ClientDisconnect", "Request", "parse_cookies"]
 
 DEFAULT_MAX_BODY_SIZE = 1024 * 1024
 
 
 class ClientDisconnect(Exception):
     """The client went away before the whole body was received."""
-
-
-def parse_cookies(header: str) -> dict[str, str]:
-    """Parse a ``Cookie`` header into a dict; malformed pairs are skipped, never raised on."""
-    cookies: dict[str, str] = {}
-    for chunk in header.split(";"):
-        name, sep, value = chunk.partition("=")
-        name = name.strip()
-        if not sep or not name:
-            continue
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] == '"':
-            try:
-                parsed = SimpleCookie(f"{name}={value}")
-                value = parsed[name].value if name in parsed else value[1:-1]
-            except CookieError:
-                value = value[1:-1]
-        cookies[name] = value
-    return cookies
 
 
 class Request:
@@ -105,7 +89,10 @@ class Request:
 
     @property
     def query_params(self) -> QueryParams:
-        """The query string as a multi-dict."""
+        """The query string as a multi-dict, parsed when first read.
+
+        Reading it raises `MalformedQueryError` (400) if the query string is not valid UTF-8.
+        """
         if self._query is None:
             self._query = QueryParams(self.scope.get("query_string", b""))
         return self._query
@@ -117,9 +104,15 @@ class Request:
 
     @property
     def cookies(self) -> dict[str, str]:
-        """The cookies the client sent."""
+        """The cookies the client sent, parsed by `parse_cookies` (the first value of a name wins).
+
+        Raises:
+            HTTPException: 431 if the ``Cookie`` header (its lines joined with "; ") is longer than
+                `MAX_COOKIE_HEADER_SIZE`.
+        """
         if self._cookies is None:
-            self._cookies = parse_cookies(self.headers.get("cookie", ""))
+            # HTTP/2 clients may send each cookie on its own header line (RFC 9113 section 8.2.3).
+            self._cookies = parse_cookies("; ".join(self.headers.getlist("cookie")))
         return self._cookies
 
     @property
@@ -150,7 +143,10 @@ class Request:
             # int() would also take "-1", "+5", " 5" or "1_0"; RFC 9110 allows digits only.
             if not (declared.isascii() and declared.isdigit()):
                 raise HTTPException(400, "Invalid Content-Length header")
-            if int(declared) > self.max_body_size:
+            # More significant digits than the limit has is over it, and int() refuses more than
+            # 4,300 digits (a 500 otherwise); leading zeros are allowed.
+            digits = declared.lstrip("0")
+            if len(digits) > len(str(self.max_body_size)) or int(digits or "0") > self.max_body_size:
                 raise HTTPException(413, f"Request body exceeds {self.max_body_size} bytes")
 
     async def stream(self) -> AsyncIterator[bytes]:
