@@ -509,7 +509,8 @@ class URL:
     def from_scope(cls, scope: Mapping[str, Any]) -> URL:
         """Build the URL an ASGI http or websocket scope was requested with.
 
-        The host comes from the `Host` header when it is a well-formed `host[:port]`, otherwise
+        The host comes from the `Host` header when there is exactly one and it is a well-formed
+        `host[:port]`, otherwise
         from `scope["server"]` with the scheme's default port left out; without either the URL is
         relative. `root_path` is prefixed to `path` unless `path` already starts with it (servers
         differ on this). The decoded path is percent-encoded again, so the result is a valid URL.
@@ -528,11 +529,9 @@ class URL:
         if query_string:
             url += "?" + quote_from_bytes(query_string, safe=_QUERY_SAFE)
 
-        host = ""
-        for name, value in scope.get("headers", ()):
-            if name == b"host":
-                host = value.decode("latin-1")
-                break
+        hosts = [value for name, value in scope.get("headers", ()) if name == b"host"]
+        # Two Host headers (RFC 9112 section 3.2 says: answer 400) are trusted no more than none.
+        host = hosts[0].decode("latin-1") if len(hosts) == 1 else ""
         if not _HOST.fullmatch(host):
             host = ""
             server = scope.get("server")

@@ -22,7 +22,7 @@ from lanner.concurrency import cleanup_pool, dependency_pool, run_cleanup, run_i
 from lanner.cookies import parse_cookies
 from lanner.datastructures import parse_query_string
 from lanner.di import DependencyPlan, Step, build_dependency_plan
-from lanner.errors import ExceptionHandlers, http_problem
+from lanner.errors import ExceptionHandlers, http_problem, loggable
 from lanner.exceptions import HTTPException, RequestValidationError
 from lanner.requests import ClientDisconnect, Request
 from lanner.responses import FileResponse, JSONResponse, RedirectResponse, Response, text_content_type
@@ -473,12 +473,12 @@ async def _run_background(tasks: BackgroundTasks, scope: Scope) -> None:
         await tasks()
     except Exception as exc:
         logger.error(
-            "Exception in a background task of %s %s", scope.get("method"), scope.get("path"), exc_info=exc
+            "Exception in a background task of %s %s", scope["method"], loggable(scope["path"]), exc_info=exc
         )
 
 
 def _log_disconnect(scope: Scope) -> None:
-    logger.debug("Client disconnected during %s %s", scope.get("method"), scope.get("path"))
+    logger.debug("Client disconnected during %s %s", scope["method"], loggable(scope["path"]))
 
 
 async def _send_response(

@@ -56,6 +56,16 @@ def http_problem(exc: HTTPException) -> Response:
     return ProblemResponse(exc.status_code, detail, headers=exc.headers)
 
 
+def loggable(text: str) -> str:
+    """`text` with control characters escaped, so a client cannot forge log lines or colours.
+
+    A request path is percent-decoded: ``%0d%0a`` in it would otherwise start a new log line.
+    """
+    if text.isprintable():
+        return text
+    return text.encode("unicode_escape").decode("ascii")
+
+
 def _http_exception(request: Request, exc: HTTPException) -> Response:
     return http_problem(exc)
 
@@ -144,7 +154,9 @@ class ExceptionHandlers:
         """Turn `exc` into a response; a failing custom handler falls back to a plain 500."""
         handler = self.lookup(exc)
         if self._for_type(type(exc)) is _server_error:
-            logger.error("Exception while handling %s %s", request.method, request.path, exc_info=exc)
+            logger.error(
+                "Exception while handling %s %s", request.method, loggable(request.path), exc_info=exc
+            )
         try:
             if inspect.iscoroutinefunction(handler):
                 result = await handler(request, exc)
@@ -198,7 +210,7 @@ class ErrorBoundary:
         try:
             await self._app(scope, receive, watched)
         except ClientDisconnect:
-            logger.debug("Client disconnected during %s %s", scope.get("method"), scope.get("path"))
+            logger.debug("Client disconnected during %s %s", scope["method"], loggable(scope["path"]))
         except Exception as exc:
             if started:
                 raise
