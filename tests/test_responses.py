@@ -16,6 +16,7 @@ import pydantic
 import pydantic_core
 import pytest
 
+from lanner import _files
 from lanner.datastructures import Headers
 from lanner.responses import (
     FileResponse,
@@ -191,6 +192,46 @@ def test_header_injection_is_rejected(headers: dict[str, str]) -> None:
         StreamingResponse([], headers=headers)
     with pytest.raises(ValueError):
         FileResponse("x.txt", headers=headers)
+
+
+@pytest.mark.parametrize("char", ["\x01", "\x08", "\x0b", "\x0c", "\x1b", "\x1f", "\x7f"])
+def test_control_characters_in_header_values_are_rejected(char: str) -> None:
+    headers = {"x-Trace": f"a{char}b"}
+    for build in (
+        lambda: Response(b"", headers=headers),
+        lambda: StreamingResponse([], headers=headers),
+        lambda: FileResponse("x.txt", headers=headers),
+        lambda: RedirectResponse("/", headers=headers),
+    ):
+        with pytest.raises(ValueError, match=r"'x-Trace'.*control characters"):
+            build()
+
+
+def test_tab_in_a_header_value_is_allowed() -> None:
+    response = Response(b"", headers={"x-a": "a\tb"})
+    assert (b"x-a", b"a\tb") in response.raw_headers
+
+
+@pytest.mark.parametrize("media_type", ["text/plain\r\nx-evil: 1", "text/plain\x01", "image/png\x7f"])
+def test_control_characters_in_media_type_are_rejected(media_type: str) -> None:
+    with pytest.raises(ValueError, match="'content-type'"):
+        Response(b"", media_type=media_type)
+    with pytest.raises(ValueError, match="'content-type'"):
+        StreamingResponse([], media_type=media_type)
+    with pytest.raises(ValueError, match="'content-type'"):
+        FileResponse("x.txt", media_type=media_type)
+
+
+def test_control_characters_from_user_input_are_encoded_not_sent() -> None:
+    assert RedirectResponse("/a\x01b\x7f\tc").headers["location"] == "/a%01b%7F%09c"
+    disposition = FileResponse("x.txt", filename="a\x01\x7f.txt").headers["content-disposition"]
+    assert disposition == "attachment; filename*=utf-8''a%01%7F.txt"
+    response = Response(b"")
+    response.set_cookie("k", "a\x01b\x7f")
+    (set_cookie,) = cookies_of(response)
+    assert set_cookie == 'k="a\\001b\\177"; Path=/; SameSite=Lax'
+    with pytest.raises(ValueError, match="domain"):
+        response.set_cookie("k", domain="a\x7fb")
 
 
 def test_header_injection_through_the_headers_view_is_rejected() -> None:
@@ -601,11 +642,14 @@ def test_content_disposition_type_must_be_a_token(text_file: Path) -> None:
 
 
 @pytest.mark.anyio
-async def test_missing_file_and_directory_raise_runtime_error(tmp_path: Path) -> None:
-    with pytest.raises(RuntimeError, match="does not exist"):
+async def test_missing_file_raises_os_error_and_directory_runtime_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
         await call(FileResponse(tmp_path / "missing.txt"))
-    with pytest.raises(RuntimeError, match="does not exist"):
+    with pytest.raises(FileNotFoundError):
         await call(FileResponse(tmp_path / "missing" / "deeper.txt"))
+    (tmp_path / "file").write_bytes(b"")
+    with pytest.raises(NotADirectoryError):
+        await call(FileResponse(tmp_path / "file" / "deeper.txt"))
     with pytest.raises(RuntimeError, match="not a regular file"):
         await call(FileResponse(tmp_path))
 
@@ -619,12 +663,28 @@ async def test_head_sends_all_headers_and_no_body(text_file: Path) -> None:
 
 
 @pytest.mark.anyio
-async def test_given_stat_result_is_used(text_file: Path) -> None:
+async def test_given_stat_result_is_used_for_the_headers(text_file: Path) -> None:
     stat_result = text_file.stat()
-    text_file.unlink()
+    os.utime(text_file, (0, 0))
     messages = await call(FileResponse(text_file, stat_result=stat_result), method="HEAD")
     assert start_of(messages)[0] == 200
     assert header(messages, "content-length") == "10"
+    assert header(messages, "last-modified") == LAST_MODIFIED
+
+
+@pytest.mark.anyio
+async def test_given_stat_result_still_opens_the_file_before_sending(text_file: Path) -> None:
+    stat_result = text_file.stat()
+    text_file.unlink()
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "HEAD", "headers": []}
+    with pytest.raises(FileNotFoundError):
+        await FileResponse(text_file, stat_result=stat_result)(scope, never_receive, send)
+    assert sent == []
 
 
 @pytest.mark.anyio
@@ -770,6 +830,93 @@ async def test_malformed_or_multiple_ranges_serve_the_whole_file(
     assert start_of(messages)[0] == 200
     assert header(messages, "content-range") is None
     assert body_of(messages) == b"0123456789"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("range_header", "status", "content_range", "body"),
+    [
+        # More than 18 digits is larger than any file: never handed to int().
+        ("bytes=" + "9" * 19 + "-", 416, "bytes */10", b""),
+        ("bytes=" + "9" * 1000 + "-", 416, "bytes */10", b""),
+        ("bytes=" + "9" * 500 + "-" + "9" * 500, 416, "bytes */10", b""),
+        ("bytes=999999999999999999-", 416, "bytes */10", b""),  # 18 digits: an ordinary number
+        ("bytes=2-" + "9" * 1000, 206, "bytes 2-9/10", b"23456789"),
+        ("bytes=-" + "9" * 1000, 206, "bytes 0-9/10", b"0123456789"),
+        ("bytes=" + "0" * 900 + "3-" + "0" * 30 + "4", 206, "bytes 3-4/10", b"34"),  # leading zeros
+        ("bytes=" + "9" * 1000 + "-5", 200, None, b"0123456789"),  # last < first: invalid
+    ],
+)
+async def test_huge_range_positions(
+    text_file: Path, range_header: str, status: int, content_range: str | None, body: bytes
+) -> None:
+    messages = await call(FileResponse(text_file), headers={"range": range_header})
+    assert start_of(messages)[0] == status
+    assert header(messages, "content-range") == content_range
+    assert body_of(messages) == body
+
+
+@pytest.mark.anyio
+async def test_range_positions_over_18_digits_never_reach_int(
+    text_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    converted: list[str] = []
+
+    def spy(text: str) -> int:
+        converted.append(text)
+        return int(text)
+
+    monkeypatch.setattr(_files, "int", spy, raising=False)
+    for value in ("bytes=" + "7" * 900 + "-", "bytes=1-" + "7" * 900, "bytes=-" + "7" * 900):
+        await call(FileResponse(text_file), headers={"range": value})
+    assert converted == ["1"]
+
+
+@pytest.mark.anyio
+async def test_range_number_beyond_int_limit_is_not_a_500(text_file: Path) -> None:
+    # int() refuses more than 4,300 digits with ValueError; the header is ignored instead.
+    for value in ("bytes=" + "9" * 5000 + "-", "bytes=0-" + "9" * 5000, "bytes=-" + "9" * 5000):
+        messages = await call(FileResponse(text_file), headers={"range": value})
+        assert start_of(messages)[0] == 200
+        assert body_of(messages) == b"0123456789"
+
+
+@pytest.mark.anyio
+async def test_range_header_over_1024_characters_is_ignored(text_file: Path) -> None:
+    padded = "bytes=1-2" + "," * 1015
+    assert len(padded) == 1024
+    messages = await call(FileResponse(text_file), headers={"range": padded})
+    assert start_of(messages)[0] == 206
+    messages = await call(FileResponse(text_file), headers={"range": padded + ","})
+    assert start_of(messages)[0] == 200
+    assert header(messages, "content-range") is None
+    assert body_of(messages) == b"0123456789"
+
+
+@pytest.mark.anyio
+async def test_thousands_of_ranges_get_the_whole_file(text_file: Path) -> None:
+    # CVE-2025-62727: many small ranges must not cost quadratic time; lanner sends the whole file.
+    many = "bytes=" + ",".join(f"{i}-{i}" for i in range(0, 20_000, 2))
+    messages = await call(FileResponse(text_file), headers={"range": many})
+    assert start_of(messages)[0] == 200
+    assert body_of(messages) == b"0123456789"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "date",
+    [
+        "Mon, 06 May " + "9" * 5000 + " 07:08:09 GMT",
+        "Mon, 06 May 2024 07:08:09 " + "9" * 5000,
+        LAST_MODIFIED + " " + "x" * 64,
+    ],
+)
+async def test_oversized_dates_in_preconditions_are_not_dates(text_file: Path, date: str) -> None:
+    messages = await call(FileResponse(text_file), headers={"range": "bytes=0-1", "if-range": date})
+    assert start_of(messages)[0] == 200
+    assert body_of(messages) == b"0123456789"
+    messages = await call(FileResponse(text_file), headers={"if-modified-since": date})
+    assert start_of(messages)[0] == 200
 
 
 @pytest.mark.anyio

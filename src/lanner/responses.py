@@ -3,24 +3,34 @@
 from __future__ import annotations
 
 import asyncio
-import enum
 import mimetypes
 import os
 import re
-import stat
 import time
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from email.utils import format_datetime, formatdate, parsedate_to_datetime
+from email.utils import format_datetime, formatdate
 from http.cookies import CookieError, SimpleCookie
-from typing import Any, BinaryIO
+from typing import Any
 from urllib.parse import quote
 
 import pydantic_core
 
-from lanner.concurrency import iterate_in_threadpool, run_in_threadpool
+from lanner._files import (
+    BODY_HEADERS,
+    OWNED_HEADERS,
+    FileReader,
+    Unsatisfiable,
+    content_disposition,
+    if_range_allows,
+    is_not_modified,
+    is_unavailable,
+    parse_range,
+)
+from lanner.concurrency import iterate_in_threadpool
 from lanner.datastructures import Headers, MutableHeaders
-from lanner.types import Message, RawHeaders, Receive, Scope, Send
+from lanner.exceptions import HTTPException
+from lanner.types import RawHeaders, Receive, Scope, Send
 
 __all__ = [
     "FileResponse",
@@ -36,20 +46,29 @@ Background = Callable[[], Awaitable[None]]
 StreamContent = Iterable[bytes | str] | AsyncIterable[bytes | str]
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_UNSAFE_VALUE = re.compile(r"[\r\n\x00]")
+# RFC 9110 field values: no control characters except HTAB. CR and LF would start a new header
+# line; the others make servers drop the connection.
+_UNSAFE_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _UNSAFE_COOKIE_ATTRIBUTE = re.compile(r"[\x00-\x1f\x7f;]")
 _SAMESITE = {"lax": "Lax", "strict": "Strict", "none": "None"}
 _URL_SAFE = ":/?#[]@!$&'()*+,;=%"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+def _encode_value(name: str, value: str) -> bytes:
+    # PERF: (timeit, Response with two headers) isprintable() clears almost every value in ~30 ns;
+    # the regex costs ~150 ns.
+    if not value.isprintable() and _UNSAFE_VALUE.search(value) is not None:
+        raise ValueError(
+            f"Invalid value for header {name!r}: control characters (other than tab) are not allowed"
+        )
+    return value.encode("latin-1")
+
+
 def _encode_header(name: str, value: str) -> tuple[bytes, bytes]:
     if _TOKEN.fullmatch(name) is None:
         raise ValueError(f"Invalid header name {name!r}: a header name must be an RFC 9110 token")
-    if _UNSAFE_VALUE.search(value) is not None:
-        # Refusing CR/LF here is what stops a value from smuggling in extra header lines.
-        raise ValueError(f"Invalid value for header {name!r}: CR, LF and NUL are not allowed")
-    return name.lower().encode("latin-1"), value.encode("latin-1")
+    return name.lower().encode("latin-1"), _encode_value(name, value)
 
 
 def _encode_headers(headers: Mapping[str, str] | None) -> RawHeaders:
@@ -64,7 +83,7 @@ def _content_type(media_type: str | None, charset: str) -> bytes | None:
         return None
     if media_type.startswith("text/") and "charset=" not in media_type.lower():
         media_type = f"{media_type}; charset={charset}"
-    return media_type.encode("latin-1")
+    return _encode_value("content-type", media_type)
 
 
 def text_content_type(response_class: type[Response]) -> tuple[bytes, str] | None:
@@ -140,7 +159,8 @@ class Response:
         background: awaited after the body has been sent (e.g. a ``BackgroundTasks``).
 
     Raises:
-        ValueError: if a header name is not a token or a value contains CR, LF or NUL.
+        ValueError: if a header name is not a token, or a header value (`media_type` included)
+            contains a control character other than tab.
         TypeError: if `render` cannot turn `content` into bytes.
 
     """
@@ -251,7 +271,7 @@ class Response:
         if partitioned:
             parts.append("Partitioned")
         try:
-            header = "; ".join(parts).encode("latin-1")
+            header = _encode_value("set-cookie", "; ".join(parts))
         except UnicodeEncodeError:
             raise ValueError(f"Cookie {key!r} holds characters outside latin-1") from None
         self.raw_headers.append((b"set-cookie", header))
@@ -445,135 +465,32 @@ class StreamingResponse(Response):
                 await aclose()
 
 
-class _Unsatisfiable(enum.Enum):
-    TOKEN = enum.auto()
-
-
-_ENTITY_TAG = re.compile(r'(?:W/)?"[^"]*"')
-# Headers describing the body, left out of 304 and 416 answers (they carry none).
-_BODY_HEADERS = frozenset((b"content-type", b"content-disposition", b"content-length", b"content-range"))
-_OWNED_HEADERS = frozenset((b"content-length", b"content-range"))
-
-
-def _stat_regular_file(path: str | os.PathLike[str]) -> os.stat_result:
-    try:
-        result = os.stat(path)
-    except (FileNotFoundError, NotADirectoryError) as exc:
-        raise RuntimeError(f"File at path {os.fspath(path)!r} does not exist") from exc
-    if not stat.S_ISREG(result.st_mode):
-        raise RuntimeError(f"File at path {os.fspath(path)!r} is not a regular file")
-    return result
-
-
-def _open_at(path: str | os.PathLike[str], offset: int) -> BinaryIO:
-    file = open(path, "rb")  # noqa: SIM115 - the handle outlives this call; the caller closes it
-    try:
-        file.seek(offset)
-    except BaseException:
-        file.close()
-        raise
-    return file
-
-
-def _content_disposition(disposition_type: str, filename: str) -> bytes:
-    if filename.isascii() and filename.isprintable():
-        escaped = filename.replace("\\", "\\\\").replace('"', '\\"')
-        return f'{disposition_type}; filename="{escaped}"'.encode("latin-1")
-    # RFC 5987 ext-value; percent-encoding also disarms any CR/LF in the name.
-    encoded = quote(filename, safe="!#$&+^`|")
-    return f"{disposition_type}; filename*=utf-8''{encoded}".encode("latin-1")
-
-
-def _http_date_timestamp(value: str) -> float | None:
-    try:
-        parsed = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.timestamp()
-
-
-def _is_not_modified(request: Headers, etag: str, last_modified: str) -> bool:
-    if_none_match = request.getlist("if-none-match")
-    if if_none_match:
-        joined = ", ".join(if_none_match)
-        if joined.strip() == "*":
-            return True
-        target = etag.removeprefix("W/")
-        return any(tag.removeprefix("W/") == target for tag in _ENTITY_TAG.findall(joined))
-    if_modified_since = request.get("if-modified-since")
-    if if_modified_since is None:
-        return False
-    since = _http_date_timestamp(if_modified_since)
-    modified = _http_date_timestamp(last_modified)
-    return since is not None and modified is not None and modified <= since
-
-
-def _if_range_allows(value: str | None, etag: str, last_modified: str) -> bool:
-    if value is None:
-        return True
-    value = value.strip()
-    if value.startswith(("W/", '"')):
-        # If-Range uses the strong comparison: weak tags never match.
-        return not etag.startswith("W/") and value == etag
-    date = _http_date_timestamp(value)
-    return date is not None and date == _http_date_timestamp(last_modified)
-
-
-def _is_digits(text: str) -> bool:
-    return text.isascii() and text.isdigit()
-
-
-def _parse_range(header: str, size: int) -> tuple[int, int] | _Unsatisfiable | None:
-    """Return the inclusive byte span to send, `_Unsatisfiable`, or ``None`` to ignore Range."""
-    unit, sep, ranges = header.partition("=")
-    if not sep or unit.strip().lower() != "bytes":
-        return None
-    specs = [spec.strip() for spec in ranges.split(",") if spec.strip()]
-    if len(specs) != 1:
-        # RFC 9110 lets a server ignore Range; several ranges get the whole file, not multipart.
-        return None
-    first, dash, last = specs[0].partition("-")
-    if not dash:
-        return None
-    if not first:
-        if not _is_digits(last):
-            return None
-        suffix = int(last)
-        if suffix == 0:
-            return _Unsatisfiable.TOKEN
-        return None if size == 0 else (max(size - suffix, 0), size - 1)
-    if not _is_digits(first) or (last and not _is_digits(last)):
-        return None
-    start = int(first)
-    end = int(last) if last else size - 1
-    if end < start and last:
-        return None
-    if start >= size:
-        return _Unsatisfiable.TOKEN
-    return start, min(end, size - 1)
-
-
 class FileResponse(Response):
-    """A file sent from disk in 64 KiB chunks read in the thread pool.
+    """A file sent from disk in 64 KiB chunks, opened, stat-ed and read in the file pool.
+
+    The file is opened and its descriptor stat-ed before anything is sent, so every failure to
+    find or open it is raised before the first ASGI message, when the app can still answer with
+    its exception handlers. The descriptor is closed however the response ends.
 
     For a ``GET`` or ``HEAD`` with status 200 it answers conditional requests (``If-None-Match``,
     then ``If-Modified-Since``: 304) and single byte ranges (``Range``, honouring ``If-Range``:
-    206, or 416 when unsatisfiable). A request for several ranges gets the whole file with 200,
-    which RFC 9110 allows. ``etag``, ``last-modified`` and ``accept-ranges`` given in `headers`
-    are kept and used for the comparisons.
+    206, or 416 when unsatisfiable). A request for several ranges, or a ``Range`` header over
+    1,024 characters, gets the whole file with 200, which RFC 9110 allows. ``etag``,
+    ``last-modified`` and ``accept-ranges`` given in `headers` are kept and used for the comparisons.
 
     Args:
-        path: the file to send.
+        path: the file to send; with `root`, a relative path is taken relative to `root`.
         status_code: the HTTP status.
         headers: extra response headers (``content-length``/``content-range`` are computed).
         media_type: defaults to a guess from `filename` or `path`, else
             ``application/octet-stream``.
         background: awaited after the body has been sent.
         filename: sets ``Content-Disposition`` (RFC 6266; ``filename*`` for non-ASCII names).
-        stat_result: a precomputed ``os.stat()`` of `path`, saving the call at send time.
+        stat_result: a precomputed ``os.stat()`` of `path`, used for the headers; the file is
+            still opened (and checked to be a regular file) before anything is sent.
         content_disposition_type: ``"attachment"`` or ``"inline"``.
+        root: serve only files whose real path (symlinks resolved) lies inside this directory's,
+            as Flask's ``send_from_directory`` does; for paths that come from the client.
 
     Raises:
         ValueError: for invalid headers or a `content_disposition_type` that is not a token.
@@ -592,8 +509,11 @@ class FileResponse(Response):
         filename: str | None = None,
         stat_result: os.stat_result | None = None,
         content_disposition_type: str = "attachment",
+        *,
+        root: str | os.PathLike[str] | None = None,
     ) -> None:
         self.path = path
+        self.root = root
         self.status_code = status_code
         self.background = background
         self.filename = filename
@@ -602,28 +522,95 @@ class FileResponse(Response):
             guessed, _ = mimetypes.guess_type(filename or os.fspath(path))
             media_type = guessed or "application/octet-stream"
         self.media_type = media_type
-        raw = [header for header in _encode_headers(headers) if header[0] not in _OWNED_HEADERS]
+        raw = [header for header in _encode_headers(headers) if header[0] not in OWNED_HEADERS]
         present = {name for name, _ in raw}
         if filename is not None and b"content-disposition" not in present:
             if _TOKEN.fullmatch(content_disposition_type) is None:
                 raise ValueError(f"Invalid content disposition type {content_disposition_type!r}")
-            raw.append((b"content-disposition", _content_disposition(content_disposition_type, filename)))
+            raw.append((b"content-disposition", content_disposition(content_disposition_type, filename)))
         if b"content-type" not in present:
             raw.append((b"content-type", _content_type(media_type, self.charset) or b""))
         self.raw_headers = raw
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Stat the file, evaluate the request's preconditions and range, then send.
+        """Open and stat the file, evaluate the request's preconditions and range, then send.
+
+        Nothing is sent when one of these is raised.
 
         Raises:
-            RuntimeError: if the file does not exist or is not a regular file.
-            OSError: if the file cannot be read.
+            HTTPException: 404 when `root` is set and the path is refused (a NUL, a ``..`` that
+                climbs out, a backslash or drive letter, a real path outside `root`), names
+                nothing, or names something other than a regular file.
+            FileNotFoundError: without `root`, if nothing is at the path (``NotADirectoryError``
+                if a component of it is a file).
+            RuntimeError: without `root`, if the path is a directory or another non-regular file.
+            ValueError: without `root`, if the path contains a NUL character.
+            OSError: if the file cannot be opened (``PermissionError``...), stat-ed or read.
 
         """
-        result = self.stat_result
-        if result is None:
-            result = await run_in_threadpool(_stat_regular_file, self.path)
+        reader = FileReader()
+        try:
+            result = await self._open(reader)
+            await self._send(scope, send, reader, result)
+        finally:
+            reader.close()
+        if self.background is not None:
+            await self.background()
+
+    async def _open(self, reader: FileReader) -> os.stat_result:
+        root = None if self.root is None else os.fspath(self.root)
+        try:
+            result = await reader.open(os.fspath(self.path), root)
+        except Exception as exc:
+            if root is None or not is_unavailable(exc):
+                raise
+            # The client learns nothing about the file system, not even why.
+            raise HTTPException(404) from None
+        return result if self.stat_result is None else self.stat_result
+
+    async def _send(self, scope: Scope, send: Send, reader: FileReader, result: os.stat_result) -> None:
+        status, headers, offset, length = self._answer(scope, result)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        if scope["method"] == "HEAD" or length == 0:
+            await send({"type": "http.response.body", "body": b""})
+            return
+        end = offset + length
+        more_body = True
+        while more_body:
+            chunk = await reader.read(offset, min(self.chunk_size, end - offset))
+            offset += len(chunk)
+            # A file that shrank since the stat ends the body early; the server reports the
+            # content-length mismatch.
+            more_body = bool(chunk) and offset < end
+            await send({"type": "http.response.body", "body": chunk, "more_body": more_body})
+
+    def _answer(self, scope: Scope, result: os.stat_result) -> tuple[int, RawHeaders, int, int]:
+        """Decide the status, the headers and the span (start, length) of the file to send."""
+        validators, etag, last_modified = self._validators(result)
         size = result.st_size
+        span: tuple[int, int] | Unsatisfiable | None = None
+        if self.status_code == 200 and scope["method"] in ("GET", "HEAD"):
+            request = Headers.from_scope(scope)
+            if is_not_modified(request, etag, last_modified):
+                return 304, [*self._bodiless_headers(), *validators], 0, 0
+            range_header = request.get("range")
+            if range_header is not None and if_range_allows(request.get("if-range"), etag, last_modified):
+                span = parse_range(range_header, size)
+        if span is Unsatisfiable.TOKEN:
+            unsatisfied = [(b"content-range", f"bytes */{size}".encode()), (b"content-length", b"0")]
+            return 416, [*self._bodiless_headers(), *validators, *unsatisfied], 0, 0
+        if span is None:
+            length = [(b"content-length", str(size).encode())]
+            return self.status_code, [*self.raw_headers, *validators, *length], 0, size
+        start, end = span
+        ranged = [
+            (b"content-range", f"bytes {start}-{end}/{size}".encode()),
+            (b"content-length", str(end - start + 1).encode()),
+        ]
+        return 206, [*self.raw_headers, *validators, *ranged], start, end - start + 1
+
+    def _validators(self, result: os.stat_result) -> tuple[RawHeaders, str, str]:
+        """The validator headers to add, and the ETag and Last-Modified to compare with."""
         etag = last_modified = None
         for name, value in self.raw_headers:
             if name == b"etag":
@@ -632,73 +619,14 @@ class FileResponse(Response):
                 last_modified = value.decode("latin-1")
         validators: RawHeaders = []
         if etag is None:
-            etag = f'"{result.st_mtime_ns:x}-{size:x}"'
+            etag = f'"{result.st_mtime_ns:x}-{result.st_size:x}"'
             validators.append((b"etag", etag.encode("latin-1")))
         if last_modified is None:
             last_modified = formatdate(result.st_mtime, usegmt=True)
             validators.append((b"last-modified", last_modified.encode("latin-1")))
         if not any(name == b"accept-ranges" for name, _ in self.raw_headers):
             validators.append((b"accept-ranges", b"bytes"))
+        return validators, etag, last_modified
 
-        method = scope["method"]
-        status = self.status_code
-        span: tuple[int, int] | _Unsatisfiable | None = None
-        if status == 200 and method in ("GET", "HEAD"):
-            request = Headers.from_scope(scope)
-            if _is_not_modified(request, etag, last_modified):
-                await self._send_empty(send, 304, validators, [])
-                return
-            range_header = request.get("range")
-            if range_header is not None and _if_range_allows(request.get("if-range"), etag, last_modified):
-                span = _parse_range(range_header, size)
-
-        if span is _Unsatisfiable.TOKEN:
-            extra = [(b"content-range", f"bytes */{size}".encode("latin-1"))]
-            await self._send_empty(send, 416, validators, extra)
-            return
-        if span is None:
-            start, length = 0, size
-            extra = []
-        else:
-            start, end = span
-            length = end - start + 1
-            status = 206
-            extra = [(b"content-range", f"bytes {start}-{end}/{size}".encode("latin-1"))]
-        extra.append((b"content-length", str(length).encode("latin-1")))
-        headers = [*self.raw_headers, *validators, *extra]
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        if method == "HEAD" or length == 0:
-            await send({"type": "http.response.body", "body": b""})
-        else:
-            await self._send_file(send, start, length)
-        if self.background is not None:
-            await self.background()
-
-    async def _send_empty(self, send: Send, status: int, validators: RawHeaders, extra: RawHeaders) -> None:
-        kept = [header for header in self.raw_headers if header[0] not in _BODY_HEADERS]
-        if status == 416:
-            extra = [*extra, (b"content-length", b"0")]
-        start: Message = {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [*kept, *validators, *extra],
-        }
-        await send(start)
-        await send({"type": "http.response.body", "body": b""})
-        if self.background is not None:
-            await self.background()
-
-    async def _send_file(self, send: Send, start: int, length: int) -> None:
-        file = await run_in_threadpool(_open_at, self.path, start)
-        try:
-            remaining = length
-            more_body = True
-            while more_body:
-                chunk = await run_in_threadpool(file.read, min(self.chunk_size, remaining))
-                remaining -= len(chunk)
-                # A file that shrank since the stat ends the body early; the server reports the
-                # content-length mismatch.
-                more_body = bool(chunk) and remaining > 0
-                await send({"type": "http.response.body", "body": chunk, "more_body": more_body})
-        finally:
-            file.close()
+    def _bodiless_headers(self) -> RawHeaders:
+        return [header for header in self.raw_headers if header[0] not in BODY_HEADERS]
