@@ -32,7 +32,13 @@ from benchmarks.apps import (
 )
 
 SCENARIO_NAMES = ("json", "params", "post", "routes")
-"""Scenarios selectable with ``--scenario``; ``routes`` also runs its one-route baseline."""
+"""The answered requests, each with a target against raw; ``routes`` also runs its one-route baseline."""
+
+ERROR_SCENARIO_NAMES = ("404", "405")
+"""Error answers from the app of the ``json`` request, each compared with that request's cost."""
+
+SELECTABLE_SCENARIOS = SCENARIO_NAMES + ERROR_SCENARIO_NAMES
+"""Scenarios selectable with ``--scenario``, and the default selection."""
 
 TARGETS = {"json": 3.0, "params": 3.0, "routes": 3.0, "post": 1.3}
 """Upper bounds of lanner's time as a multiple of the raw app's, per scenario."""
@@ -40,14 +46,30 @@ TARGETS = {"json": 3.0, "params": 3.0, "routes": 3.0, "post": 1.3}
 ROUTES_TARGET = 1.10
 """Upper bound of lanner's 1,000-route time as a multiple of its 1-route time."""
 
+ERROR_TARGET = 1.10
+"""Upper bound of lanner's 404 or 405 time as a multiple of its ``json`` time on the same app: an
+error costs no more than a 200, give or take the run's noise."""
+
 
 class BenchmarkError(Exception):
     """Raised when an app cannot be imported, fails its lifespan startup or answers wrongly."""
 
 
 @dataclass(frozen=True, slots=True)
+class Answer:
+    """One framework's own answer to a scenario, where frameworks differ (error documents)."""
+
+    body: Any
+    media_type: str
+
+
+@dataclass(frozen=True, slots=True)
 class Scenario:
-    """One benchmarked request and the answer every framework must give to it."""
+    """One benchmarked request and the answer every framework must give to it.
+
+    ``answers`` overrides ``expected_body`` for the frameworks it names, and also fixes the media
+    type of their answer.
+    """
 
     name: str
     label: str
@@ -58,6 +80,14 @@ class Scenario:
     body: bytes = b""
     one_route_app: bool = False
     expected_status: int = 200
+    answers: tuple[tuple[str, Answer], ...] = ()
+
+    def expected(self, framework: str) -> tuple[Any, str | None]:
+        """Return the body ``framework`` must answer with, and its media type (None: unchecked)."""
+        for name, answer in self.answers:
+            if name == framework:
+                return answer.body, answer.media_type
+        return self.expected_body, None
 
 
 def _expected_order_summary() -> dict[str, Any]:
@@ -69,6 +99,14 @@ def _expected_order_summary() -> dict[str, Any]:
 
 _ROUTE_PATH = f"/r{ROUTE_TARGET}/items/5"
 _ROUTE_BODY = {"route": ROUTE_TARGET, "item_id": 5}
+
+
+def _error_answers(status: int, title: str) -> tuple[tuple[str, Answer], ...]:
+    """lanner answers with an RFC 9457 problem document; FastAPI and raw with ``{"detail": ...}``."""
+    problem = {"type": "about:blank", "title": title, "status": status, "detail": title}
+    detail = Answer({"detail": title}, "application/json")
+    return (("lanner", Answer(problem, "application/problem+json")), ("fastapi", detail), ("raw", detail))
+
 
 SCENARIOS: dict[str, Scenario] = {
     s.name: s
@@ -92,6 +130,24 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         Scenario("routes", "1,000 routes", "GET", _ROUTE_PATH, _ROUTE_BODY),
         Scenario("routes-1", "1 route (baseline)", "GET", _ROUTE_PATH, _ROUTE_BODY, one_route_app=True),
+        Scenario(
+            "404",
+            "unknown path",
+            "GET",
+            "/nowhere",
+            {"detail": "Not Found"},
+            expected_status=404,
+            answers=_error_answers(404, "Not Found"),
+        ),
+        Scenario(
+            "405",
+            "wrong method (DELETE /json)",
+            "DELETE",
+            "/json",
+            {"detail": "Method Not Allowed"},
+            expected_status=405,
+            answers=_error_answers(405, "Method Not Allowed"),
+        ),
     )
 }
 """Every measured request by name; ``routes-1`` is the one-route baseline of ``routes``."""
@@ -266,17 +322,27 @@ def check_response(framework: str, scenario: Scenario, response: Recorder) -> No
     """Check that a recorded response is the one the scenario expects.
 
     Raises:
-        BenchmarkError: If the status or the JSON body differs, naming framework and scenario.
+        BenchmarkError: If the status, the JSON body or (where the scenario names one for the
+            framework) the media type differs, naming framework and scenario.
     """
     try:
         body: Any = json.loads(response.body)
     except ValueError:
         body = response.body
-    if response.status != scenario.expected_status or body != scenario.expected_body:
+    expected_body, media_type = scenario.expected(framework)
+    content_type = next((v for k, v in response.headers if k.lower() == b"content-type"), b"")
+    media = content_type.split(b";")[0].strip().decode("latin-1")
+    if (
+        response.status != scenario.expected_status
+        or body != expected_body
+        or (media_type is not None and media != media_type)
+    ):
+        shown = f" ({media or 'no content-type'})" if media_type is not None else ""
+        wanted = f" ({media_type})" if media_type is not None else ""
         raise BenchmarkError(
             f"{framework} answered {scenario.method} {scenario.path} ({scenario.name}) with "
-            f"{response.status} {body!r}; expected {scenario.expected_status} "
-            f"{scenario.expected_body!r}"
+            f"{response.status} {body!r}{shown}; expected {scenario.expected_status} "
+            f"{expected_body!r}{wanted}"
         )
 
 
@@ -366,6 +432,12 @@ class Report:
             return None
         return self.median(scenario, framework) / self.median(scenario, baseline)
 
+    def error_ratio(self, scenario: str, framework: str) -> float | None:
+        """``framework``'s median in an error scenario over its ``json`` median, or None."""
+        if scenario not in self.scenarios or "json" not in self.scenarios or framework not in self.frameworks:
+            return None
+        return self.median(scenario, framework) / self.median("json", framework)
+
     def routes_ratio(self, framework: str) -> float | None:
         """``framework``'s 1,000-route median over its 1-route median, or None if not measured."""
         if "routes" not in self.scenarios or framework not in self.frameworks:
@@ -394,7 +466,7 @@ async def run_benchmark(
 
     Args:
         frameworks: Keys of ``FRAMEWORKS`` to measure.
-        scenarios: Names from ``SCENARIO_NAMES``.
+        scenarios: Names from ``SELECTABLE_SCENARIOS``.
         requests: Requests per scenario, framework and round.
         rounds: Rounds; the order of frameworks rotates each round.
         warmup: Untimed requests per scenario and framework before the first round.
@@ -457,6 +529,13 @@ def format_markdown(report: Report) -> str:
     if "routes" in report.scenarios:
         ratios = ", ".join(f"{f} {_cell(report.routes_ratio(f), 'x')}" for f in frameworks)
         lines.append(f"1,000 routes / 1 route: {ratios}")
+    errors = [s for s in ERROR_SCENARIO_NAMES if report.error_ratio(s, frameworks[0]) is not None]
+    if errors:
+        ratios = "; ".join(
+            f"{f} " + ", ".join(f"{s} {_cell(report.error_ratio(s, f), 'x')}" for s in errors)
+            for f in frameworks
+        )
+        lines.append(f"Error answer / JSON GET on the same app: {ratios}")
     harness = statistics.median(report.harness)
     lines.append(f"Harness cost (null app, included above): {harness:.2f} µs/request")
     if "lanner" in frameworks and "raw" in frameworks:
@@ -470,6 +549,12 @@ def format_markdown(report: Report) -> str:
         if routes is not None:
             mark = "ok" if routes <= ROUTES_TARGET else "MISSED"
             lines.append(f"- 1,000 vs 1 route: {routes:.2f}x (target <= {ROUTES_TARGET:.2f}x) {mark}")
+    if "lanner" in frameworks:
+        for name in errors:
+            value = report.error_ratio(name, "lanner")
+            assert value is not None
+            mark = "ok" if value <= ERROR_TARGET else "MISSED"
+            lines.append(f"- {name}: {value:.2f}x lanner's json (target <= {ERROR_TARGET:.2f}x) {mark}")
     return "\n".join(lines)
 
 
@@ -503,6 +588,11 @@ def report_to_json(report: Report) -> dict[str, Any]:
             for name in report.scenarios
         },
         "routes_1000_over_1": {f: report.routes_ratio(f) for f in report.frameworks},
+        "errors_over_json": {
+            name: {f: report.error_ratio(name, f) for f in report.frameworks}
+            for name in ERROR_SCENARIO_NAMES
+            if name in report.scenarios
+        },
     }
 
 
@@ -535,8 +625,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--scenario",
-        type=lambda v: _names(v, SCENARIO_NAMES),
-        default=list(SCENARIO_NAMES),
+        type=lambda v: _names(v, SELECTABLE_SCENARIOS),
+        default=list(SELECTABLE_SCENARIOS),
         help="scenarios, comma-separated (default: all)",
     )
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the numbers here")

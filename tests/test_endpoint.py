@@ -633,3 +633,85 @@ def test_cookies_split_over_several_header_lines_are_all_read() -> None:
     response = client.get("/", headers=[("cookie", "a=1"), ("cookie", "b=2; c=3")])
     assert response.json() == ["1", "2", "3"]
     assert client.get("/", headers={"cookie": "a=x; b=y"}).json() == ["x", "y", None]
+
+
+@pytest.mark.parametrize(
+    ("raw", "query", "location"),
+    [
+        ("/users/a?b/", b"", "/users/a%3Fb"),
+        ("/users/a#b/", b"", "/users/a%23b"),
+        ("/users/%41/", b"", "/users/%2541"),
+        ("/users/x/", b"q=\xc3\xa9&r=%20", "/users/x?q=%C3%A9&r=%20"),
+    ],
+)
+def test_a_slash_redirect_encodes_the_decoded_path_again(raw: str, query: bytes, location: str) -> None:
+    app = Lanner(freeze_gc=False)
+
+    @app.get("/users/{name}")
+    async def user(name: str) -> str:
+        return name
+
+    async def call() -> list[Any]:
+        sent: list[Any] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: Any) -> None:
+            sent.append(message)
+
+        scope = {"type": "http", "method": "GET", "path": raw, "root_path": "", "headers": []}
+        await app({**scope, "query_string": query}, receive, send)
+        return sent
+
+    import anyio
+
+    start = anyio.run(call)[0]
+    assert start["status"] == 308
+    assert dict(start["headers"])[b"location"].decode() == location
+
+
+def test_a_failed_request_leaves_no_cycles_for_the_garbage_collector() -> None:
+    import gc
+
+    import anyio
+
+    app = Lanner(freeze_gc=False)
+
+    def resource() -> Iterator[int]:
+        yield 1
+
+    @app.get("/raise")
+    async def fail(request: Request, value: int = Depends(resource)) -> None:
+        raise HTTPException(404)
+
+    @app.post("/too-big")
+    async def upload(request: Request) -> int:
+        return len(await request.body())
+
+    async def one(method: str, path: str, body: bytes) -> int:
+        sent: list[Any] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: Any) -> None:
+            sent.append(message)
+
+        scope = {"type": "http", "method": method, "path": path, "root_path": "", "query_string": b""}
+        await app({**scope, "headers": []}, receive, send)
+        return int(sent[0]["status"])
+
+    async def many(method: str, path: str, body: bytes) -> int:
+        return [await one(method, path, body) for _ in range(50)][-1]
+
+    cases = (("GET", "/raise", b"", 404), ("POST", "/too-big", b"x" * (2 << 20), 413))
+    for method, path, body, status in cases:
+        anyio.run(many, method, path, body)
+        gc.collect()
+        gc.disable()
+        try:
+            assert anyio.run(many, method, path, body) == status
+            assert gc.collect() == 0, path
+        finally:
+            gc.enable()

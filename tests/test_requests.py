@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
 
-from lanner import HTTPException, Lanner, Request
+from lanner import Body, HTTPException, Lanner, Request
 from lanner.datastructures import Address
 from lanner.exceptions import MalformedBodyError, MalformedQueryError
 from lanner.requests import DEFAULT_MAX_BODY_SIZE, ClientDisconnect, parse_cookies
@@ -532,3 +532,25 @@ def test_body_limit_without_content_length(app: Lanner, path: str) -> None:
     response = TestClient(app).post(path, content=body())
     assert response.request.headers.get("content-length") is None
     assert response.status_code == 413
+
+
+def test_json_refuses_numbers_too_large_for_a_float() -> None:
+    app = Lanner(freeze_gc=False)
+
+    @app.post("/any")
+    async def untyped(payload: Annotated[Any, Body()]) -> dict[str, Any]:
+        return {"payload": payload}
+
+    @app.post("/raw")
+    async def raw(request: Request) -> dict[str, Any]:
+        return {"payload": await request.json()}
+
+    client = TestClient(app)
+    for path in ("/any", "/raw"):
+        for body in (b"1e999", b"[-1e999]", b'{"a": 1E400}', b"1" + b"0" * 400 + b".5"):
+            response = client.post(path, content=body, headers={"content-type": "application/json"})
+            assert response.status_code == 400, (path, body)
+            assert "too large for a float" in response.json()["detail"]
+        # Large but finite numbers, and the same text inside a string, are fine.
+        ok = client.post(path, content=b'[1e300, "1e999", 123]', headers={"content-type": "application/json"})
+        assert ok.json() == {"payload": [1e300, "1e999", 123]}

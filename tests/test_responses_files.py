@@ -351,6 +351,10 @@ def test_root_through_an_app(static: Path) -> None:
         ):
             response = client.get(url)
             assert response.status_code == 404, url
-            assert asked[-1] == unquote(url.removeprefix("/files/"))  # the handler ran
+            asked_for = unquote(url.removeprefix("/files/"))
+            if {".", ".."}.isdisjoint(asked_for.split("/")):
+                assert asked[-1] == asked_for  # the handler ran and root= refused it
+            else:
+                assert asked[-1] != asked_for  # routing refused the dot segment first
             assert b"secret" not in response.content
             assert b"static" not in response.content

@@ -1417,3 +1417,15 @@ def test_one_thousand_parametrised_routes_in_an_app(client_for: ClientFactory) -
     assert client.get("/r1000/items/5").status_code == 404
     assert client.get("/r5/items/x").status_code == 404
     assert app.url_path_for("route_537", item_id=9) == "/r537/items/9"
+
+
+def test_dot_segments_never_fill_a_parameter() -> None:
+    # Clients remove "." and ".." from URLs, so url_path_for refuses them; matching must agree, or
+    # a handler calling url_for with its own values fails, and {p:path} hands out "a/../b".
+    table: RouteTable[str] = RouteTable()
+    table.add(compile_path("/users/{name}"), ["GET"], "user")
+    table.add(compile_path("/files/{rest:path}"), ["GET"], "files")
+    for path in ("/users/..", "/users/.", "/files/a/../b", "/files/..", "/files/./x"):
+        assert table.find("GET", path)[0] is None, path
+    assert table.find("GET", "/users/...")[:2] == ("user", {"name": "..."})
+    assert table.find("GET", "/files/a/.b/..c")[:2] == ("files", {"rest": "a/.b/..c"})

@@ -481,6 +481,16 @@ class QueryParams(Mapping[str, str]):
             return f"{type(self).__name__}({self._raw!r})"
 
 
+def quote_path(path: str) -> str:
+    """Percent-encode a decoded ASGI path back into URL form (``?``, ``#`` and ``%`` included)."""
+    return quote(path, safe=_PATH_SAFE)
+
+
+def quote_query(query_string: bytes) -> str:
+    """The raw query-string bytes as URL text: existing escapes kept, other bytes encoded."""
+    return quote_from_bytes(query_string, safe=_QUERY_SAFE)
+
+
 def _split_netloc(netloc: str) -> tuple[str, str, str]:
     """Split a netloc into (userinfo, host, port), the host keeping its IPv6 brackets."""
     userinfo, _, hostport = netloc.rpartition("@")
@@ -524,10 +534,10 @@ class URL:
         root_path: str = scope.get("root_path", "")
         if root_path and not (path == root_path or path.startswith(root_path.rstrip("/") + "/")):
             path = root_path.rstrip("/") + path
-        url = quote(path, safe=_PATH_SAFE)
+        url = quote_path(path)
         query_string: bytes = scope.get("query_string", b"")
         if query_string:
-            url += "?" + quote_from_bytes(query_string, safe=_QUERY_SAFE)
+            url += "?" + quote_query(query_string)
 
         hosts = [value for name, value in scope.get("headers", ()) if name == b"host"]
         # Two Host headers (RFC 9112 section 3.2 says: answer 400) are trusted no more than none.

@@ -20,7 +20,7 @@ from lanner._validation import ResponseSerializer
 from lanner.background import BackgroundTasks
 from lanner.concurrency import cleanup_pool, dependency_pool, run_cleanup, run_in_threadpool
 from lanner.cookies import parse_cookies
-from lanner.datastructures import parse_query_string
+from lanner.datastructures import parse_query_string, quote_path, quote_query
 from lanner.di import DependencyPlan, Step, build_dependency_plan
 from lanner.errors import ExceptionHandlers, http_problem, loggable
 from lanner.exceptions import HTTPException, RequestValidationError
@@ -318,7 +318,11 @@ class Endpoint:
         finally:
             if stack is not None:
                 await _cleanup(stack, failure)
-        if extras[1] and failure is None:
+            succeeded = failure is None
+            # The exception's traceback holds this frame, which holds the exception: without this
+            # every failed request would leave a cycle (request, headers, response) to the GC.
+            failure = None
+        if extras[1] and succeeded:
             await _run_background(extras[1], scope)
 
     def _read_sources(self, scope: Scope) -> tuple[Any, Any, Any]:
@@ -678,9 +682,10 @@ class RedirectEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, path_params: dict[str, Any]) -> None:
         """Send the 308 redirect, keeping the query string."""
-        location = scope.get("root_path", "") + self._path
+        # The path is decoded: encode it again, or "/a%3Fb/" would lead to "/a?b".
+        location = quote_path(scope.get("root_path", "") + self._path)
         if scope.get("query_string"):
-            location += "?" + scope["query_string"].decode("latin-1")
+            location += "?" + quote_query(scope["query_string"])
         await RedirectResponse(location, status_code=308)(scope, receive, send)
 
 

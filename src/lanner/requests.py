@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any, cast
 
-import pydantic_core
-
+from lanner._json import loads_strict
 from lanner.cookies import parse_cookies
 from lanner.datastructures import URL, Address, Headers, QueryParams, State
 from lanner.exceptions import HTTPException, MalformedBodyError
@@ -203,10 +202,11 @@ class Request:
         """Parse the body as JSON.
 
         Raises:
-            MalformedBodyError: the body is not valid JSON (NaN and Infinity are refused).
+            MalformedBodyError: the body is not valid JSON (NaN, Infinity and numbers too large
+                for a float are refused).
         """
         try:
-            return pydantic_core.from_json(await self.body(), allow_inf_nan=False)
+            return loads_strict(await self.body())
         except ValueError as exc:
             raise MalformedBodyError(f"Malformed JSON: {exc}") from None
 

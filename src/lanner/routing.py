@@ -25,6 +25,9 @@ T = TypeVar("T")
 Handler = Callable[..., Any]
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 _PARAM = re.compile(r"{([A-Za-z_][A-Za-z0-9_]*)(?::([A-Za-z_][A-Za-z0-9_]*))?}")
+# "." and ".." never fill a parameter: clients remove them from URLs (RFC 3986 section 5.2.4), so
+# no link could lead to such a match, and a {p:path} holding ".." is how folders leak.
+_DOT_SEGMENTS = frozenset((".", ".."))
 # RFC 3986 pchar minus "%": what a literal path segment may keep unescaped.
 _SEGMENT_SAFE = "!$&'()*+,;=:@"
 
@@ -484,7 +487,7 @@ def _walk(
             else:
                 # Mixed segments come before {name} in the search order, and a catch-all is tried
                 # last: those cases are left to `_search`.
-                if node.mixed or node.plain is None or not segment:
+                if node.mixed or node.plain is None or not segment or segment in _DOT_SEGMENTS:
                     return None
                 values.append(segment)
                 child = node.plain
@@ -528,13 +531,13 @@ def _search(
             return hit
         del values[len(values) - len(converted) :]
     child = node.plain
-    if child is not None and segment:
+    if child is not None and segment and segment not in _DOT_SEGMENTS:
         values.append(segment)
         hit = _search(child, segments, index + 1, values, method, allowed)
         if hit is not None:
             return hit
         values.pop()
-    if node.catchall is not None:
+    if node.catchall is not None and _DOT_SEGMENTS.isdisjoint(segments[index:]):
         hit = node.catchall.get(method)
         if hit is not None:
             values.append("/".join(segments[index:]))
