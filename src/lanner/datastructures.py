@@ -343,7 +343,7 @@ def parse_query_string(raw: bytes | str) -> list[tuple[str, str]]:
             `%c3`, a raw `\xff` byte.
 
     """
-    text = raw.decode("latin-1") if type(raw) is bytes else raw
+    text = raw.decode("latin-1") if isinstance(raw, bytes) else raw
     # PERF(params): nothing to decode, so splitting by hand gives what the full parse would,
     # without its per-field decoding; str.isascii() costs O(1). Inlined: 3.0 -> 0.72 µs.
     if "%" not in text and "+" not in text and text.isascii():
