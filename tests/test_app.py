@@ -1205,3 +1205,51 @@ def test_the_prebuilt_404_keeps_its_headers_when_middleware_edits_them() -> None
         assert response.headers.get_list("x-added") == ["1"]
     head = client.head("/missing")
     assert (head.status_code, head.content) == (404, b"")
+
+
+def test_app_static_serves_a_folder_with_names_and_hashed_urls(tmp_path: Path) -> None:
+    from lanner import Router
+
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "app.css").write_text("body { color: red }")
+    (tmp_path / "shop").mkdir()
+    (tmp_path / "shop" / "cart.js").write_text("cart()")
+    app = Lanner(freeze_gc=False)
+    app.static("/static", tmp_path / "site")
+    shop = Router(prefix="/shop", name="shop", static=tmp_path / "shop")
+    app.include_router(shop)
+    client = TestClient(app)
+    assert client.get("/static/app.css").text == "body { color: red }"
+    assert client.get("/shop/static/cart.js").text == "cart()"
+    assert client.get("/static/../app.py").status_code == 404
+    assert app.url_path_for("static", path="app.css") == "/static/app.css"
+    assert app.url_path_for("static", filename="a b.css") == "/static/a%20b.css"
+    assert app.url_path_for("shop.static", filename="cart.js") == "/shop/static/cart.js"
+    first = app.static_url("app.css")
+    assert first.startswith("/static/app.css?v=") and len(first.split("=")[1]) == 12
+    assert client.get(first).status_code == 200
+    (tmp_path / "site" / "app.css").write_text("body { color: blue; }")
+    assert app.static_url("app.css") != first
+    with pytest.raises(NoMatchFound):
+        app.static_url("x.css", name="nope")
+    with pytest.raises(NoMatchFound):
+        app.url_path_for("static", path="a", extra="b")
+    with pytest.raises(ValueError, match="static prefix"):
+        app.static("static", tmp_path)
+
+
+def test_a_user_mounted_static_files_app_survives_a_recompile(tmp_path: Path) -> None:
+    from lanner.staticfiles import StaticFiles
+
+    (tmp_path / "a.txt").write_text("a")
+    app = Lanner(freeze_gc=False)
+    app.mount("/files", StaticFiles(directory=tmp_path), name="files")
+    client = TestClient(app)
+    assert client.get("/files/a.txt").text == "a"
+
+    @app.get("/later")
+    async def later() -> str:
+        return "later"
+
+    assert client.get("/files/a.txt").text == "a"
+    assert app.url_path_for("files", path="a.txt") == "/files/a.txt"

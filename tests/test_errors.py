@@ -506,3 +506,98 @@ def test_registering_a_handler_after_the_first_request_takes_effect() -> None:
     assert client.get("/value").status_code == 500
     app.add_exception_handler(ValueError, lambda request, exc: PlainTextResponse("late", 400))
     assert client.get("/value").text == "late"
+
+
+# -- HTML error pages for browsers -----------------------------------------------------------------
+
+BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,*/*;q=0.8"
+
+
+def _page_app(debug: bool = False) -> Lanner:
+    app = Lanner(freeze_gc=False, debug=debug)
+
+    @app.get("/items/{item_id:int}")
+    async def item(item_id: int) -> dict[str, int]:
+        if item_id == 0:
+            raise HTTPException(409, "<b>item zero</b> is reserved")
+        return {"item_id": item_id}
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("secret internals")
+
+    @app.post("/only-post")
+    async def only_post() -> str:
+        return "ok"
+
+    return app
+
+
+@pytest.mark.parametrize(
+    ("accept", "html"),
+    [
+        (BROWSER, True),
+        ("text/html", True),
+        ("*/*", False),
+        (None, False),
+        ("application/json", False),
+        ("application/json, text/html;q=0.5", False),
+        ("text/html;q=0.9, application/problem+json;q=1", False),
+        ("text/html;q=bogus", False),
+        ("text/html, " + "x" * 5000, False),
+    ],
+)
+def test_the_accept_header_decides_between_a_page_and_a_problem(accept: str | None, html: bool) -> None:
+    client = TestClient(_page_app())
+    headers = {"accept": accept} if accept is not None else {}
+    for path, status in (("/missing", 404), ("/items/0", 409), ("/items/abc", 404), ("/only-post", 405)):
+        response = client.get(path, headers=headers)
+        assert response.status_code == status
+        expected = "text/html; charset=utf-8" if html else PROBLEM_JSON
+        assert response.headers["content-type"] == expected, (path, accept)
+
+
+def test_an_html_error_page_shows_status_and_escaped_detail_but_no_internals() -> None:
+    client = TestClient(_page_app())
+    page = client.get("/items/0", headers={"accept": BROWSER})
+    assert "<h1>409 Conflict</h1>" in page.text
+    assert "&lt;b&gt;item zero&lt;/b&gt; is reserved" in page.text
+    assert "<b>" not in page.text
+    assert client.get("/only-post", headers={"accept": BROWSER}).headers["allow"] == "POST"
+    crash = client.get("/boom", headers={"accept": BROWSER})
+    assert crash.status_code == 500
+    assert "secret internals" not in crash.text and "Traceback" not in crash.text
+    head = client.head("/missing", headers={"accept": BROWSER})
+    assert (head.status_code, head.content) == (404, b"")
+
+
+def test_the_debug_500_page_shows_the_traceback_only_with_debug_on() -> None:
+    page = TestClient(_page_app(debug=True)).get("/boom", headers={"accept": BROWSER})
+    assert page.status_code == 500
+    assert "RuntimeError: secret internals" in page.text
+    assert "Traceback (most recent call last)" in page.text
+    quiet = TestClient(_page_app(debug=False)).get("/boom", headers={"accept": BROWSER, "x-debug": "1"})
+    assert "Traceback" not in quiet.text
+
+
+def test_a_validation_error_page_lists_the_fields() -> None:
+    app = Lanner(freeze_gc=False)
+
+    @app.get("/search")
+    async def search(limit: int) -> int:
+        return limit
+
+    page = TestClient(app).get("/search?limit=x", headers={"accept": BROWSER})
+    assert page.status_code == 422
+    assert "<code>query.limit</code>" in page.text
+
+
+def test_a_status_handler_can_render_its_own_page_for_browsers() -> None:
+    app = _page_app()
+
+    @app.exception_handler(404)
+    def not_found(request: Request, exc: HTTPException) -> Response:
+        return Response("<p>Lost? Try the <a href='/'>home page</a>.</p>", 404, media_type="text/html")
+
+    response = TestClient(app).get("/missing", headers={"accept": BROWSER})
+    assert (response.status_code, response.text) == (404, "<p>Lost? Try the <a href='/'>home page</a>.</p>")

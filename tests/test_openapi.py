@@ -354,3 +354,222 @@ def test_two_different_schemes_with_one_name_are_refused():
 
     with pytest.raises(ValueError, match="both named 'APIKeyHeader'"):
         app.openapi()
+
+
+def test_info_carries_the_optional_document_fields():
+    app = Lanner(
+        title="Shop",
+        summary="Buy things",
+        terms_of_service="https://shop.example.test/terms",
+        contact={"name": "Support", "email": "help@shop.example.test"},
+        license_info={"name": "MIT", "identifier": "MIT"},
+    )
+    doc = app.openapi()
+    validate(doc)
+    assert doc["info"] == {
+        "title": "Shop",
+        "version": "0.1.0",
+        "summary": "Buy things",
+        "termsOfService": "https://shop.example.test/terms",
+        "contact": {"name": "Support", "email": "help@shop.example.test"},
+        "license": {"name": "MIT", "identifier": "MIT"},
+    }
+
+
+class Money(BaseModel):
+    amount: int
+    currency: str
+
+
+class Line(BaseModel):
+    sku: str
+    price: Money
+
+
+class Order(BaseModel):
+    lines: list[Line]
+
+
+class Unused(BaseModel):
+    flag: bool
+
+
+def test_models_reached_only_through_other_models_are_in_the_components():
+    app = Lanner()
+
+    @app.get("/orders/latest")
+    async def latest() -> Order:
+        return Order(lines=[])
+
+    doc = app.openapi()
+    validate(doc)
+    schemas = doc["components"]["schemas"]
+    # Order is referenced by the operation, Line only by Order, Money only by Line.
+    assert {"Order", "Line", "Money"} <= set(schemas)
+    assert schemas["Line"]["properties"]["price"] == {"$ref": "#/components/schemas/Money"}
+    assert "Unused" not in schemas
+
+
+def test_a_parameter_read_by_a_dependency_and_by_the_handler_is_listed_once():
+    app = Lanner()
+
+    def paging(limit: int = 10) -> int:
+        return limit
+
+    @app.get("/things")
+    async def things(limit: int = 10, page: Annotated[int, Depends(paging)] = 0) -> dict[str, int]:
+        return {"limit": limit}
+
+    doc = app.openapi()
+    validate(doc)
+    parameters = doc["paths"]["/things"]["get"]["parameters"]
+    assert [(p["name"], p["in"]) for p in parameters] == [("limit", "query")]
+    assert TestClient(app).get("/things", params={"limit": 3}).json() == {"limit": 3}
+
+
+def test_one_route_with_two_methods_documents_both_operations():
+    app = Lanner()
+
+    @app.route("/things", methods=["GET", "POST"])
+    async def things(limit: int = 10) -> dict[str, int]:
+        return {"limit": limit}
+
+    doc = app.openapi()
+    validate(doc)
+    operations = doc["paths"]["/things"]
+    assert set(operations) == {"get", "post"}
+    assert operations["get"]["parameters"] == operations["post"]["parameters"]
+    assert (operations["get"]["operationId"], operations["post"]["operationId"]) == (
+        "things_get",
+        "things_post",
+    )
+
+
+def test_operation_ids_stay_unique():
+    app = Lanner()
+
+    async def listing() -> dict[str, Any]:
+        return {}
+
+    # One handler at two paths has one name: the second id gets its path.
+    app.get("/items")(listing)
+    app.get("/archive/items")(listing)
+    # An explicit id given twice gets a counter.
+    app.get("/a", operation_id="fetch")(listing)
+    app.get("/b", operation_id="fetch")(listing)
+    doc = app.openapi()
+    validate(doc)
+    ids = {path: ops["get"]["operationId"] for path, ops in doc["paths"].items()}
+    assert ids == {
+        "/items": "listing_get",
+        "/archive/items": "listing_archive_items_get",
+        "/a": "fetch",
+        "/b": "fetch_2",
+    }
+
+
+def test_declared_responses_keep_their_content_and_get_problems_only_for_errors():
+    app = Lanner()
+    csv = {"text/csv": {"schema": {"type": "string"}}}
+
+    @app.get(
+        "/report",
+        responses={
+            200: {"description": "The report", "content": csv},
+            302: {"description": "Moved elsewhere"},
+            404: {},
+            "default": {"description": "Anything else"},
+            "5XX": {},
+        },
+    )
+    async def report() -> dict[str, Any]:
+        return {}
+
+    doc = app.openapi()
+    validate(doc)
+    responses = doc["paths"]["/report"]["get"]["responses"]
+    assert responses["200"] == {"description": "The report", "content": csv}
+    assert responses["302"] == {"description": "Moved elsewhere"}
+    assert responses["404"] == {
+        "description": "Not Found",
+        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+    assert responses["default"] == {"description": "Anything else"}
+    assert responses["5XX"] == {"description": "Response"}
+
+
+@pytest.mark.parametrize("spec", ["Not found", None, Missing])
+def test_a_declared_response_that_is_not_a_mapping_is_refused(spec):
+    app = Lanner()
+
+    @app.get("/a", responses={404: spec})
+    async def a() -> dict[str, Any]:
+        return {}
+
+    with pytest.raises(TypeError, match=r"GET /a: responses\[404\] must be a mapping"):
+        app.openapi()
+
+
+def test_a_scheme_required_twice_by_one_route_is_listed_once():
+    from lanner import APIKeyHeader
+
+    app = Lanner()
+
+    def user(key: Annotated[str, Depends(APIKeyHeader("x-key"))]) -> str:
+        return key
+
+    @app.get("/me")
+    async def me(
+        key: Annotated[str, Depends(APIKeyHeader("x-key"))], name: Annotated[str, Depends(user)]
+    ) -> dict[str, str]:
+        return {"name": name}
+
+    doc = app.openapi()
+    validate(doc)
+    assert doc["paths"]["/me"]["get"]["security"] == [{"APIKeyHeader": []}]
+    assert TestClient(app).get("/me", headers={"x-key": "k"}).json() == {"name": "k"}
+
+
+def test_form_and_upload_request_bodies():
+    from lanner.forms import UploadFile
+    from lanner.params import File, Form
+
+    class Login(BaseModel):
+        username: str
+        password: str = Field(min_length=8)
+
+    app = Lanner(title="Forms", version="1")
+
+    @app.post("/login")
+    async def login(form: Annotated[Login, Form()], remember: Annotated[bool, Form()] = False):
+        return {}
+
+    @app.post("/upload")
+    async def upload(
+        file: UploadFile,
+        files: list[UploadFile],
+        note: Annotated[str | None, Form()] = None,
+        raw: Annotated[bytes | None, File()] = None,
+    ):
+        return {}
+
+    doc = app.openapi()
+    validate(doc)
+    binary = {"type": "string", "format": "binary"}
+    login_body = doc["paths"]["/login"]["post"]["requestBody"]
+    assert login_body["required"] is True
+    schema = login_body["content"]["application/x-www-form-urlencoded"]["schema"]
+    assert schema["type"] == "object"
+    assert list(schema["properties"]) == ["remember", "username", "password"]
+    assert schema["properties"]["password"]["minLength"] == 8
+    assert schema["required"] == ["username", "password"]
+    upload_op = doc["paths"]["/upload"]["post"]
+    schema = upload_op["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert list(upload_op["requestBody"]["content"]) == ["multipart/form-data"]
+    assert {k: v for k, v in schema["properties"]["file"].items() if k != "title"} == binary
+    assert schema["properties"]["files"]["items"] == binary
+    assert binary in schema["properties"]["raw"]["anyOf"]
+    assert list(schema["properties"]) == ["note", "file", "files", "raw"]
+    assert schema["required"] == ["file", "files"]
+    assert {"400", "413", "415", "422"} <= set(upload_op["responses"])
+    assert "Login" not in doc.get("components", {}).get("schemas", {})

@@ -462,3 +462,47 @@ def test_background_tasks_run_after_the_handler(app: Lanner, client: TestClient)
     assert done == ["from-dependency", "sync", "async"]
     # The plain function ran in a worker thread, not on the handler's (event loop) thread.
     assert loop_thread[0] != loop_thread[1]
+
+
+# -- form fields and files -----------------------------------------------------------------------
+
+
+def test_form_and_file_markers() -> None:
+    from lanner.params import File, Form
+
+    assert (Form.source, File.source) == ("form", "file")
+    assert issubclass(File, Form) and issubclass(Form, Param) and not issubclass(Form, Body)
+    assert Form().media_type == "application/x-www-form-urlencoded"
+    assert File().media_type == "multipart/form-data"
+    assert Form("x", min_length=2, alias="a-b").constraints() == {"min_length": 2}
+    assert (Form("x").default, File(...).default) == ("x", MISSING)
+    assert repr(File()) == "File(MISSING)"
+
+
+def test_form_and_file_parameters(app: Lanner, client: TestClient) -> None:
+    from lanner.forms import UploadFile
+    from lanner.params import File, Form
+
+    @app.post("/form")
+    async def form(
+        name: Annotated[str, Form(min_length=2)],
+        upload: UploadFile,
+        count: int = Form(1),
+        blob: bytes = File(b""),
+    ) -> list[Any]:
+        return [name, upload.filename, count, blob.decode()]
+
+    files = {"upload": ("u.txt", b"u"), "blob": ("b.bin", b"blob")}
+    assert client.post("/form", data={"name": "ada", "count": "3"}, files=files).json() == [
+        "ada",
+        "u.txt",
+        3,
+        "blob",
+    ]
+    assert client.post("/form", data={"name": "ada"}, files={"upload": ("u", b"")}).json() == [
+        "ada",
+        "u",
+        1,
+        "",
+    ]
+    assert locs(client.post("/form", data={"name": "a"})) == [["form", "name"], ["file", "upload"]]

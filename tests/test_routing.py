@@ -7,6 +7,7 @@ import itertools
 import json
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Annotated, Any
 
 import pytest
@@ -1429,3 +1430,40 @@ def test_dot_segments_never_fill_a_parameter() -> None:
         assert table.find("GET", path)[0] is None, path
     assert table.find("GET", "/users/...")[:2] == ("user", {"name": "..."})
     assert table.find("GET", "/files/a/.b/..c")[:2] == ("files", {"rest": "a/.b/..c"})
+
+
+def test_a_named_router_prefixes_its_route_names_like_a_blueprint() -> None:
+    blog = Router(prefix="/blog", name="blog")
+
+    @blog.get("/")
+    async def index() -> str:
+        return "blog"
+
+    @blog.get("/posts/{slug}", name="post")
+    async def show(slug: str) -> str:
+        return slug
+
+    admin = Router(prefix="/admin", name="admin")
+    admin.include_router(blog)
+    app = Lanner(freeze_gc=False)
+    app.include_router(blog)
+    app.include_router(admin)
+    assert app.url_path_for("blog.index") == "/blog/"
+    assert app.url_path_for("blog.post", slug="hello") == "/blog/posts/hello"
+    assert app.url_path_for("admin.blog.post", slug="x") == "/admin/blog/posts/x"
+    with pytest.raises(NoMatchFound):
+        app.url_path_for("index")
+    for bad in ("", "a.b"):
+        with pytest.raises(ValueError, match="router name"):
+            Router(name=bad)
+
+
+def test_router_folders_are_relative_to_the_file_that_creates_the_router(tmp_path: Path) -> None:
+    here = Path(__file__).parent
+    router = Router(prefix="/shop", name="shop", templates="shop_templates", static="shop_static")
+    assert router.template_folders == (str(here / "shop_templates"),)
+    assert router.statics[0].prefix == "/shop/static"
+    assert router.statics[0].directory == str(here / "shop_static")
+    assert router.statics[0].name == "shop.static"
+    absolute = Router(templates=tmp_path)
+    assert absolute.template_folders == (str(tmp_path),)

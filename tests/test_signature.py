@@ -455,3 +455,85 @@ def test_unresolvable_annotations_are_reported() -> None:
 
     with pytest.raises(TypeError, match="cannot resolve type hints"):
         build_plan(handler)
+
+
+# -- form bodies -------------------------------------------------------------------------------------
+
+
+def test_form_fields_files_and_models_make_one_form_body() -> None:
+    from lanner.forms import UploadFile
+    from lanner.params import File, Form
+
+    class Login(BaseModel):
+        user: str
+        tags: list[str] = []
+
+    async def handler(
+        login: Annotated[Login, Form()],
+        note: Annotated[str, Form(alias="the-note")],
+        avatar: UploadFile,
+        photos: list[UploadFile],
+        raw: Annotated[bytes | None, File()] = None,
+        maybe: UploadFile | None = None,
+    ) -> None: ...
+
+    plan = build_plan(handler)
+    body = plan.body
+    assert body is not None and body.form is not None
+    assert (body.kind, body.media_type) == ("form", "multipart/form-data")
+    assert (body.whole, body.embedded) == (None, None)
+    form = body.form
+    assert form.fields is not None and [s.name for s in form.fields.fields] == ["note"]
+    assert form.files is not None
+    assert [s.name for s in form.files.fields] == ["avatar", "photos", "raw", "maybe"]
+    assert [(m.name, m.keys) for m in form.models] == [("login", (("user", False), ("tags", True)))]
+    assert form.keys == (
+        ("the-note", False),
+        ("avatar", False),
+        ("photos", True),
+        ("raw", False),
+        ("maybe", False),
+        ("user", False),
+        ("tags", True),
+    )
+    assert form.byte_keys == ("raw",)
+    assert body.required and form.required
+    assert body.keys == ("the-note", "avatar", "photos", "raw", "maybe", "user", "tags")
+    assert plan.query is None and plan.reads_request
+
+
+def test_a_form_of_text_fields_is_urlencoded_and_may_be_optional() -> None:
+    from lanner.params import Form
+
+    async def handler(a: Annotated[str, Form()] = "", b: list[int] = Form([])) -> None: ...
+
+    body = build_plan(handler).body
+    assert body is not None and body.form is not None
+    assert body.media_type == "application/x-www-form-urlencoded"
+    assert not body.required and body.form.files is None
+
+
+def test_json_and_form_parameters_cannot_share_a_function_or_a_route() -> None:
+    from lanner.forms import UploadFile
+    from lanner.params import File, Form
+    from lanner.signature import body_kind
+
+    async def mixed(item: Item, name: Annotated[str, Form()]) -> None: ...
+
+    with pytest.raises(TypeError, match="mixed: JSON body parameters and Form"):
+        build_plan(mixed)
+
+    async def model_file(item: Annotated[Item, File()]) -> None: ...
+
+    with pytest.raises(TypeError, match="cannot be a model"):
+        build_plan(model_file)
+
+    async def json_body(item: Item) -> None: ...
+
+    async def upload(file: UploadFile) -> None: ...
+
+    assert body_kind([build_plan(json_body), build_plan(upload)] * 0) is None
+    assert body_kind([build_plan(json_body)]) == "json"
+    assert body_kind([build_plan(upload), build_plan(upload)]) == "form"
+    with pytest.raises(TypeError, match="both a JSON body and Form"):
+        body_kind([build_plan(json_body), build_plan(upload)])

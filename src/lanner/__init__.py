@@ -4,7 +4,8 @@ from lanner import status
 from lanner.app import Lanner
 from lanner.background import BackgroundTasks
 from lanner.exceptions import HTTPException, RequestValidationError
-from lanner.params import Body, Cookie, Depends, Header, Path, Query
+from lanner.forms import FormData, FormLimits, UploadFile
+from lanner.params import Body, Cookie, Depends, File, Form, Header, Path, Query
 from lanner.requests import Request
 from lanner.responses import Response
 from lanner.routing import Router
@@ -18,6 +19,7 @@ from lanner.security import (
     HTTPBearer,
     OAuth2PasswordBearer,
 )
+from lanner.sessions import Session
 
 __version__ = "0.1.0"
 
@@ -29,6 +31,10 @@ __all__ = [
     "Body",
     "Cookie",
     "Depends",
+    "File",
+    "Form",
+    "FormData",
+    "FormLimits",
     "HTTPAuthorizationCredentials",
     "HTTPBasic",
     "HTTPBasicCredentials",
@@ -43,6 +49,8 @@ __all__ = [
     "RequestValidationError",
     "Response",
     "Router",
+    "Session",
+    "UploadFile",
     "__version__",
     "status",
 ]

@@ -388,6 +388,14 @@ def model_field_keys(annotation: Any) -> list[tuple[str, bool]]:
     return keys
 
 
+def model_requires_fields(annotation: Any) -> bool:
+    """Whether a model read field by field (from a query or form) has a required field."""
+    fields = getattr(annotation, "model_fields", None)
+    if fields is None:
+        raise TypeError(f"{annotation!r} is not a pydantic model")
+    return any(info.is_required() for info in fields.values())
+
+
 def is_sequence_type(annotation: Any) -> bool:
     """Whether a parameter type collects repeated keys (``list[int]``, ``tuple[str, ...]``...)."""
     origin = get_origin(annotation)

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from lanner import _heap
 from lanner._validation import ResponseSerializer, wants_response_model
 from lanner.concurrency import configure_default_pool
-from lanner.datastructures import State
+from lanner.datastructures import State, quote_path
 from lanner.di import build_dependency_plan
 from lanner.endpoint import Endpoint, EndpointLike, ErrorEndpoint, RedirectEndpoint, Runtime
 from lanner.errors import ErrorBoundary, ExceptionHandler, ExceptionHandlers
@@ -28,7 +28,9 @@ from lanner.openapi.pages import add_docs_routes
 from lanner.params import MISSING, Depends
 from lanner.requests import DEFAULT_MAX_BODY_SIZE
 from lanner.responses import Response
-from lanner.routing import NoMatchFound, Route, Router, RouteTable
+from lanner.routing import NoMatchFound, Route, Router, RouteTable, StaticFolder, caller_relative
+from lanner.sessions import SessionConfig
+from lanner.staticfiles import StaticFiles
 from lanner.types import ASGIApp, Receive, Scope, Send
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -109,6 +111,16 @@ class Lanner(Router):
             later become unreachable reference cycles are then reclaimed only after shutdown; turn
             it off if that matters (for example a leak test that calls ``gc.collect()`` inside
             ``with TestClient(app)``).
+        secret_key: turns sessions on (defaults to the ``LANNER_SECRET_KEY`` environment variable).
+            Several keys rotate: the first signs, any of them verifies.
+        session_store: where sessions live: a signed cookie unless given (``MemorySessionStore()``,
+            ``RedisSessionStore(url)`` from `lanner.sessions`).
+        session_cookie, session_max_age: the session cookie's name and lifetime in seconds (None:
+            until the browser closes).
+        csrf: require a CSRF token (form field ``csrf_token`` or ``X-CSRF-Token`` header) on
+            POST, PUT, PATCH and DELETE requests that carry the session cookie (403 otherwise);
+            routes opt out with ``csrf_exempt=True``. Needs sessions.
+        form_limits: limits for form bodies (`lanner.forms.FormLimits`); routes may set their own.
         openapi_url, docs_url, redoc_url: where the OpenAPI document, Swagger UI and ReDoc are
             served (None turns one off; without the document there are no pages).
         summary, servers, openapi_tags, contact, license_info, terms_of_service: OpenAPI document
@@ -132,6 +144,12 @@ class Lanner(Router):
         thread_pool_size: int | None = None,
         exception_handlers: dict[type[BaseException] | int, ExceptionHandler] | None = None,
         freeze_gc: bool = True,
+        secret_key: str | Sequence[str] | None = None,
+        session_store: Any = None,
+        session_cookie: str = "session",
+        session_max_age: int | None = 14 * 24 * 3600,
+        csrf: bool = False,
+        form_limits: Any = None,
         openapi_url: str | None = "/openapi.json",
         docs_url: str | None = "/docs",
         redoc_url: str | None = "/redoc",
@@ -167,6 +185,19 @@ class Lanner(Router):
         self._middleware: list[tuple[Callable[..., ASGIApp], dict[str, Any]]] = []
         self._mounts: list[tuple[str, ASGIApp, str | None]] = []
         self._frozen: _Frozen | None = None
+        if secret_key is None:
+            secret_key = os.environ.get("LANNER_SECRET_KEY") or None
+        #: The session settings, or None when sessions are off (no secret key).
+        self.sessions: SessionConfig | None = None
+        if secret_key is not None:
+            self.sessions = SessionConfig(
+                secret_key, store=session_store, cookie_name=session_cookie, max_age=session_max_age
+            )
+        elif session_store is not None or csrf:
+            raise ValueError("sessions and CSRF protection need a secret_key (or LANNER_SECRET_KEY)")
+        self.csrf = csrf
+        self.form_limits = form_limits
+        self._static_apps: dict[StaticFolder, StaticFiles] = {}
         self._runtime = Runtime(self._handlers)
         self._openapi_info = OpenAPIInfo(
             title=title,
@@ -238,6 +269,44 @@ class Lanner(Router):
         self._middleware.append((middleware, options))
         self._routes_changed()
 
+    def static(
+        self, prefix: str, directory: str | os.PathLike[str], *, name: str = "static", **options: Any
+    ) -> None:
+        """Serve the files of `directory` under `prefix` (``app.static("/static", "static")``).
+
+        A relative `directory` is taken from the file that calls this. ``url_for(name, path=...)``
+        builds their URLs and `static_url` adds a content hash; `options` go to `StaticFiles`
+        (``html``, ``cache_control``, ``follow_symlink``, ``precompressed``).
+
+        Raises:
+            ValueError: `prefix` does not start with "/" or ends with "/".
+        """
+        if not prefix.startswith("/") or prefix.endswith("/"):
+            raise ValueError(f"static prefix {prefix!r} must start with '/' and not end with '/'")
+        directory = caller_relative(directory)
+        self.statics.append(StaticFolder(prefix, directory, name, tuple(sorted(options.items()))))
+        self._routes_changed()
+
+    def static_url(self, path: str, name: str = "static") -> str:
+        """The URL path of a static file with a content hash (``/static/app.css?v=3f2a...``).
+
+        Pages can then let browsers cache static files for a long time: the URL changes with the
+        file. The hash is computed once per file version (the first call reads the file).
+
+        Raises:
+            NoMatchFound: no static folder has that name.
+        """
+        folder = next((f for f in self.statics if f.name == name), None)
+        if folder is None:
+            raise NoMatchFound(f"no static folder named {name!r}")
+        return folder.prefix + "/" + self._static_app(folder).url_path(path.lstrip("/"))
+
+    def _static_app(self, folder: StaticFolder) -> StaticFiles:
+        app = self._static_apps.get(folder)
+        if app is None:
+            app = self._static_apps[folder] = StaticFiles(directory=folder.directory, **dict(folder.options))
+        return app
+
     def mount(self, prefix: str, app: ASGIApp, name: str | None = None) -> None:
         """Serve every path under `prefix` with another ASGI application.
 
@@ -256,6 +325,7 @@ class Lanner(Router):
     def _freeze(self) -> _Frozen:
         runtime = self._runtime
         runtime.configure(self._before, self._after, self.max_body_size)
+        runtime.configure_sessions(self.sessions, self.csrf, self.form_limits)
         table: RouteTable[EndpointLike] = RouteTable()
         endpoints: dict[Route, Endpoint] = {}
         names: dict[str, Route] = {}
@@ -273,6 +343,12 @@ class Lanner(Router):
             entry = middleware(entry, **options)
         if self._middleware:
             entry = ErrorBoundary(entry, self, self._handlers)
+        # Rebuilt from `statics` each time; mounts the user added (StaticFiles ones too) stay.
+        ours = {id(app) for app in self._static_apps.values()}
+        self._mounts = [mount for mount in self._mounts if id(mount[1]) not in ours]
+        for folder in self.statics:
+            self._mounts.append((folder.prefix, self._static_app(folder), folder.name))
+        self._mounts.sort(key=lambda mount: len(mount[0]), reverse=True)
         direct = not self._middleware and not self._mounts
         not_found = ErrorEndpoint(runtime, 404)
         frozen = _Frozen(table, endpoints, names, not_found, {}, runtime, entry, direct)
@@ -294,7 +370,18 @@ class Lanner(Router):
             model = annotation if _is_model_annotation(annotation) else None
         serializer = ResponseSerializer(model, options.response_model_exclude_none)
         status_code = options.status_code or 200
-        return Endpoint(plan, runtime, status_code, options.response_class, serializer, options.max_body_size)
+        return Endpoint(
+            plan,
+            runtime,
+            status_code,
+            options.response_class,
+            serializer,
+            options.max_body_size,
+            methods=route.methods,
+            csrf_exempt=options.csrf_exempt,
+            template_folders=options.template_folders,
+            form_limits=options.form_limits,
+        )
 
     @property
     def endpoints(self) -> dict[Route, Endpoint]:
@@ -313,9 +400,21 @@ class Lanner(Router):
         """
         frozen = self._frozen or self._freeze()
         route = frozen.names.get(name)
-        if route is None:
+        if route is not None:
+            return route.compiled.format(path_params)
+        prefix = next((f.prefix for f in self.statics if f.name == name), None)
+        if prefix is None:
+            prefix = next((p for p, _, mount_name in self._mounts if mount_name == name), None)
+        if prefix is None:
             raise NoMatchFound(f"no route named {name!r}")
-        return route.compiled.format(path_params)
+        # Flask's url_for("static", filename=...) spelling works too.
+        params = dict(path_params)
+        path = params.pop("path", None)
+        if path is None:
+            path = params.pop("filename", None)
+        if params or path is None:
+            raise NoMatchFound(f"{name!r} is a mounted folder: give path= (or filename=) only")
+        return prefix + "/" + quote_path(str(path).lstrip("/"))
 
     # -- serving ------------------------------------------------------------------------------
 
@@ -414,6 +513,8 @@ class Lanner(Router):
             _heap.release()
             self._holds_heap = False
         await self._runtime.close_app_values()
+        if self.sessions is not None:
+            await self.sessions.aclose()  # a Redis store's connections
 
 
 def _route_path(scope: Scope) -> str:

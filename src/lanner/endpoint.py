@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from concurrent.futures import Future
 from contextlib import AsyncExitStack
 from types import TracebackType
@@ -22,11 +22,13 @@ from lanner.concurrency import cleanup_pool, dependency_pool, run_cleanup, run_i
 from lanner.cookies import parse_cookies
 from lanner.datastructures import parse_query_string, quote_path, quote_query
 from lanner.di import DependencyPlan, Step, build_dependency_plan
-from lanner.errors import ExceptionHandlers, http_problem, loggable
+from lanner.errors import ExceptionHandlers, accepts_html, http_problem, loggable
 from lanner.exceptions import HTTPException, RequestValidationError
+from lanner.forms import FORM_LIMITS_SCOPE_KEY, FORM_SCOPE_KEY, FormData, UploadFile
 from lanner.requests import ClientDisconnect, Request
 from lanner.responses import FileResponse, JSONResponse, RedirectResponse, Response, text_content_type
-from lanner.signature import BodyPlan, CallPlan
+from lanner.sessions import Session, SessionConfig, verify_csrf_token
+from lanner.signature import BodyPlan, CallPlan, FormPlan, body_kind
 from lanner.types import Message, Receive, Scope, Send
 
 logger = logging.getLogger("lanner.error")
@@ -35,6 +37,7 @@ Hook = Callable[..., Any]
 #: What serves a matched route: ``await endpoint(scope, receive, send, path_params)``.
 EndpointLike = Callable[[Scope, Receive, Send, dict[str, Any]], Awaitable[None]]
 _NO_BODY_STATUSES = frozenset({204, 205, 304})
+_UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 class Runtime:
@@ -49,9 +52,16 @@ class Runtime:
     ) -> None:
         self.handlers = handlers
         self.configure(before, after, max_body_size)
+        self.configure_sessions(None, False, None)
         self.app_values: dict[Callable[..., Any], Any] = {}
         self.app_stack = AsyncExitStack()
         self._app_lock: asyncio.Lock | None = None
+
+    def configure_sessions(self, sessions: SessionConfig | None, csrf: bool, form_limits: Any) -> None:
+        """Set the session settings, CSRF protection and form limits (endpoints recompile after)."""
+        self.sessions = sessions
+        self.csrf = csrf and sessions is not None
+        self.form_limits = form_limits
 
     def configure(self, before: Sequence[Hook], after: Sequence[Hook], max_body_size: int) -> None:
         """Set the hooks and body limit (endpoints are recompiled after a change)."""
@@ -141,6 +151,11 @@ async def _invoke(
     return await stack.enter_async_context(_ThreadedContext(call(**kwargs)))
 
 
+def _is_form_type(content_type: str | None) -> bool:
+    media = (content_type or "").partition(";")[0].strip().lower()
+    return media in ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
 def _is_json_type(content_type: str) -> bool:
     media = content_type.partition(";")[0].strip().lower()
     return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
@@ -192,6 +207,11 @@ class Endpoint:
         response_class: type[Response] | None = None,
         serializer: ResponseSerializer | None = None,
         max_body_size: int | None = None,
+        *,
+        methods: Collection[str] = (),
+        csrf_exempt: bool = False,
+        template_folders: tuple[str, ...] = (),
+        form_limits: Any = None,
     ) -> None:
         self.plan = plan
         self._runtime = runtime
@@ -220,12 +240,29 @@ class Endpoint:
         self._reads_headers = any(p.header for p in plans)
         self._reads_cookies = any(p.cookie for p in plans)
         self._body_plans = tuple(p for p in plans if p.body)
+        # Raises TypeError for a route whose functions read both a JSON body and a form.
+        self._form_body = body_kind(plans) == "form"
         self._has_generators = any(p.kind in ("generator", "async_generator") for p in plans)
         self._wants_response = any(p.response_args for p in plans)
         self._wants_background = any(p.background_args for p in plans)
+        self._wants_session = any(p.session_args for p in plans)
+        # Decided here: only routes that accept unsafe methods check CSRF tokens, only routes that
+        # declare the session (or hold the request, which can reach it) load or save one.
+        self._csrf = runtime.csrf and not csrf_exempt and not _UNSAFE_METHODS.isdisjoint(methods)
+        self._template_folders = template_folders
+        self.form_limits = form_limits or runtime.form_limits
         self._needs_request = bool(
-            self._body_plans or runtime.before or runtime.after or any(p.request_args for p in plans)
+            self._body_plans
+            or runtime.before
+            or runtime.after
+            or any(p.request_args for p in plans)
+            or self._csrf
+            or self._wants_session
         )
+        self._sessions = runtime.sessions if (self._wants_session or self._needs_request) else None
+        # A handler (or hook) holding the request may call `request.form()` itself: it gets the
+        # limits set for the route or the app, when there are any.
+        self._scoped_form_limits = self.form_limits if self._needs_request else None
         handler = plan.handler.plan
         self._handler = handler
         # PERF(json, params, post): one plain handler with no hooks, dependencies or lanner objects
@@ -239,6 +276,10 @@ class Endpoint:
                 or handler.request_args
                 or handler.response_args
                 or handler.background_args
+                or handler.session_args
+                or self._csrf
+                or template_folders
+                or self._form_body
             )
         )
         self._bare = self._direct and not handler.reads_request
@@ -286,8 +327,15 @@ class Endpoint:
         extras: list[Any] = [None, None]  # the Response parameter, the BackgroundTasks
         failure: BaseException | None = None
         response: Response | None = None
+        if self._template_folders:
+            scope["lanner.template_folders"] = self._template_folders
+        if self._scoped_form_limits is not None:
+            scope[FORM_LIMITS_SCOPE_KEY] = self._scoped_form_limits
         try:
             try:
+                if self._csrf and scope["method"] in _UNSAFE_METHODS:
+                    assert request is not None
+                    await self._check_csrf(request)
                 if runtime.before:
                     assert request is not None
                     response = await self._before(request)
@@ -308,6 +356,8 @@ class Endpoint:
             if runtime.after:
                 assert request is not None
                 response = await self._after(request, response)
+            if self._sessions is not None:
+                response = await self._commit_session(scope, request, response)
             await _send_response(runtime, response, scope, receive, send)
         except BaseException as exc:
             # Cancellation (a timeout, a server shutdown) or a failure while sending: the
@@ -322,8 +372,60 @@ class Endpoint:
             # The exception's traceback holds this frame, which holds the exception: without this
             # every failed request would leave a cycle (request, headers, response) to the GC.
             failure = None
+            # A parsed form's uploads live until the response is sent (and the background tasks,
+            # which may use them, have run); then their temporary files are removed.
+            if FORM_SCOPE_KEY in scope and not (extras[1] and succeeded):
+                await _close_form(scope)
         if extras[1] and succeeded:
-            await _run_background(extras[1], scope)
+            try:
+                await _run_background(extras[1], scope)
+            finally:
+                if FORM_SCOPE_KEY in scope:
+                    await _close_form(scope)
+
+    async def _check_csrf(self, request: Request) -> None:
+        """Refuse an unsafe request that carries the session cookie but not its CSRF token.
+
+        Raises:
+            HTTPException: 403 when the token is missing or wrong.
+        """
+        sessions = self._runtime.sessions
+        assert sessions is not None
+        scope = request.scope
+        if not sessions.has_cookie(scope):
+            return  # no ambient credential to abuse: bearer-token APIs are not affected
+        session = await self._load_session(scope)
+        token = request.headers.get("x-csrf-token")
+        if token is None and _is_form_type(request.headers.get("content-type")):
+            form = await request.form(self.form_limits)
+            value = form.get("csrf_token")
+            token = value if isinstance(value, str) else None
+        if not verify_csrf_token(session, token):
+            raise HTTPException(403, "CSRF token missing or incorrect")
+
+    async def _load_session(self, scope: Scope) -> Session:
+        session: Session | None = scope.get("lanner.session")
+        if session is None:
+            sessions = self._runtime.sessions
+            assert sessions is not None
+            session = await sessions.load(scope)
+            scope["lanner.session"] = session
+        return session
+
+    async def _commit_session(self, scope: Scope, request: Request | None, response: Response) -> Response:
+        """Save the session if the request loaded and changed it; a failure is answered as one."""
+        session: Session | None = scope.get("lanner.session")
+        if session is None:
+            return response
+        sessions = self._runtime.sessions
+        assert sessions is not None
+        try:
+            await sessions.commit(session, scope, response)
+        except Exception as exc:
+            if request is None:
+                request = Request(scope, None, self._max_body)
+            return await self._runtime.handlers.respond(request, exc)
+        return response
 
     def _read_sources(self, scope: Scope) -> tuple[Any, Any, Any]:
         """Parse, once per request, the query, headers and cookies any step of the route reads."""
@@ -387,6 +489,13 @@ class Endpoint:
     async def _read_body(
         self, request: Request, arguments: list[dict[str, Any]], errors: list[dict[str, Any]]
     ) -> None:
+        if self._form_body:
+            form = await request.form(self.form_limits)
+            for index, step in enumerate(self._steps):
+                body = step.plan.body
+                if body is not None and body.form is not None:
+                    await _bind_form(body.form, form, arguments[index], errors)
+            return
         raw = await request.body()
         content_type = request.headers.get("content-type")
         for index, step in enumerate(self._steps):
@@ -412,6 +521,7 @@ class Endpoint:
             extras[0] = _blank_response()
         if self._wants_background:
             extras[1] = BackgroundTasks()
+        session = await self._load_session(scope) if self._wants_session else None
         result = None
         for step, call, kwargs in zip(self._steps, self._calls, arguments, strict=True):
             plan = step.plan
@@ -423,6 +533,8 @@ class Endpoint:
                 kwargs[name] = extras[0]
             for name in plan.background_args:
                 kwargs[name] = extras[1]
+            for name in plan.session_args:
+                kwargs[name] = session
             result = await _invoke(plan, call, kwargs, stack)
             results[step.slot] = result
         return result
@@ -610,6 +722,53 @@ def _bind_body(
         body.embedded.validate_json(raw, kwargs, errors)
 
 
+async def _bind_form(
+    plan: FormPlan, form: FormData, kwargs: dict[str, Any], errors: list[dict[str, Any]]
+) -> None:
+    """Validate the form fields and files `plan` reads into `kwargs`."""
+    data = _form_values(form, plan.keys)
+    for key in plan.byte_keys:
+        value = data.get(key)
+        if isinstance(value, list):
+            data[key] = [await _file_content(item) for item in value]
+        elif value is not None:
+            data[key] = await _file_content(value)
+    if plan.fields is not None:
+        plan.fields.validate(data, kwargs, errors)
+    if plan.files is not None:
+        plan.files.validate(data, kwargs, errors)
+    for model in plan.models:
+        kwargs[model.name] = model.validator.validate_python(data, errors)
+
+
+def _form_values(form: FormData, keys: Sequence[tuple[str, bool]]) -> dict[str, Any]:
+    """The values of `keys` (a list for repeated keys, else the last one); empty values are absent.
+
+    Browsers send every input, filled or not: an empty text field as "", an empty file input as a
+    nameless, empty file.
+    """
+    grouped: dict[str, list[Any]] = {}
+    for name, value in form.multi_items():
+        if value == "" or (isinstance(value, UploadFile) and not value.filename and not value.size):
+            continue
+        grouped.setdefault(name, []).append(value)
+    return {key: values if repeated else values[-1] for key, repeated in keys if (values := grouped.get(key))}
+
+
+async def _file_content(value: Any) -> Any:
+    """The bytes of an upload, for a ``bytes`` file parameter (other values are validated as sent)."""
+    if isinstance(value, UploadFile):
+        await value.seek(0)
+        return await value.read()
+    return value
+
+
+async def _close_form(scope: Scope) -> None:
+    form: FormData | None = scope.pop(FORM_SCOPE_KEY, None)
+    if form is not None:
+        await form.close()
+
+
 def _blank_response() -> Response:
     """The `Response` a handler parameter receives: status 0 means "not set"."""
     response = Response()
@@ -627,6 +786,9 @@ def _merge(temporary: Response, response: Response) -> None:
             response.raw_headers.append((name, value))
         else:
             headers[name.decode("latin-1")] = value.decode("latin-1")
+
+
+_Prebuilt = tuple[int, list[tuple[bytes, bytes]], bytes]
 
 
 class ErrorEndpoint(Endpoint):
@@ -651,12 +813,16 @@ class ErrorEndpoint(Endpoint):
             raise HTTPException(status_code, headers=headers)
 
         super().__init__(build_dependency_plan(fail), runtime)
-        self._prebuilt: tuple[int, list[tuple[bytes, bytes]], bytes] | None = None
+        # The problem document and the HTML page, chosen per request by its Accept header.
+        self._prebuilt: tuple[_Prebuilt, _Prebuilt] | None = None
         if not (runtime.before or runtime.after):
             error = HTTPException(status_code, headers=headers)
             if runtime.handlers.answers_by_default(error):
-                response = http_problem(error)
-                self._prebuilt = (response.status_code, response.raw_headers, response.body)
+                problem, page = http_problem(error), http_problem(error, html_page=True)
+                self._prebuilt = (
+                    (problem.status_code, problem.raw_headers, problem.body),
+                    (page.status_code, page.raw_headers, page.body),
+                )
             self.serve = self._serve_error
 
     async def _serve_error(
@@ -668,7 +834,7 @@ class ErrorEndpoint(Endpoint):
             reply = await self._runtime.handlers.respond(Request(scope, receive), error)
             await _send_response(self._runtime, reply, scope, receive, send)
             return
-        status_code, headers, body = prebuilt
+        status_code, headers, body = prebuilt[1] if accepts_html(scope) else prebuilt[0]
         # A copy of the header list: middleware may edit the message's list in place.
         await send({"type": "http.response.start", "status": status_code, "headers": list(headers)})
         await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import inspect
 import logging
 import traceback
@@ -48,11 +49,98 @@ class ProblemResponse(Response):
         super().__init__(pydantic_core.to_json(document, fallback=str), status_code, headers)
 
 
-def http_problem(exc: HTTPException) -> Response:
-    """The default answer to `exc`: a problem document (no body for 1xx, 204 and 304)."""
+class HTMLErrorResponse(Response):
+    """An error page for browsers: the status, its title and the detail.
+
+    It never shows internals, unless the app runs with ``debug=True`` and passes a traceback.
+    """
+
+    media_type = "text/html"
+
+    def __init__(
+        self,
+        status_code: int,
+        detail: Any = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        errors: list[dict[str, Any]] | None = None,
+        traceback_text: str | None = None,
+    ) -> None:
+        title = f"{status_code} {status.phrase(status_code) or 'Error'}"
+        parts = [f"<h1>{html.escape(title)}</h1>"]
+        if detail is not None:
+            text = detail if isinstance(detail, str) else pydantic_core.to_json(detail, fallback=str).decode()
+            parts.append(f"<p>{html.escape(text)}</p>")
+        if errors:
+            items = "".join(
+                f"<li><code>{html.escape('.'.join(map(str, e.get('loc', ()))))}</code>: "
+                f"{html.escape(str(e.get('msg', '')))}</li>"
+                for e in errors
+            )
+            parts.append(f"<ul>{items}</ul>")
+        if traceback_text is not None:
+            parts.append(f"<pre>{html.escape(traceback_text)}</pre>")
+        page = _ERROR_PAGE.format(title=html.escape(title), body="".join(parts))
+        super().__init__(page, status_code, headers)
+
+
+_ERROR_PAGE = (
+    '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+    '<meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title>'
+    "<style>body{{font:16px/1.5 system-ui,sans-serif;margin:0;background:#f6f6f4;color:#222}}"
+    "main{{max-width:40rem;margin:12vh auto;padding:2rem;background:#fff;border-radius:8px;"
+    "box-shadow:0 1px 4px #0002}}h1{{margin-top:0;font-size:1.6rem}}"
+    "pre{{overflow:auto;font-size:.8rem;background:#f0f0f0;padding:1rem}}</style></head>"
+    "<body><main>{body}</main></body></html>"
+)
+# Beyond this an Accept header is not worth reading: the answer is problem+json.
+_MAX_ACCEPT = 4096
+_HTML_TYPES = frozenset(("text/html", "application/xhtml+xml"))
+_JSON_TYPES = frozenset(("application/json", "application/problem+json"))
+
+
+def accepts_html(scope: Mapping[str, Any]) -> bool:
+    """Whether the request's ``Accept`` prefers an HTML page to JSON (a browser, not an API client).
+
+    Only explicit types count: a browser sends ``text/html,...,*/*;q=0.8``; ``*/*`` alone (curl,
+    httpx) or no header keeps problem+json.
+    """
+    accept = next((value for name, value in scope.get("headers", ()) if name == b"accept"), None)
+    if not accept or len(accept) > _MAX_ACCEPT or b"html" not in accept:
+        return False
+    html_q = json_q = 0.0
+    for item in accept.decode("latin-1").split(","):
+        media, _, params = item.partition(";")
+        media = media.strip().lower()
+        if media in _HTML_TYPES:
+            html_q = max(html_q, _quality(params))
+        elif media in _JSON_TYPES:
+            json_q = max(json_q, _quality(params))
+    return html_q > json_q
+
+
+def _quality(params: str) -> float:
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "q":
+            try:
+                q = float(value.strip()[:8])
+            except ValueError:
+                return 0.0
+            return q if 0.0 <= q <= 1.0 else 0.0
+    return 1.0
+
+
+def http_problem(exc: HTTPException, html_page: bool = False) -> Response:
+    """The default answer to `exc`: a problem document, or an HTML page for a browser.
+
+    1xx, 204 and 304 get no body.
+    """
     detail = exc.detail if exc.detail is not None else status.phrase(exc.status_code)
     if exc.status_code in (204, 304) or exc.status_code < 200:
         return Response(status_code=exc.status_code, headers=exc.headers)
+    if html_page:
+        return HTMLErrorResponse(exc.status_code, detail, headers=exc.headers)
     return ProblemResponse(exc.status_code, detail, headers=exc.headers)
 
 
@@ -67,21 +155,29 @@ def loggable(text: str) -> str:
 
 
 def _http_exception(request: Request, exc: HTTPException) -> Response:
-    return http_problem(exc)
+    return http_problem(exc, accepts_html(request.scope))
 
 
 def _validation_error(request: Request, exc: RequestValidationError) -> Response:
     errors = exc.errors()
     count = len(errors)
     detail = f"{count} field{'s' if count != 1 else ''} failed validation"
+    if accepts_html(request.scope):
+        return HTMLErrorResponse(422, detail, errors=errors)
     return ProblemResponse(422, detail, errors=errors)
 
 
 def _server_error(request: Request, exc: Exception) -> Response:
     debug = getattr(request.scope.get("app"), "debug", False)
+    page = accepts_html(request.scope)
     if debug:
-        lines = traceback.format_exception(type(exc), exc, exc.__traceback__)
-        return ProblemResponse(500, f"{type(exc).__name__}: {exc}", traceback="".join(lines))
+        lines = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        detail = f"{type(exc).__name__}: {exc}"
+        if page:
+            return HTMLErrorResponse(500, detail, traceback_text=lines)
+        return ProblemResponse(500, detail, traceback=lines)
+    if page:
+        return HTMLErrorResponse(500, "The server could not complete the request.")
     return ProblemResponse(500, "The server could not complete the request.")
 
 

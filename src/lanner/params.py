@@ -155,6 +155,42 @@ class Body(Param):
         self.media_type = media_type
 
 
+class Form(Param):
+    """A field of an ``application/x-www-form-urlencoded`` or ``multipart/form-data`` body.
+
+    ``username: Annotated[str, Form()]`` reads one field; ``list[...]`` types collect repeated
+    fields. A pydantic model annotated with ``Form()`` reads each of its fields from the form. An
+    empty value counts as absent, as browsers send every input, filled or not. Form and JSON body
+    parameters cannot share a route.
+    """
+
+    source = "form"
+    __slots__ = ("media_type",)
+
+    def __init__(
+        self, default: Any = MISSING, *, media_type: str = "application/x-www-form-urlencoded", **kwargs: Any
+    ) -> None:
+        super().__init__(default, **kwargs)
+        self.media_type = media_type
+
+
+class File(Form):
+    """An uploaded file of a ``multipart/form-data`` body.
+
+    Type it ``UploadFile`` (spooled to disk past 1 MiB), ``bytes`` (read into memory) or a list of
+    either for several files under one name. ``UploadFile`` parameters need no marker. A file part
+    sent empty and without a filename (an empty file input) counts as absent.
+    """
+
+    source = "file"
+    __slots__ = ()
+
+    def __init__(
+        self, default: Any = MISSING, *, media_type: str = "multipart/form-data", **kwargs: Any
+    ) -> None:
+        super().__init__(default, media_type=media_type, **kwargs)
+
+
 class Depends:
     """Declare a dependency: lanner calls `dependency` and passes its result.
 

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
 from typing import Any, cast
 
 from lanner._json import loads_strict
 from lanner.cookies import parse_cookies
 from lanner.datastructures import URL, Address, Headers, QueryParams, State
 from lanner.exceptions import HTTPException, MalformedBodyError
+from lanner.forms import (
+    DEFAULT_LIMITS,
+    FORM_LIMITS_SCOPE_KEY,
+    FORM_SCOPE_KEY,
+    FormData,
+    FormLimits,
+    parse_form,
+)
 from lanner.types import AppProtocol, Receive, Scope
 
 # `parse_cookies` lives in lanner.cookies; it stays importable from here.
@@ -128,6 +137,27 @@ class Request:
         return self._state
 
     @property
+    def session(self) -> Any:
+        """The client's `lanner.sessions.Session` (the same object ``session: Session`` receives).
+
+        Loaded on first use when the route did not declare it, which works with the default
+        cookie store; server-side stores need ``session: Session`` on the route (or a dependency),
+        since loading from them is asynchronous.
+
+        Raises:
+            RuntimeError: sessions are off (no ``secret_key``), or a server-side store's session
+                was not declared on the route.
+        """
+        session = self.scope.get("lanner.session")
+        if session is None:
+            sessions = getattr(self.scope.get("app"), "sessions", None)
+            if sessions is None:
+                raise RuntimeError("sessions are off: give the app a secret_key (or LANNER_SECRET_KEY)")
+            session = sessions.load_sync(self.scope)
+            self.scope["lanner.session"] = session
+        return session
+
+    @property
     def app(self) -> AppProtocol:
         """The application serving this request."""
         return cast(AppProtocol, self.scope["app"])
@@ -209,6 +239,40 @@ class Request:
             return loads_strict(await self.body())
         except ValueError as exc:
             raise MalformedBodyError(f"Malformed JSON: {exc}") from None
+
+    async def form(self, limits: FormLimits | None = None) -> FormData:
+        """Parse an urlencoded or multipart body into a `FormData` (once: later calls share it).
+
+        The body is parsed as it streams in; uploads past 1 MiB are spooled to temporary files.
+        The form is cached in the scope (`lanner.forms.FORM_SCOPE_KEY`), so a CSRF check and the
+        handler share one parse, and lanner's endpoint closes it, removing its temporary files,
+        once the response is sent.
+
+        Args:
+            limits: the limits to enforce; when None, the route's (its own ``form_limits``, else
+                the app's, else `FormLimits()`). Only ``limits.max_size`` bounds the body, not
+                `max_body_size`, which is for JSON.
+
+        Raises:
+            HTTPException: 400 (malformed body or Content-Length, missing boundary, too many
+                fields or files), 413 (over a size limit) or 415 (not a form body).
+            ClientDisconnect: the client left mid-body (any file already written is removed).
+            ImportError: a multipart body arrived and python-multipart is not installed.
+        """
+        form: FormData | None = self.scope.get(FORM_SCOPE_KEY)
+        if form is None:
+            limits = limits or self.scope.get(FORM_LIMITS_SCOPE_KEY) or DEFAULT_LIMITS
+            # `stream()` enforces `max_body_size`; a form has its own, separate limit.
+            saved, self.max_body_size = self.max_body_size, limits.max_size
+            try:
+                # `stream()` is an async generator: closing it ends the read if parsing fails.
+                stream = cast(AsyncGenerator[bytes, None], self.stream())
+                async with aclosing(stream) as chunks:
+                    form = await parse_form(self.headers.get("content-type"), chunks, limits)
+            finally:
+                self.max_body_size = saved
+            self.scope[FORM_SCOPE_KEY] = form
+        return form
 
 
 def _replay(first: Any, receive: Receive) -> Receive:

@@ -12,6 +12,8 @@ segment such as ``{name}.{ext}`` each parameter takes the shortest value that le
 from __future__ import annotations
 
 import dataclasses
+import inspect
+import os
 import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Generic, TypeVar
@@ -172,6 +174,22 @@ class RouteOptions:
     include_in_schema: bool = True
     deprecated: bool | None = None
     max_body_size: int | None = None
+    #: Exempt from the app's CSRF check (a webhook authenticated some other way).
+    csrf_exempt: bool = False
+    #: Limits for form bodies (a `lanner.forms.FormLimits`); None means the app's.
+    form_limits: Any = None
+    #: Folders searched first for templates rendered by this route (its routers', innermost first).
+    template_folders: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class StaticFolder:
+    """A folder a router serves as static files: ``Router(static=...)`` or ``app.static(...)``."""
+
+    prefix: str
+    directory: str
+    name: str
+    options: tuple[tuple[str, Any], ...] = ()
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -194,12 +212,20 @@ class Route:
         prefix: str,
         tags: Sequence[str],
         dependencies: Sequence[Depends],
+        name: str | None = None,
+        template_folders: Sequence[str] = (),
     ) -> Route:
-        """Return a copy mounted under `prefix`, with extra tags and dependencies first."""
+        """Return a copy mounted under `prefix`, with extra tags and dependencies first.
+
+        A router `name` prefixes the route's name (``blog.index``), as a Flask blueprint does;
+        `template_folders` are searched after the route's own.
+        """
         options = dataclasses.replace(
             self.options,
             tags=tuple(dict.fromkeys((*tags, *self.options.tags))),
             dependencies=(*dependencies, *self.options.dependencies),
+            name=f"{name}.{self.name}" if name else self.options.name,
+            template_folders=(*self.options.template_folders, *template_folders),
         )
         path = prefix + self.path
         return Route(path, self.handler, self.methods, options, compile_path(path))
@@ -211,12 +237,19 @@ def _describe(route: Route) -> str:
 
 
 class Router:
-    """A group of routes sharing a prefix, tags and dependencies.
+    """A group of routes sharing a prefix, tags and dependencies (Flask's blueprint).
 
     Args:
         prefix: prepended to every route path ("/items").
         tags: OpenAPI tags added to every route.
         dependencies: dependencies run before every route's handler.
+        name: prefixes the names of its routes, so ``url_for("blog.index")`` finds the ``index``
+            route of ``Router(name="blog")``.
+        templates: a folder searched first for the templates its routes render (relative paths
+            are relative to the file that creates the router, like a blueprint's
+            ``template_folder``).
+        static: a folder served as static files at ``<prefix>/static/``, named ``<name>.static``
+            (relative to the file that creates the router, like a blueprint's ``static_folder``).
     """
 
     def __init__(
@@ -224,13 +257,25 @@ class Router:
         prefix: str = "",
         tags: Sequence[str] | None = None,
         dependencies: Sequence[Depends] | None = None,
+        *,
+        name: str | None = None,
+        templates: str | os.PathLike[str] | None = None,
+        static: str | os.PathLike[str] | None = None,
     ) -> None:
         if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
             raise ValueError(f"router prefix {prefix!r} must start with '/' and not end with '/'")
+        if name is not None and (not name or "." in name):
+            raise ValueError(f"router name {name!r} must be non-empty and contain no '.'")
         self.prefix = prefix
         self.tags = _names(tags, "tags")
         self.dependencies = tuple(dependencies or ())
+        self.name = name
+        self.template_folders = (caller_relative(templates),) if templates is not None else ()
         self.routes: list[Route] = []
+        self.statics: list[StaticFolder] = []
+        if static is not None:
+            static_name = f"{name}.static" if name else "static"
+            self.statics.append(StaticFolder(prefix + "/static", caller_relative(static), static_name))
         self._shapes: dict[tuple[tuple[str, ...], str], Route] = {}
 
     def _check(self, route: Route) -> None:
@@ -278,7 +323,9 @@ class Router:
         if options.get("responses") is None:
             options.pop("responses", None)
         route = Route("", handler, methods, RouteOptions(**options), compile_path("/"))
-        full = route.with_prefix(self.prefix + path, self.tags, self.dependencies)
+        full = route.with_prefix(
+            self.prefix + path, self.tags, self.dependencies, self.name, self.template_folders
+        )
         return self._register(full)
 
     def route(
@@ -291,7 +338,7 @@ class Router:
 
         Options: status_code, response_model, response_model_exclude_none, response_class, name,
         tags, summary, description, operation_id, dependencies, responses, include_in_schema,
-        deprecated, max_body_size.
+        deprecated, max_body_size, csrf_exempt, form_limits.
         """
 
         def decorator(handler: T) -> T:
@@ -352,12 +399,35 @@ class Router:
         extra_tags = (*self.tags, *_names(tags, "tags"))
         extra_dependencies = (*self.dependencies, *(dependencies or ()))
         routes = [
-            route.with_prefix(self.prefix + prefix, extra_tags, extra_dependencies) for route in router.routes
+            route.with_prefix(
+                self.prefix + prefix, extra_tags, extra_dependencies, self.name, self.template_folders
+            )
+            for route in router.routes
         ]
         for route in routes:
             self._check(route)
         for route in routes:
             self._register(route)
+        for folder in router.statics:
+            name = f"{self.name}.{folder.name}" if self.name else folder.name
+            self.statics.append(
+                dataclasses.replace(folder, prefix=self.prefix + prefix + folder.prefix, name=name)
+            )
+        if router.statics:
+            self._routes_changed()
+
+
+def caller_relative(folder: str | os.PathLike[str]) -> str:
+    """`folder` made absolute: a relative one is taken from the file that created the router."""
+    path = os.fspath(folder)
+    if os.path.isabs(path):
+        return path
+    frame = inspect.currentframe()
+    # Walk out of lanner's own frames (Router.__init__, Lanner.__init__, Lanner.static...).
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("lanner"):
+        frame = frame.f_back
+    base = frame.f_globals.get("__file__") if frame is not None else None
+    return os.path.abspath(os.path.join(os.path.dirname(base), path) if base else path)
 
 
 def _names(value: Sequence[str] | None, what: str) -> tuple[str, ...]:

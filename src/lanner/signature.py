@@ -13,7 +13,7 @@ import functools
 import inspect
 import types
 import typing
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from typing import Annotated, Any, get_args, get_origin
 
 from lanner._validation import (
@@ -23,14 +23,18 @@ from lanner._validation import (
     is_model_type,
     is_sequence_type,
     model_field_keys,
+    model_requires_fields,
     no_default,
 )
 from lanner.background import BackgroundTasks
-from lanner.params import MISSING, Body, Depends, Header, Param, Path, Query
+from lanner.forms import MULTIPART, URLENCODED, UploadFile, require_multipart
+from lanner.params import MISSING, Body, Depends, File, Header, Param, Path, Query
 from lanner.requests import Request
 from lanner.responses import Response
+from lanner.sessions.mapping import Session
 
 CallKind = typing.Literal["async", "sync", "async_generator", "generator"]
+BodyKind = typing.Literal["json", "form"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -43,8 +47,38 @@ class QueryModel:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class FormModel:
+    """A pydantic model whose fields are read from a form body."""
+
+    name: str
+    validator: ValueValidator
+    keys: tuple[tuple[str, bool], ...]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FormPlan:
+    """How a form body is bound: which fields and files are read and what validates them.
+
+    Attributes:
+        fields: the ``Form()`` parameters (errors located at ``["form", key]``).
+        files: the ``File()`` and ``UploadFile`` parameters (errors at ``["file", key]``).
+        models: the models read field by field from the form.
+        keys: every form key read, and whether it collects repeated values.
+        byte_keys: the file keys whose parameters want the content as bytes, not an `UploadFile`.
+        required: whether some field must be present.
+    """
+
+    fields: SourceValidator | None
+    files: SourceValidator | None
+    models: tuple[FormModel, ...]
+    keys: tuple[tuple[str, bool], ...]
+    byte_keys: tuple[str, ...]
+    required: bool
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class BodyPlan:
-    """How the body is read: one whole value, or several values embedded by key."""
+    """How the body is read: JSON (one whole value, or several embedded by key) or a form."""
 
     whole: ValueValidator | None
     whole_name: str
@@ -52,10 +86,14 @@ class BodyPlan:
     embedded: SourceValidator | None
     media_type: str
     whole_key: str = ""
+    kind: BodyKind = "json"
+    form: FormPlan | None = None
 
     @property
     def keys(self) -> tuple[str, ...]:
         """The body keys this plan reads (the whole body's would-be key when it is not embedded)."""
+        if self.form is not None:
+            return tuple(key for key, _ in self.form.keys)
         if self.embedded is not None:
             return tuple(spec.key for spec in self.embedded.fields)
         return (self.whole_key,)
@@ -63,6 +101,8 @@ class BodyPlan:
     @property
     def required(self) -> bool:
         """Whether a request without a body is invalid."""
+        if self.form is not None:
+            return self.form.required
         if self.embedded is not None:
             return any(spec.required for spec in self.embedded.fields)
         return self.whole_default is MISSING
@@ -85,6 +125,7 @@ class CallPlan:
     request_args: tuple[str, ...]
     response_args: tuple[str, ...]
     background_args: tuple[str, ...]
+    session_args: tuple[str, ...]
     dependencies: tuple[tuple[str, Depends], ...]
     return_annotation: Any
 
@@ -101,6 +142,7 @@ class CallPlan:
             or self.request_args
             or self.response_args
             or self.background_args
+            or self.session_args
         )
 
 
@@ -165,12 +207,16 @@ class _Collector:
             "header": [],
             "cookie": [],
             "body": [],
+            "form": [],
+            "file": [],
         }
         self.markers: dict[str, Param] = {}
         self.query_models: list[QueryModel] = []
+        self.form_models: list[FormModel] = []
         self.request_args: list[str] = []
         self.response_args: list[str] = []
         self.background_args: list[str] = []
+        self.session_args: list[str] = []
         self.dependencies: list[tuple[str, Depends]] = []
 
     def add(self, name: str, annotation: Any, default: Any, path_names: Collection[str]) -> None:
@@ -195,12 +241,15 @@ class _Collector:
                 (Request, self.request_args),
                 (Response, self.response_args),
                 (BackgroundTasks, self.background_args),
+                (Session, self.session_args),
             ):
                 if _is_special(annotation, cls):
                     target.append(name)
                     return
             if name in path_names:
                 marker = Path()
+            elif _is_upload_type(annotation):
+                marker = File()
             elif _is_body_type(annotation):
                 marker = Body()
             else:
@@ -228,6 +277,14 @@ class _Collector:
             keys = tuple(model_field_keys(annotation))
             self.query_models.append(QueryModel(name, ValueValidator("query", annotation), keys))
             return
+        if source == "file":
+            if is_model_type(annotation):
+                raise TypeError(f"{self.owner}: File() parameter {name!r} cannot be a model; use Form()")
+            require_multipart()  # fail at registration, not on the first upload
+        if source == "form" and is_model_type(annotation):
+            keys = tuple(model_field_keys(annotation))
+            self.form_models.append(FormModel(name, ValueValidator("form", annotation), keys))
+            return
         spec = FieldSpec(
             name, key, annotation, no_default() if default is MISSING else default, marker.constraints()
         )
@@ -251,6 +308,59 @@ def _is_body_type(annotation: Any) -> bool:
     return is_model_type(annotation) or (
         is_sequence_type(annotation) and any(is_model_type(a) for a in get_args(annotation))
     )
+
+
+def _is_upload_type(annotation: Any) -> bool:
+    """Whether an unmarked parameter is a file: `UploadFile`, optional or in a sequence."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _is_upload_type(get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        return any(_is_upload_type(arg) for arg in get_args(annotation) if arg is not type(None))
+    if is_sequence_type(annotation):
+        return any(_is_upload_type(arg) for arg in get_args(annotation))
+    return _is_special(annotation, UploadFile)
+
+
+def _reads_bytes(annotation: Any) -> bool:
+    """Whether a file parameter wants the content (``bytes``, optional or in a list)."""
+    origin = get_origin(annotation)
+    if origin is Annotated or origin in (typing.Union, types.UnionType) or is_sequence_type(annotation):
+        return any(_reads_bytes(arg) for arg in get_args(annotation) if arg is not type(None))
+    return annotation is bytes
+
+
+def _form_plan(collector: _Collector) -> BodyPlan | None:
+    fields, files, models = collector.fields["form"], collector.fields["file"], collector.form_models
+    if not (fields or files or models):
+        return None
+    if collector.fields["body"]:
+        raise TypeError(
+            f"{collector.owner}: JSON body parameters and Form()/File() parameters cannot share a function"
+        )
+    keys = tuple((spec.key, is_sequence_type(spec.annotation)) for spec in (*fields, *files))
+    plan = FormPlan(
+        fields=SourceValidator("form", fields) if fields else None,
+        files=SourceValidator("file", files) if files else None,
+        models=tuple(models),
+        keys=keys + tuple(key for model in models for key in model.keys),
+        byte_keys=tuple(spec.key for spec in files if _reads_bytes(spec.annotation)),
+        required=any(spec.required for spec in (*fields, *files))
+        or any(model_requires_fields(model.validator.annotation) for model in models),
+    )
+    return BodyPlan(None, "", MISSING, None, MULTIPART if files else URLENCODED, kind="form", form=plan)
+
+
+def body_kind(plans: Iterable[CallPlan]) -> BodyKind | None:
+    """The kind of body the functions of one route read together, if any.
+
+    Raises:
+        TypeError: one of them reads a JSON body and another a form.
+    """
+    kinds = {plan.body.kind for plan in plans if plan.body is not None}
+    if len(kinds) > 1:
+        raise TypeError("a route cannot read both a JSON body and Form()/File() parameters")
+    return kinds.pop() if kinds else None
 
 
 def _body_plan(specs: list[FieldSpec], markers: dict[str, Param], embed: bool) -> BodyPlan | None:
@@ -305,10 +415,11 @@ def build_plan(
         header=SourceValidator("header", fields["header"]) if fields["header"] else None,
         header_keys=tuple((s.key, is_sequence_type(s.annotation)) for s in fields["header"]),
         cookie=SourceValidator("cookie", fields["cookie"]) if fields["cookie"] else None,
-        body=_body_plan(fields["body"], collector.markers, embed_body),
+        body=_form_plan(collector) or _body_plan(fields["body"], collector.markers, embed_body),
         request_args=tuple(collector.request_args),
         response_args=tuple(collector.response_args),
         background_args=tuple(collector.background_args),
+        session_args=tuple(collector.session_args),
         dependencies=tuple(collector.dependencies),
         return_annotation=hints.get("return", inspect.Signature.empty),
     )

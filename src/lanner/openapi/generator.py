@@ -20,12 +20,13 @@ from lanner import status
 from lanner.endpoint import Endpoint
 from lanner.responses import JSONResponse
 from lanner.routing import Route
-from lanner.signature import CallPlan
+from lanner.signature import CallPlan, FormPlan
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 _PARAM_IN_TEMPLATE = re.compile(r"{([A-Za-z_][A-Za-z0-9_]*)(?::[A-Za-z_]+)?}")
 _LIFTED = ("description", "examples", "deprecated")
+_MULTIPART = "multipart/form-data"
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "title": "Problem",
@@ -120,11 +121,11 @@ class _Schemas:
         self.definitions = dict(definitions.get("$defs", {}))
         prefix = REF_TEMPLATE.format(model="")
         for key in inline:
-            ref = self.results[key].get("$ref", "")
-            if ref.startswith(prefix):
-                schema = dict(self.definitions[ref[len(prefix) :]])
-                schema.pop("title", None)
-                self.results[key] = schema
+            # Only models are inlined (the generated per-source models, query models), and pydantic
+            # always answers a model with a reference to its definition.
+            schema = dict(self.definitions[self.results[key]["$ref"].removeprefix(prefix)])
+            schema.pop("title", None)
+            self.results[key] = schema
 
 
 def openapi_path(template: str) -> str:
@@ -156,6 +157,9 @@ class _Operation:
     body_required: bool = False
     body_media_type: str = "application/json"
     body_inline: bool = False
+    form_parts: list[Any] = dataclasses.field(default_factory=list)
+    form_required: bool = False
+    form_media_type: str = ""
     response_key: Any = None
     extra_responses: dict[str, tuple[str, Any]] = dataclasses.field(default_factory=dict)
 
@@ -180,10 +184,13 @@ def _collect(route: Route, endpoint: Endpoint, method: str, schemas: _Schemas) -
             key = schemas.want(model.validator, "validation", model.validator.adapter)
             operation.sources.append(("query", key))
         body = plan.body
-        if body is not None and operation.body_key is None:
+        if body is not None and body.form is not None:
+            _collect_form(operation, body.form, body.media_type, schemas)
+        elif body is not None and operation.body_key is None:
             if body.whole is not None:
                 operation.body_key = schemas.want(body.whole, "validation", body.whole.adapter)
-            elif body.embedded is not None:
+            else:
+                assert body.embedded is not None  # a body plan reads a whole value or embedded ones
                 operation.body_key = schemas.want(
                     body.embedded, "validation", TypeAdapter(body.embedded.model)
                 )
@@ -196,13 +203,46 @@ def _collect(route: Route, endpoint: Endpoint, method: str, schemas: _Schemas) -
         mode: JsonSchemaMode = "validation" if endpoint.serializer.exclude_none else "serialization"
         operation.response_key = schemas.want(endpoint.serializer, mode, adapter)
     for code, spec in route.options.responses.items():
-        response_model = spec.get("model") if isinstance(spec, Mapping) else None
+        if not isinstance(spec, Mapping):
+            raise TypeError(
+                f"{method} {route.path}: responses[{code!r}] must be a mapping such as "
+                f"{{'model': ..., 'description': ...}}, got {spec!r}"
+            )
+        response_model = spec.get("model")
         if response_model is not None:
             operation.extra_responses[str(code)] = (
                 "model",
                 schemas.want(response_model, "serialization", TypeAdapter(response_model)),
             )
     return operation
+
+
+def _collect_form(operation: _Operation, form: FormPlan, media_type: str, schemas: _Schemas) -> None:
+    """Every function of a route reads the same form: their fields make one request body."""
+    for validator in (form.fields, form.files):
+        if validator is not None:
+            operation.form_parts.append(schemas.want(validator, "validation", TypeAdapter(validator.model)))
+    for model in form.models:
+        operation.form_parts.append(schemas.want(model.validator, "validation", model.validator.adapter))
+    operation.form_required = operation.form_required or form.required
+    # One file anywhere makes the whole body multipart.
+    if operation.form_media_type != _MULTIPART:
+        operation.form_media_type = media_type
+
+
+def _form_schema(operation: _Operation, schemas: _Schemas) -> dict[str, Any]:
+    """One object schema holding the properties of every form part (the first one of a name wins)."""
+    properties: dict[str, Any] = {}
+    required: list[str] = []
+    for key in operation.form_parts:
+        schema = schemas.results[key]
+        for name, prop in schema.get("properties", {}).items():
+            properties.setdefault(name, prop)
+        required.extend(name for name in schema.get("required", ()) if name not in required)
+    merged: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        merged["required"] = required
+    return merged
 
 
 def _parameters(operation: _Operation, schemas: _Schemas) -> list[dict[str, Any]]:
@@ -251,7 +291,8 @@ def _responses(operation: _Operation, schemas: _Schemas) -> dict[str, Any]:
             media = getattr(response_class, "media_type", None) or "application/octet-stream"
             success["content"] = {media: {"schema": {"type": "string"}}}
     responses: dict[str, Any] = {str(code): success}
-    if operation.sources or operation.body_key is not None:
+    has_body = operation.body_key is not None or bool(operation.form_parts)
+    if operation.sources or has_body:
         responses["422"] = {
             "description": "Validation Error",
             "content": _json_content(
@@ -262,27 +303,26 @@ def _responses(operation: _Operation, schemas: _Schemas) -> dict[str, Any]:
     # Statuses lanner itself answers before the handler runs, so clients and fuzzers expect them.
     if operation.route.compiled.param_names:
         responses["404"] = {"description": "No resource at this path", "content": problem}
-    if operation.body_key is not None:
+    if has_body:
         responses["400"] = {"description": "Malformed body", "content": problem}
         responses["413"] = {"description": "Body larger than the limit", "content": problem}
         responses["415"] = {"description": "Unsupported body media type", "content": problem}
     for key, spec in operation.route.options.responses.items():
         entry: dict[str, Any] = dict(responses.get(str(key), {}))
-        if isinstance(spec, Mapping):
-            entry["description"] = (
-                spec.get("description")
-                or entry.get("description")
-                or (status.phrase(int(key)) if str(key).isdigit() else "Response")
+        entry["description"] = (
+            spec.get("description")
+            or entry.get("description")
+            or (status.phrase(int(key)) if str(key).isdigit() else "Response")
+        )
+        extra = operation.extra_responses.get(str(key))
+        if extra is not None:
+            entry["content"] = _json_content(schemas.results[extra[1]])
+        elif "content" in spec:
+            entry["content"] = spec["content"]
+        elif "content" not in entry and str(key).isdigit() and int(key) >= 400:
+            entry["content"] = _json_content(
+                {"$ref": REF_TEMPLATE.format(model="Problem")}, PROBLEM_MEDIA_TYPE
             )
-            extra = operation.extra_responses.get(str(key))
-            if extra is not None:
-                entry["content"] = _json_content(schemas.results[extra[1]])
-            elif "content" in spec:
-                entry["content"] = spec["content"]
-            elif "content" not in entry and str(key).isdigit() and int(key) >= 400:
-                entry["content"] = _json_content(
-                    {"$ref": REF_TEMPLATE.format(model="Problem")}, PROBLEM_MEDIA_TYPE
-                )
         responses[str(key)] = entry
     return responses
 
@@ -351,7 +391,12 @@ def _referenced(paths: dict[str, Any], definitions: dict[str, Any]) -> set[str]:
 
 
 def build_openapi(info: OpenAPIInfo, routes: Iterable[tuple[Route, Endpoint]]) -> dict[str, Any]:
-    """Return the OpenAPI 3.1.0 document for `routes` (those with ``include_in_schema``)."""
+    """Return the OpenAPI 3.1.0 document for `routes` (those with ``include_in_schema``).
+
+    Raises:
+        TypeError: an entry of a route's ``responses`` is not a mapping.
+        ValueError: two different security schemes have the same name.
+    """
     schemas = _Schemas()
     operations: list[_Operation] = []
     for route, endpoint in routes:
@@ -361,6 +406,7 @@ def build_openapi(info: OpenAPIInfo, routes: Iterable[tuple[Route, Endpoint]]) -
             operations.append(_collect(route, endpoint, method, schemas))
     inline = {key for operation in operations for _, key in operation.sources}
     inline.update(op.body_key for op in operations if op.body_inline)
+    inline.update(key for op in operations for key in op.form_parts)
     schemas.build(inline)
     ids = _operation_ids(operations)
     paths: dict[str, dict[str, Any]] = {}
@@ -384,6 +430,11 @@ def build_openapi(info: OpenAPIInfo, routes: Iterable[tuple[Route, Endpoint]]) -
             document["requestBody"] = {
                 "required": operation.body_required,
                 "content": _json_content(schemas.results[operation.body_key], operation.body_media_type),
+            }
+        elif operation.form_parts:
+            document["requestBody"] = {
+                "required": operation.form_required,
+                "content": {operation.form_media_type: {"schema": _form_schema(operation, schemas)}},
             }
         document["responses"] = _responses(operation, schemas)
         security = _security(operation, security_schemes)
