@@ -9,18 +9,19 @@ Most requests go through `TestClient`. Where httpx would normalise or refuse the
 it reached the app (``//evil.com/``, ``..`` segments, raw non-UTF-8 bytes, NUL in a header, a
 client that leaves mid-body), `asgi` sends the exact ASGI messages a server would.
 
+Rows covered elsewhere, next to the feature they attack: forms, multipart and uploads (rows 1-22
+and 30) in tests/test_forms.py and tests/test_uploads.py; static file traversal (rows 23-29) in
+tests/test_staticfiles.py as well as here for `FileResponse(root=...)`. Sessions (57, 58) and
+templates (65) are at the end of this file.
+
 Rows not covered, because the feature they attack does not exist in lanner yet:
 
-- multipart and urlencoded forms, uploads: rows 1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 14, 15, 16,
-  17, 20, 21, 30 (added when forms, multipart and `UploadFile` land);
 - CORS: rows 31, 52, 53, 54 (added when the CORS middleware lands);
 - allowed hosts and DNS rebinding (the ALLOWED_HOSTS half of row 47): added when the trusted-hosts
   middleware lands;
-- sessions and signed cookies: rows 57, 58 (added when sessions land);
 - Accept-Language parsing and its caches: row 59 (added when i18n lands);
 - JWT and token verification: rows 60, 61, 62 (added when JWT verification lands; the security
   dependencies today only extract credentials);
-- templates: row 65 (added when templating lands);
 - WebSocket frames: row 67 (added when websockets land);
 - login timing: row 69 (added when a password/login helper lands).
 
@@ -47,7 +48,7 @@ import httpx
 import pytest
 from pydantic import BaseModel
 
-from lanner import Body, Cookie, Header, HTTPException, Lanner, Query, Request, Response
+from lanner import Body, Cookie, Header, HTTPException, Lanner, Query, Request, Response, Session
 from lanner.datastructures import MutableHeaders
 from lanner.responses import (
     FileResponse,
@@ -1150,3 +1151,63 @@ def test_cve_2019_14806_debug_is_off_unless_asked_for(monkeypatch: pytest.Monkey
     assert Lanner(freeze_gc=False).debug is False
     monkeypatch.setenv("LANNER_DEBUG", "1")
     assert Lanner(freeze_gc=False).debug is True
+
+
+# -- sessions and templates ------------------------------------------------------------------------
+
+
+def _session_app(**options: Any) -> Lanner:
+    app = Lanner(freeze_gc=False, **options)
+
+    @app.post("/login")
+    async def login(session: Session) -> str:
+        session["user"] = "ada"
+        return "in"
+
+    @app.get("/me")
+    async def me(session: Session) -> str:
+        return str(session.get("user"))
+
+    return app
+
+
+# Row 57 (Flask, CVE-2023-30861): a response that read or set the session cookie lacked
+# `Vary: Cookie`, so a caching proxy served one user's session to others.
+def test_cve_2023_30861_session_responses_vary_on_cookie() -> None:
+    client = TestClient(_session_app(secret_key="k"))
+    login = client.post("/login")
+    assert "set-cookie" in login.headers
+    assert "cookie" in login.headers["vary"].lower()
+    me = client.get("/me")
+    assert me.text == '"ada"'
+    assert "cookie" in me.headers["vary"].lower()
+
+
+# Row 58 (Flask, CVE-2025-47278): with a list of keys, new sessions were signed with a stale one.
+def test_cve_2025_47278_new_sessions_are_signed_with_the_first_key() -> None:
+    rotated = TestClient(_session_app(secret_key=["new-key", "old-key"]))
+    rotated.post("/login")
+    cookie = rotated.cookies["session"]
+    only_new = TestClient(_session_app(secret_key="new-key"))
+    assert only_new.get("/me", headers={"cookie": f"session={cookie}"}).text == '"ada"'
+    only_old = TestClient(_session_app(secret_key="old-key"))
+    assert only_old.get("/me", headers={"cookie": f"session={cookie}"}).text == '"None"'
+    # And a cookie signed with the old key is still accepted after the rotation.
+    old = TestClient(_session_app(secret_key="old-key"))
+    old.post("/login")
+    assert rotated.get("/me", headers={"cookie": f"session={old.cookies['session']}"}).text == '"ada"'
+
+
+# Row 65 (Jinja2, CVE-2020-28493 and the sandbox escapes): lanner requires a Jinja2 with the fixes,
+# and urlize stays linear on the input that was a ReDoS.
+@pytest.mark.timeout(10)
+def test_cve_2020_28493_urlize_is_fast_on_the_redos_input() -> None:
+    import jinja2
+
+    major, minor = (int(part) for part in jinja2.__version__.split(".")[:2])
+    assert (major, minor) >= (3, 1)
+    env = jinja2.Environment(autoescape=True)
+    hostile = "<" + "a" * 20000 + "@" * 1000
+    started = time.perf_counter()
+    env.from_string("{{ text | urlize }}").render(text=hostile)
+    assert time.perf_counter() - started < 2.0

@@ -151,6 +151,17 @@ async def _invoke(
     return await stack.enter_async_context(_ThreadedContext(call(**kwargs)))
 
 
+def _add_vary(response: Response, name: str) -> None:
+    """Add `name` to the response's ``Vary`` header unless it is there already."""
+    for index, (key, value) in enumerate(response.raw_headers):
+        if key == b"vary":
+            listed = {item.strip().lower() for item in value.decode("latin-1").split(",")}
+            if name.lower() not in listed and "*" not in listed:
+                response.raw_headers[index] = (key, value + b", " + name.encode("latin-1"))
+            return
+    response.raw_headers.append((b"vary", name.encode("latin-1")))
+
+
 def _is_form_type(content_type: str | None) -> bool:
     media = (content_type or "").partition(";")[0].strip().lower()
     return media in ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -419,6 +430,9 @@ class Endpoint:
             return response
         sessions = self._runtime.sessions
         assert sessions is not None
+        # The answer depended on the cookie: a shared cache must not hand it to another client
+        # (CVE-2023-30861 in Flask).
+        _add_vary(response, "Cookie")
         try:
             await sessions.commit(session, scope, response)
         except Exception as exc:
