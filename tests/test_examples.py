@@ -21,6 +21,11 @@ def load(name: str):
 def test_every_example_is_tested():
     tested = {"demo", "quickstart", "secure"}
     assert {p.stem for p in EXAMPLES.glob("*.py")} == tested
+    # Example packages have a test module of their own.
+    packages = {p.parent.name for p in EXAMPLES.glob("*/__init__.py")}
+    assert packages == {"bookshelf"}
+    for name in packages:
+        assert (Path(__file__).parent / f"test_{name}.py").is_file()
 
 
 def test_quickstart():
