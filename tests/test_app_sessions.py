@@ -152,3 +152,30 @@ def test_without_sessions_a_declared_session_is_a_clear_error() -> None:
         return PlainTextResponse(str(request.session))
 
     assert TestClient(app).get("/").status_code == 500
+
+
+def test_the_session_cookie_name_lifetime_and_domain_are_configurable() -> None:
+    app = Lanner(
+        freeze_gc=False,
+        secret_key="k",
+        session_cookie="sid",
+        session_max_age=600,
+        session_domain="example.org",
+    )
+
+    @app.post("/set")
+    async def set_value(session: Session) -> str:
+        session["x"] = 1
+        return "ok"
+
+    cookie = TestClient(app).post("/set").headers["set-cookie"]
+    assert cookie.startswith("sid=")
+    assert "Max-Age=600" in cookie and "Domain=example.org" in cookie and "Path=/" in cookie
+    secure = TestClient(app, base_url="https://testserver").post("/set").headers["set-cookie"]
+    assert "Secure" in secure and "Secure" not in cookie
+
+
+def test_flash_is_importable_from_lanner() -> None:
+    import lanner
+
+    assert lanner.flash is flash and lanner.get_flashed_messages is get_flashed_messages

@@ -1467,3 +1467,12 @@ def test_router_folders_are_relative_to_the_file_that_creates_the_router(tmp_pat
     assert router.statics[0].name == "shop.static"
     absolute = Router(templates=tmp_path)
     assert absolute.template_folders == (str(tmp_path),)
+
+
+def test_a_folder_found_only_in_the_working_directory_is_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "only_in_cwd_templates").mkdir()
+    monkeypatch.chdir(tmp_path)
+    router = Router(templates="only_in_cwd_templates")
+    assert router.template_folders == (str(tmp_path / "only_in_cwd_templates"),)

@@ -19,7 +19,7 @@ from lanner.security import (
     HTTPBearer,
     OAuth2PasswordBearer,
 )
-from lanner.sessions import Session
+from lanner.sessions import Session, flash, get_flashed_messages
 
 __version__ = "0.1.0"
 
@@ -52,5 +52,7 @@ __all__ = [
     "Session",
     "UploadFile",
     "__version__",
+    "flash",
+    "get_flashed_messages",
     "status",
 ]

@@ -115,8 +115,8 @@ class Lanner(Router):
             Several keys rotate: the first signs, any of them verifies.
         session_store: where sessions live: a signed cookie unless given (``MemorySessionStore()``,
             ``RedisSessionStore(url)`` from `lanner.sessions`).
-        session_cookie, session_max_age: the session cookie's name and lifetime in seconds (None:
-            until the browser closes).
+        session_cookie, session_max_age, session_domain: the session cookie's name, lifetime in
+            seconds (None: until the browser closes) and ``Domain`` attribute.
         csrf: require a CSRF token (form field ``csrf_token`` or ``X-CSRF-Token`` header) on
             POST, PUT, PATCH and DELETE requests that carry the session cookie (403 otherwise);
             routes opt out with ``csrf_exempt=True``. Needs sessions.
@@ -148,6 +148,7 @@ class Lanner(Router):
         session_store: Any = None,
         session_cookie: str = "session",
         session_max_age: int | None = 14 * 24 * 3600,
+        session_domain: str | None = None,
         csrf: bool = False,
         form_limits: Any = None,
         openapi_url: str | None = "/openapi.json",
@@ -191,7 +192,11 @@ class Lanner(Router):
         self.sessions: SessionConfig | None = None
         if secret_key is not None:
             self.sessions = SessionConfig(
-                secret_key, store=session_store, cookie_name=session_cookie, max_age=session_max_age
+                secret_key,
+                store=session_store,
+                cookie_name=session_cookie,
+                max_age=session_max_age,
+                domain=session_domain,
             )
         elif session_store is not None or csrf:
             raise ValueError("sessions and CSRF protection need a secret_key (or LANNER_SECRET_KEY)")

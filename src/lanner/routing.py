@@ -418,7 +418,11 @@ class Router:
 
 
 def caller_relative(folder: str | os.PathLike[str]) -> str:
-    """`folder` made absolute: a relative one is taken from the file that created the router."""
+    """`folder` made absolute: a relative one is taken from the file that created the router.
+
+    Like a Flask blueprint's folders. When no such folder exists there but one does in the working
+    directory, that one is used.
+    """
     path = os.fspath(folder)
     if os.path.isabs(path):
         return path
@@ -427,7 +431,13 @@ def caller_relative(folder: str | os.PathLike[str]) -> str:
     while frame is not None and frame.f_globals.get("__name__", "").startswith("lanner"):
         frame = frame.f_back
     base = frame.f_globals.get("__file__") if frame is not None else None
-    return os.path.abspath(os.path.join(os.path.dirname(base), path) if base else path)
+    beside_caller = os.path.abspath(os.path.join(os.path.dirname(base), path) if base else path)
+    # Starlette's habit (relative to the working directory) still works when that is the only
+    # folder of that name.
+    from_cwd = os.path.abspath(path)
+    if not os.path.isdir(beside_caller) and os.path.isdir(from_cwd):
+        return from_cwd
+    return beside_caller
 
 
 def _names(value: Sequence[str] | None, what: str) -> tuple[str, ...]:
