@@ -139,3 +139,106 @@ def test_openapi_diff_through_the_command(tmp_path, capsys):
     assert report["breaking"] == 1
     assert report["changes"][0]["kind"] == "path-removed"
     assert main(["openapi", "diff", str(old), str(tmp_path / "missing.json")]) == 2
+
+
+@pytest.fixture
+def uvicorn_calls(monkeypatch):
+    """Record what `lanner run` and `lanner dev` hand to uvicorn instead of starting a server."""
+    import uvicorn
+
+    calls: list[tuple[str, dict]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: calls.append((app, options)))
+    # `lanner dev` sets LANNER_DEBUG in this process: put back what was there before.
+    saved = os.environ.pop("LANNER_DEBUG", None)
+    yield calls
+    os.environ.pop("LANNER_DEBUG", None)
+    if saved is not None:
+        os.environ["LANNER_DEBUG"] = saved
+
+
+def test_run_hands_the_target_and_options_to_uvicorn(uvicorn_calls):
+    assert main(["run", "tests.apps.debug_probe:app", "--host", "0.0.0.0", "--port", "9000",
+                 "--workers", "3", "--log-level", "warning"]) == 0
+    [(app, options)] = uvicorn_calls
+    assert app == "tests.apps.debug_probe:app"
+    assert options == {
+        "host": "0.0.0.0", "port": 9000, "workers": 3, "reload": False, "reload_dirs": None,
+        "app_dir": os.getcwd(), "log_level": "warning",
+    }
+    assert "LANNER_DEBUG" not in os.environ
+
+
+def test_dev_reloads_the_target_folder_with_debug_on(uvicorn_calls):
+    assert main(["dev", "tests/apps/debug_probe.py"]) == 0
+    [(app, options)] = uvicorn_calls
+    folder = str(ROOT / "tests" / "apps")
+    assert app == "debug_probe:app"
+    assert (options["reload"], options["workers"]) == (True, None)
+    assert options["reload_dirs"] == [folder]
+    assert options["app_dir"] == folder
+    assert os.environ["LANNER_DEBUG"] == "1"
+
+
+def test_run_checks_the_target_before_starting_uvicorn(uvicorn_calls, capsys):
+    assert main(["run", "tests.apps.debug_probe:nothing_here"]) == 2
+    assert "has no attribute 'nothing_here'" in capsys.readouterr().err
+    assert uvicorn_calls == []
+
+
+def test_a_module_target_is_found_in_the_working_directory(tmp_path, monkeypatch, capsys):
+    # The console script's sys.path holds its own folder, not the directory it was started from.
+    (tmp_path / "cwd_only_service.py").write_text(
+        "from lanner import Lanner\napp = Lanner()\n\n@app.get('/ping')\ndef ping():\n    return 'pong'\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
+    monkeypatch.delitem(sys.modules, "cwd_only_service", raising=False)
+    try:
+        assert main(["routes", "cwd_only_service"]) == 0
+    finally:
+        sys.modules.pop("cwd_only_service", None)
+    assert sys.path[0] == str(tmp_path)
+    assert ["GET", "/ping", "ping", "cwd_only_service.ping"] in [
+        line.split() for line in capsys.readouterr().out.splitlines()
+    ]
+
+
+@pytest.mark.parametrize("command", ["routes", "openapi"])
+def test_an_object_that_is_not_an_app_is_refused(command, tmp_path, capsys):
+    target = tmp_path / "not_an_app_module.py"
+    target.write_text("app = 42\n")
+    try:
+        assert main([command, str(target)]) == 2
+    finally:
+        sys.modules.pop("not_an_app_module", None)
+    assert capsys.readouterr().err == f"lanner: error: {target} is not a lanner application\n"
+
+
+def test_the_module_runs_as_a_script(monkeypatch, capsys):
+    import runpy
+
+    # A fresh copy runs as __main__; the imported module stays as it was.
+    monkeypatch.delitem(sys.modules, "lanner.cli")
+    monkeypatch.setattr(sys, "argv", ["lanner", "routes", "examples/demo.py"])
+    with pytest.raises(SystemExit) as exited:
+        runpy.run_module("lanner.cli", run_name="__main__")
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.startswith("METHODS")
+
+
+def test_routes_lists_mounted_apps(tmp_path, capsys):
+    target = tmp_path / "mounting_service.py"
+    target.write_text(
+        "from lanner import Lanner\n"
+        "app = Lanner()\n\n"
+        "async def legacy(scope, receive, send):\n    pass\n\n"
+        "app.mount('/legacy', legacy, name='old')\n"
+        "app.mount('/raw', legacy)\n"
+    )
+    try:
+        assert main(["routes", str(target)]) == 0
+    finally:
+        sys.modules.pop("mounting_service", None)
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()]
+    assert ["*", "/legacy/*", "old", "mount:", "function"] in rows
+    assert ["*", "/raw/*", "mount:", "function"] in rows  # no name: an empty column

@@ -4,14 +4,23 @@ import asyncio
 import contextvars
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from lanner.concurrency import (
     ThreadPool,
+    cleanup_pool,
+    configure_cleanup_pool,
     configure_default_pool,
+    configure_dependency_pool,
+    configure_file_pool,
     default_pool,
+    dependency_pool,
+    file_pool,
     iterate_in_threadpool,
+    run_cleanup,
+    run_file_io,
     run_in_threadpool,
 )
 
@@ -237,3 +246,88 @@ async def test_module_helpers_use_the_default_pool() -> None:
         assert sorted(results) == [0, 1, 2]
     finally:
         configure_default_pool(40)
+
+
+@pytest.mark.anyio
+async def test_closing_iterate_early_over_a_plain_iterator(pool: ThreadPool) -> None:
+    source = iter([1, 2, 3])  # no close() to call
+    iterator = pool.iterate(source)
+    assert await anext(iterator) == 1
+    await iterator.aclose()
+    assert next(source) == 2  # left where it was
+
+
+def test_shutting_down_an_unused_pool_is_a_no_op() -> None:
+    pool = ThreadPool(1)
+    pool.shutdown()
+    pool.shutdown(wait=False)
+    assert pool.submit(lambda: 3).result(WAIT) == 3
+    pool.shutdown()
+
+
+class RendezvousLock:
+    """A lock that lets nobody in until two threads are waiting for it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._barrier = threading.Barrier(2, timeout=WAIT)
+
+    def __enter__(self) -> None:
+        self._barrier.wait()
+        self._lock.acquire()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._lock.release()
+
+
+def test_two_first_calls_racing_share_one_executor() -> None:
+    pool = ThreadPool(2)
+    # Both callers find no executor, then queue for the lock: the second must reuse the first's.
+    pool._lock = RendezvousLock()  # type: ignore[assignment]
+    executors: list[object] = []
+    callers = [threading.Thread(target=lambda: executors.append(pool._get_executor())) for _ in range(2)]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join(WAIT)
+    pool._lock = threading.Lock()  # type: ignore[assignment]
+    assert len(executors) == 2
+    assert executors[0] is executors[1] is pool._executor
+    assert pool.submit(lambda: 4).result(WAIT) == 4
+    pool.shutdown()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("configure", "get_pool", "default"),
+    [
+        (configure_dependency_pool, dependency_pool, 40),
+        (configure_file_pool, file_pool, 4),
+        (configure_cleanup_pool, cleanup_pool, 16),
+    ],
+)
+async def test_each_special_pool_can_be_resized(configure: Any, get_pool: Any, default: int) -> None:
+    pool = get_pool()
+    assert pool.max_workers == default
+    configure(2)
+    try:
+        assert get_pool() is pool
+        assert pool.max_workers == 2
+        barrier = threading.Barrier(2, timeout=WAIT)
+        assert sorted(await asyncio.gather(*(pool.run(barrier.wait) for _ in range(2)))) == [0, 1]
+    finally:
+        configure(default)
+    assert pool.max_workers == default
+    with pytest.raises(ValueError, match="at least 1"):
+        configure(0)
+
+
+@pytest.mark.anyio
+async def test_file_io_and_cleanups_run_in_their_own_pools() -> None:
+    def where() -> str:
+        return threading.current_thread().name
+
+    assert (await run_file_io(where)).startswith("lanner-file_")
+    assert (await run_cleanup(where)).startswith("lanner-cleanup_")
+    with pytest.raises(OSError):
+        await run_file_io(open, "/nonexistent/lanner/file")

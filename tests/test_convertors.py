@@ -332,6 +332,14 @@ def test_leading_and_trailing_literals() -> None:
     assert split_mixed(parts, "v\u0661\u0662.json") is None
 
 
+def test_a_segment_must_match_from_its_first_character() -> None:
+    # The rest would match from a later offset, never from the start.
+    assert split_mixed(("v", INT), "xv1") is None
+    assert split_mixed(("v", INT), "vv1") is None
+    assert split_mixed((INT, ".txt"), "a1.txt") is None
+    assert split_mixed((INT, ".txt"), "1.txt") == [1]
+
+
 def test_typed_values_are_converted() -> None:
     values = split_mixed(("v", FLOAT, "-", UUID, ".", STR), f"v1.5-{SAMPLE_UUID}.tar.gz")
     assert values == [1.5, SAMPLE_UUID, "tar.gz"]

@@ -751,6 +751,36 @@ def test_app_scoped_dependency_is_created_lazily_without_lifespan() -> None:
         client.close()
 
 
+def test_an_app_scoped_dependency_may_depend_on_another_one() -> None:
+    events: list[str] = []
+
+    async def pool() -> AsyncIterator[Pool]:
+        events.append("open pool")
+        yield Pool(events)
+        events.append("close pool")
+
+    async def cache(p: Pool = Depends(pool, scope="app")) -> AsyncIterator[dict[str, int]]:
+        events.append("open cache")
+        yield {"pool": id(p)}
+        events.append("close cache")
+
+    app = Lanner()
+
+    @app.get("/")
+    async def read(
+        c: Annotated[dict[str, int], Depends(cache, scope="app")],
+        p: Annotated[Pool, Depends(pool, scope="app")],
+    ) -> bool:
+        return c["pool"] == id(p)
+
+    with TestClient(app) as client:
+        assert client.get("/").json() is True
+        assert client.get("/").json() is True
+        assert events == ["open pool", "open cache"]
+    # Closed in reverse order of creation: what depends on the pool goes first.
+    assert events == ["open pool", "open cache", "close cache", "close pool"]
+
+
 @pytest.mark.anyio
 async def test_concurrent_first_requests_create_an_app_scoped_dependency_once() -> None:
     app, events, _ = make_pool_app()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import math
 import subprocess
 import sys
@@ -12,11 +13,12 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
 
 from lanner import Depends, Lanner, Request
+from lanner import Path as PathParam
 from lanner import lifespan as lifespan_module
 from lanner.lifespan import Lifespan
 from lanner.testing import TestClient
@@ -424,7 +426,9 @@ async def test_cleanup_that_hangs_again_once_cancelled_is_abandoned_after_a_grac
 
 
 @pytest.mark.anyio
-async def test_a_step_that_swallows_the_cancellation_is_still_reported_as_timed_out() -> None:
+async def test_a_step_that_swallows_the_cancellation_is_still_reported_as_timed_out(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     log: list[str] = []
 
     @contextlib.asynccontextmanager
@@ -438,6 +442,9 @@ async def test_a_step_that_swallows_the_cancellation_is_still_reported_as_timed_
     assert kinds(sent) == ["lifespan.startup.complete", "lifespan.shutdown.failed"]
     assert "did not finish within 0.2 seconds" in sent[1]["message"]
     assert "hook" not in log
+    [failure] = [r.exc_info[1] for r in caplog.records if r.exc_info and "shutdown failed" in r.getMessage()]
+    assert isinstance(failure, TimeoutError)
+    assert failure.__cause__ is None  # nothing was raised: the step returned once cancelled
 
 
 @pytest.mark.anyio
@@ -491,6 +498,124 @@ async def test_the_startup_is_not_bounded_by_the_shutdown_timeout() -> None:
 
     sent, _ = await speak(make_lifespan([], on_startup=[slow_start], shutdown_timeout=0.1))
     assert kinds(sent) == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+
+
+@pytest.mark.anyio
+async def test_a_hanging_cleanup_of_app_scoped_dependencies_is_named_when_cancelled() -> None:
+    log: list[str] = []
+
+    async def close() -> None:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            log.append("cleanup cancelled")
+            raise
+
+    async def prepare() -> None:
+        pass
+
+    @contextlib.asynccontextmanager
+    async def resources(app: Any) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            log.append("lifespan exit")
+
+    lifespan = Lifespan("the app", resources, [], [], prepare, close, shutdown_timeout=0.2)
+    sent, _ = await speak(lifespan)
+    assert kinds(sent) == ["lifespan.startup.complete", "lifespan.shutdown.failed"]
+    # The lifespan's own exit ran after the cancelled cleanup, but the step named is the cleanup.
+    assert sent[1]["message"].endswith("the cleanup of app-scoped dependencies was cancelled")
+    assert log == ["cleanup cancelled", "lifespan exit"]
+
+
+@pytest.mark.anyio
+async def test_a_server_cancelling_the_shutdown_cancels_it_without_skipping_hooks(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    log: list[str] = []
+    running = asyncio.Event()
+
+    async def slow() -> None:
+        running.set()
+        await asyncio.sleep(3600)
+
+    lifespan = make_lifespan(log, on_shutdown=[slow, lambda: log.append("later")], shutdown_timeout=30)
+    server = asyncio.create_task(speak(lifespan))
+    await running.wait()
+    server.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await server
+    assert log == ["prepare", "close"]
+    # Not a timeout: nothing is reported as skipped, the cancellation just propagates.
+    assert not [r for r in caplog.records if r.name == "lanner.lifespan"]
+
+
+@pytest.mark.anyio
+async def test_a_sync_shutdown_hook_that_returns_a_coroutine_has_it_awaited() -> None:
+    log: list[str] = []
+
+    async def flush() -> None:
+        log.append(f"flushed on {threading.current_thread().name}")
+
+    sent, _ = await speak(make_lifespan(log, on_shutdown=[lambda: flush()]))
+    assert kinds(sent) == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+    assert log == ["prepare", "close", f"flushed on {threading.current_thread().name}"]
+
+
+@pytest.mark.anyio
+async def test_a_sync_shutdown_hook_raising_stopiteration_fails_the_shutdown() -> None:
+    log: list[str] = []
+    # A Future refuses StopIteration; the hook's failure is reported as a RuntimeError instead.
+    hooks = [lambda: next(iter(())), lambda: log.append("after")]
+    sent, _ = await speak(make_lifespan(log, on_shutdown=hooks))
+    assert sent[1] == {
+        "type": "lifespan.shutdown.failed",
+        "message": (
+            "Application shutdown failed: RuntimeError: shutdown hook raised StopIteration: StopIteration()"
+        ),
+    }
+    assert log[-1] == "after"
+
+
+@pytest.mark.anyio
+async def test_a_hook_without_a_qualified_name_is_logged_by_its_repr(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def fail(what: str) -> None:
+        raise OSError(what)
+
+    second = functools.partial(fail, "second")
+    sent, _ = await speak(make_lifespan([], on_shutdown=[functools.partial(fail, "first"), second]))
+    assert sent[1]["message"] == "Application shutdown failed: OSError: first"
+    assert f"Shutdown hook {second!r} failed" in caplog.text
+
+
+@pytest.mark.anyio
+async def test_a_route_error_is_reported_only_in_answer_to_the_startup_message(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = Lanner(freeze_gc=False)
+
+    @app.get("/items")
+    async def items(item_id: Annotated[int, PathParam()]) -> None: ...
+
+    # A server out of protocol opens with a shutdown: the app answers nothing and returns.
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "lifespan.shutdown"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, receive, send)
+    assert sent == []
+    assert "Path parameter 'item_id' is not in the route path" in caplog.text
+    # A server that follows the protocol is told why the app cannot start.
+    sent_ok, _ = await speak(app)
+    assert kinds(sent_ok) == ["lifespan.startup.failed"]
+    assert "is not in the route path" in sent_ok[0]["message"]
 
 
 # -- through TestClient --------------------------------------------------------------------------

@@ -573,3 +573,40 @@ def test_form_and_upload_request_bodies():
     assert schema["required"] == ["file", "files"]
     assert {"400", "413", "415", "422"} <= set(upload_op["responses"])
     assert "Login" not in doc.get("components", {}).get("schemas", {})
+
+
+def test_a_form_read_by_a_dependency_and_by_the_handler_is_one_multipart_body():
+    from lanner.forms import UploadFile
+    from lanner.params import Form
+
+    app = Lanner()
+
+    async def avatar(picture: UploadFile) -> str:
+        return picture.filename or ""
+
+    @app.post("/profile")
+    async def profile(
+        picture: Annotated[str, Depends(avatar)], nickname: Annotated[str | None, Form()] = None
+    ) -> dict[str, Any]:
+        return {"picture": picture, "nickname": nickname}
+
+    @app.post("/search")
+    async def search(q: Annotated[str | None, Form()] = None) -> dict[str, Any]:
+        return {"q": q}
+
+    doc = app.openapi()
+    validate(doc)
+    # The file read by the dependency makes the body multipart, whatever the handler reads.
+    body = doc["paths"]["/profile"]["post"]["requestBody"]
+    assert list(body["content"]) == ["multipart/form-data"]
+    schema = body["content"]["multipart/form-data"]["schema"]
+    assert list(schema["properties"]) == ["picture", "nickname"]
+    assert schema["required"] == ["picture"]
+    # A form of optional fields only: nothing required.
+    search_body = doc["paths"]["/search"]["post"]["requestBody"]
+    assert search_body["required"] is False
+    assert "required" not in search_body["content"]["application/x-www-form-urlencoded"]["schema"]
+    client = TestClient(app)
+    sent = client.post("/profile", files={"picture": ("me.png", b"png")}, data={"nickname": "al"})
+    assert sent.json() == {"picture": "me.png", "nickname": "al"}
+    assert client.post("/search", data={}).json() == {"q": None}

@@ -810,6 +810,87 @@ def test_change_is_frozen() -> None:
         CHANGES[0].breaking = False  # type: ignore[misc]
 
 
+# --- reading schemas: untyped, boolean and unusual spellings ------------------------------------
+
+
+def test_a_schema_without_type_reads_its_type_from_its_keywords() -> None:
+    [change] = diff_documents(request_schema({"properties": {"a": STRING}}), request_schema(STRING))
+    assert (change.kind, change.message) == ("request-type-changed", "type changed from object to string")
+    [change] = diff_documents(request_schema({"items": STRING}), request_schema(STRING))
+    assert (change.kind, change.message) == ("request-type-changed", "type changed from array to string")
+
+
+def test_a_false_schema_accepts_nothing() -> None:
+    [change] = diff_documents(request_schema(obj(a=STRING)), request_schema(obj(a=False)))
+    assert (change.kind, change.breaking, change.location) == (
+        "request-type-narrowed",
+        True,
+        "POST /items > request body > $.a",
+    )
+    assert change.message == "type narrowed from string to nothing"
+
+
+def test_const_reads_as_a_one_value_enum() -> None:
+    const = {"type": "string", "const": "a"}
+    enum = {"type": "string", "enum": ["a", "b"]}
+    assert kinds(request_schema(const), request_schema(enum)) == [("request-enum-value-added", False)]
+    assert kinds(response_schema(const), response_schema(enum)) == [("response-enum-value-added", True)]
+    assert diff_documents(request_schema(const), request_schema({"type": "string", "enum": ["a"]})) == []
+
+
+def test_the_tighter_of_two_bounds_is_the_one_compared() -> None:
+    maximum = query_schema(type="integer", maximum=10)
+    # exclusiveMaximum 12 allows more than maximum 10: the pair means "at most 10".
+    assert diff_documents(maximum, query_schema(type="integer", maximum=10, exclusiveMaximum=12)) == []
+    assert kinds(maximum, query_schema(type="integer", maximum=12, exclusiveMaximum=10)) == [
+        ("parameter-constraint-tightened", True)
+    ]
+
+
+def test_unevaluated_properties_false_refuses_unknown_properties() -> None:
+    closed = request_schema({**obj(name=STRING), "unevaluatedProperties": False})
+    assert kinds(request_schema(obj(name=STRING)), closed) == [
+        ("request-additional-properties-restricted", True)
+    ]
+
+
+def test_a_map_compares_its_value_schema() -> None:
+    def doc(value: dict[str, Any]) -> dict[str, Any]:
+        return request_schema({"type": "object", "additionalProperties": value})
+
+    [change] = diff_documents(doc({"type": "number"}), doc(INTEGER))
+    assert (change.kind, change.location) == ("request-type-narrowed", "POST /items > request body > $.*")
+
+
+def test_a_reference_into_a_list_is_followed() -> None:
+    def doc(kind: str) -> dict[str, Any]:
+        shared = {"$ref": "#/paths/~1items/get/parameters/0"}
+        return api(
+            {
+                "/items": {"get": operation(parameters=[param("q", type=kind)])},
+                "/other": {"get": operation(parameters=[shared])},
+            }
+        )
+
+    changes = diff_documents(doc("number"), doc("integer"))
+    assert [(c.kind, c.location) for c in changes] == [
+        ("parameter-type-narrowed", "GET /items > query parameter q"),
+        ("parameter-type-narrowed", "GET /other > query parameter q"),
+    ]
+
+
+def test_cyclic_and_dangling_parameter_references_read_as_nothing() -> None:
+    cycle = {
+        "parameters": {"A": {"$ref": "#/components/parameters/B"}, "B": {"$ref": "#/components/parameters/A"}}
+    }
+    looping = one(operation(parameters=[{"$ref": "#/components/parameters/A"}]), components=cycle)
+    assert diff_documents(looping, one(operation(parameters=[]), components=cycle)) == []
+    dangling = one(operation(parameters=[{"$ref": "#/components/parameters/Nope"}]))
+    assert kinds(dangling, one(operation(parameters=[param("q", required=True)]))) == [
+        ("parameter-required-added", True)
+    ]
+
+
 # --- loading ----------------------------------------------------------------------------------
 
 
@@ -942,3 +1023,17 @@ def test_main_unreadable_file(
 def test_main_not_openapi(documents: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["diff", str(documents["not-openapi"]), str(documents["base"])]) == 2
     assert "is not an OpenAPI document" in capsys.readouterr().err
+
+
+def test_the_module_runs_as_a_script(
+    documents: dict[str, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import runpy
+
+    # A fresh copy runs as __main__; the imported module stays as it was.
+    monkeypatch.delitem(sys.modules, "lanner.openapi.diff")
+    monkeypatch.setattr(sys, "argv", ["diff", "diff", str(documents["base"]), str(documents["breaking"])])
+    with pytest.raises(SystemExit) as exited:
+        runpy.run_module("lanner.openapi.diff", run_name="__main__")
+    assert exited.value.code == 1
+    assert capsys.readouterr().out.endswith("1 breaking, 0 non-breaking change(s)\n")

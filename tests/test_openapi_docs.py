@@ -287,3 +287,41 @@ def test_package_without_some_assets(monkeypatch, tmp_path):
     )
     assert docs.asset_path("redoc.standalone.js") is None
     assert docs.asset_path("swagger-ui.css") is not None
+
+
+# -- the pages as the app serves them ------------------------------------------------------------
+
+
+def test_the_app_serves_both_pages_under_its_root_path():
+    from lanner import Lanner
+    from lanner.testing import TestClient
+
+    client = TestClient(Lanner(title="Shop"), root_path="/api")
+    swagger_page = client.get("/api/docs")
+    assert swagger_page.status_code == 200
+    assert swagger_page.headers["content-type"] == "text/html; charset=utf-8"
+    assert Page(swagger_page.text).title == "Shop - Swagger UI"
+    assert script_value(swagger_page.text, "config")["url"] == "/api/openapi.json"
+    assert "/api/docs/assets/swagger-ui-bundle.js" in Page(swagger_page.text).urls()
+    redoc_page = client.get("/api/redoc")
+    assert redoc_page.status_code == 200
+    assert Page(redoc_page.text).title == "Shop - ReDoc"
+    assert script_value(redoc_page.text, "local") == "/api/redoc/assets/redoc-logo.svg"
+    assert Page(redoc_page.text).scripts[-1].strip().startswith('Redoc.init("/api/openapi.json"')
+    # Every asset a served page names is served too.
+    for url in [*Page(swagger_page.text).urls(), *Page(redoc_page.text).urls()]:
+        assert client.get(url).status_code == 200, url
+
+
+@pytest.mark.parametrize(("docs_url", "redoc_url"), [(None, "/redoc"), ("/docs", None)])
+def test_each_page_can_be_turned_off_alone(docs_url, redoc_url):
+    from lanner import Lanner
+    from lanner.testing import TestClient
+
+    client = TestClient(Lanner(docs_url=docs_url, redoc_url=redoc_url))
+    for url in ("/docs", "/redoc"):
+        served = url in (docs_url, redoc_url)
+        assert client.get(url).status_code == (200 if served else 404), url
+        asset = "swagger-ui.css" if url == "/docs" else "redoc.standalone.js"
+        assert client.get(f"{url}/assets/{asset}").status_code == (200 if served else 404), url
+    assert client.get("/openapi.json").status_code == 200

@@ -156,6 +156,7 @@ def test_cookies() -> None:
     header = b'session=abc123; theme="dark mode"; broken; =nameless; spaced = v '
     request = Request(make_scope(headers=[(b"cookie", header)]))
     assert request.cookies == {"session": "abc123", "theme": "dark mode", "spaced": "v"}
+    assert request.cookies is request.cookies  # parsed once per request
     assert Request(make_scope()).cookies == {}
 
 

@@ -420,6 +420,27 @@ async def test_streaming_async_iterator_exact_messages() -> None:
 
 
 @pytest.mark.anyio
+async def test_streaming_an_async_iterable_without_aclose() -> None:
+    class Countdown:
+        """An async iterator that is not a generator: it has no aclose()."""
+
+        def __init__(self) -> None:
+            self.left = 2
+
+        def __aiter__(self) -> Countdown:
+            return self
+
+        async def __anext__(self) -> bytes:
+            if not self.left:
+                raise StopAsyncIteration
+            self.left -= 1
+            return str(self.left).encode()
+
+    messages = await call(StreamingResponse(Countdown()))
+    assert body_of(messages) == b"10"
+
+
+@pytest.mark.anyio
 async def test_streaming_sync_iterator_is_pulled_in_the_thread_pool() -> None:
     threads: list[str] = []
 
@@ -729,6 +750,9 @@ async def test_non_matching_if_none_match_wins_over_if_modified_since(text_file:
         (LAST_MODIFIED, 304),
         ("Tue, 01 Jan 2030 00:00:00 GMT", 304),
         ("Mon, 06 May 2024 07:08:08 GMT", 200),
+        # RFC 5322's "-0000" (no zone given) is read as UTC, like GMT.
+        ("Mon, 06 May 2024 07:08:09 -0000", 304),
+        ("Mon, 06 May 2024 07:08:08 -0000", 200),
         ("not a date", 200),
     ],
 )
@@ -952,6 +976,31 @@ async def test_user_validators_are_kept_and_used(text_file: Path) -> None:
     assert headers.getlist("content-length") == ["10"]
     assert headers.getlist("accept-ranges") == ["none"]
     assert headers["last-modified"] == LAST_MODIFIED
+
+
+@pytest.mark.anyio
+async def test_a_user_last_modified_is_kept_and_used(text_file: Path) -> None:
+    given = "Wed, 01 Jan 2020 00:00:00 GMT"
+    response = FileResponse(text_file, headers={"last-modified": given})
+    messages = await call(response)
+    headers = Headers(start_of(messages)[1])
+    assert headers.getlist("last-modified") == [given]
+    assert headers["etag"] == etag_of(text_file)
+    # Compared with the given date, not the file's (2024).
+    messages = await call(response, headers={"if-modified-since": "Thu, 02 Jan 2020 00:00:00 GMT"})
+    assert start_of(messages)[0] == 304
+    messages = await call(response, headers={"if-modified-since": LAST_MODIFIED.replace("2024", "2019")})
+    assert start_of(messages)[0] == 200
+
+
+def test_user_content_disposition_and_content_type_win(text_file: Path) -> None:
+    response = FileResponse(
+        text_file,
+        filename="report.txt",
+        headers={"content-disposition": "inline", "content-type": "text/csv; charset=latin-1"},
+    )
+    assert response.headers.getlist("content-disposition") == ["inline"]
+    assert response.headers.getlist("content-type") == ["text/csv; charset=latin-1"]
 
 
 @pytest.mark.anyio

@@ -314,6 +314,30 @@ async def test_root_refuses_a_fifo(static: Path) -> None:
 
 
 @pytest.mark.anyio
+async def test_root_refuses_a_path_on_another_drive(static: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Windows: commonpath raises ValueError for paths on different drives (C: and D:).
+    real_commonpath = os.path.commonpath
+    root = os.path.realpath(static)
+
+    def across_drives(paths: Any) -> str:
+        if paths[0] == root:
+            raise ValueError("Paths don't have the same drive")
+        return real_commonpath(paths)
+
+    monkeypatch.setattr(os.path, "commonpath", across_drives)
+    error, sent = await failing_call(FileResponse("index.txt", root=static))
+    assert isinstance(error, HTTPException) and error.status_code == 404
+    assert sent == []
+
+
+@pytest.mark.anyio
+async def test_a_path_that_is_not_a_path_raises_type_error_before_sending() -> None:
+    error, sent = await failing_call(FileResponse(42, media_type="text/plain"))  # type: ignore[arg-type]
+    assert isinstance(error, TypeError)
+    assert sent == []
+
+
+@pytest.mark.anyio
 async def test_without_root_the_raw_errors_propagate(static: Path) -> None:
     error, _ = await failing_call(FileResponse(static / "missing.txt"))
     assert isinstance(error, FileNotFoundError)

@@ -627,3 +627,88 @@ def test_unclosed_client_stops_its_thread_when_collected() -> None:
     del client
     gc.collect()
     assert not threads[0].is_alive()
+
+
+def test_a_timeout_error_raised_by_the_app_is_not_taken_for_the_app_timeout() -> None:
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        raise TimeoutError("the upstream service timed out")
+
+    client = TestClient(app)
+    with pytest.raises(TimeoutError, match=r"^the upstream service timed out$"):
+        client.get("/")
+    client.close()
+
+
+def test_a_request_without_host_header_gets_the_url_host() -> None:
+    client = TestClient(echo_app, base_url="http://example.test:8080")
+    request = client.build_request("GET", "/path")
+    del request.headers["host"]
+    body = client.send(request).json()
+    assert ["host", "example.test:8080"] in body["headers"]
+    client.close()
+
+
+def test_unexpected_message_during_shutdown() -> None:
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "lifespan.startup.complete"})
+        await receive()
+        await send({"type": "lifespan.startup.complete"})
+
+    with (
+        pytest.raises(RuntimeError, match=r"during shutdown: 'lifespan\.startup\.complete'"),
+        TestClient(app),
+    ):
+        pass
+
+
+@pytest.mark.parametrize("phase", ["startup", "shutdown"])
+def test_an_app_still_waiting_after_reporting_a_failure_does_not_hang_the_client(phase: str) -> None:
+    cancelled: list[str] = []
+
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        await receive()
+        if phase == "shutdown":
+            await send({"type": "lifespan.startup.complete"})
+            await receive()
+        await send({"type": f"lifespan.{phase}.failed", "message": f"{phase} broke"})
+        try:
+            await receive()  # nothing more will come
+        except asyncio.CancelledError:
+            cancelled.append(phase)
+            raise
+
+    client = TestClient(app)
+    with pytest.raises(RuntimeError, match=f"^{phase} broke$") as raised, client:
+        pass
+    assert raised.value.__cause__ is None  # cancelled, the app raised nothing of its own
+    assert cancelled == [phase]
+    assert client.is_closed
+
+
+def test_a_client_collected_on_its_own_loop_thread_stops_its_loop_without_joining_itself() -> None:
+    loop_threads: list[threading.Thread] = []
+    collected = threading.Event()
+
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        loop_threads.append(threading.current_thread())
+        await send_json(send, 200, {})
+
+        def collect() -> None:
+            gc.collect()  # runs the finalizer of the client, now garbage, in this very thread
+            collected.set()
+
+        asyncio.get_running_loop().call_later(0.05, collect)
+
+    client = TestClient(app)
+    client.get("/")
+    client.cycle = client  # type: ignore[attr-defined]  # only the cycle collector can free it
+    gc.disable()  # so that the main thread does not collect it first
+    try:
+        del client
+        assert collected.wait(5)
+    finally:
+        gc.enable()
+    [thread] = loop_threads
+    thread.join(5)
+    assert not thread.is_alive()

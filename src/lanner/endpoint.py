@@ -124,9 +124,8 @@ def _exit_quietly(manager: contextlib.AbstractContextManager[Any], failure: Base
     """Exit `manager` as if `failure` were raised in its block; log what the exit raises."""
     try:
         manager.__exit__(type(failure), failure, None)
-    except BaseException as exc:
-        if exc is not failure:
-            logger.error("Exception in dependency cleanup", exc_info=exc)
+    except BaseException as exc:  # a generator re-raising `failure` makes __exit__ return False
+        logger.error("Exception in dependency cleanup", exc_info=exc)
 
 
 def _wrap(plan: CallPlan) -> Callable[..., Any]:
@@ -436,8 +435,7 @@ class Endpoint:
         try:
             await sessions.commit(session, scope, response)
         except Exception as exc:
-            if request is None:
-                request = Request(scope, None, self._max_body)
+            assert request is not None  # a route with sessions always builds its request
             return await self._runtime.handlers.respond(request, exc)
         return response
 
@@ -592,9 +590,8 @@ async def _close_stack(stack: AsyncExitStack, failure: BaseException | None) -> 
             await stack.aclose()
         else:
             await stack.__aexit__(type(failure), failure, failure.__traceback__)
-    except BaseException as exc:
-        if exc is not failure:
-            logger.error("Exception in dependency cleanup", exc_info=exc)
+    except BaseException as exc:  # the stack does not re-raise `failure` itself, only new errors
+        logger.error("Exception in dependency cleanup", exc_info=exc)
 
 
 async def _run_background(tasks: BackgroundTasks, scope: Scope) -> None:
@@ -778,9 +775,8 @@ async def _file_content(value: Any) -> Any:
 
 
 async def _close_form(scope: Scope) -> None:
-    form: FormData | None = scope.pop(FORM_SCOPE_KEY, None)
-    if form is not None:
-        await form.close()
+    form: FormData = scope.pop(FORM_SCOPE_KEY)
+    await form.close()
 
 
 def _blank_response() -> Response:

@@ -68,7 +68,7 @@ class HTMLErrorResponse(Response):
     ) -> None:
         title = f"{status_code} {status.phrase(status_code) or 'Error'}"
         parts = [f"<h1>{html.escape(title)}</h1>"]
-        if detail is not None:
+        if detail is not None and detail != "":
             text = detail if isinstance(detail, str) else pydantic_core.to_json(detail, fallback=str).decode()
             parts.append(f"<p>{html.escape(text)}</p>")
         if errors:

@@ -16,6 +16,7 @@ Instances compare by identity: ``app.dependency_overrides`` needs the very insta
 
 from __future__ import annotations
 
+import abc
 import base64
 import binascii
 import copy
@@ -56,7 +57,7 @@ class HTTPBasicCredentials:
     password: str = dataclasses.field(repr=False)
 
 
-class _SecurityBase:
+class _SecurityBase(abc.ABC):
     """What every security dependency shares: its scheme's name and description, and `auto_error`."""
 
     __slots__ = ("_challenge", "auto_error", "description", "security_scheme_name")
@@ -77,8 +78,9 @@ class _SecurityBase:
             scheme["description"] = self.description
         return scheme
 
+    @abc.abstractmethod
     def _scheme(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """The fields of the Security Scheme Object that this kind of credentials defines."""
 
     def _reject(self, detail: str) -> None:
         """Raise the 401 when `auto_error` is on; otherwise return, so the caller returns None."""

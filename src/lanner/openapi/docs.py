@@ -186,10 +186,7 @@ def _bundles() -> ModuleType | None:
 
 
 def _locate(bundles: ModuleType, name: str) -> Path | None:
-    entry = _ASSETS.get(name)
-    if entry is None:
-        return None
-    tool, filename = entry
+    tool, filename = _ASSETS[name]  # callers pass known names only
     path = Path(getattr(bundles, tool).static_path) / filename
     return path if path.is_file() else None
 
