@@ -171,8 +171,8 @@ def test_run_hands_the_target_and_options_to_uvicorn(uvicorn_calls):
 def test_dev_reloads_the_target_folder_with_debug_on(uvicorn_calls):
     assert main(["dev", "tests/apps/debug_probe.py"]) == 0
     [(app, options)] = uvicorn_calls
-    folder = str(ROOT / "tests" / "apps")
-    assert app == "debug_probe:app"
+    folder = str(ROOT)  # tests/ and tests/apps/ are packages: imported from the folder above
+    assert app == "tests.apps.debug_probe:app"
     assert (options["reload"], options["workers"]) == (True, None)
     assert options["reload_dirs"] == [folder]
     assert options["app_dir"] == folder
@@ -242,3 +242,22 @@ def test_routes_lists_mounted_apps(tmp_path, capsys):
     rows = [line.split() for line in capsys.readouterr().out.splitlines()]
     assert ["*", "/legacy/*", "old", "mount:", "function"] in rows
     assert ["*", "/raw/*", "mount:", "function"] in rows  # no name: an empty column
+
+
+def test_a_file_inside_a_package_is_imported_as_part_of_it(tmp_path, monkeypatch):
+    package = tmp_path / "shop" / "web"
+    package.mkdir(parents=True)
+    (tmp_path / "shop" / "__init__.py").write_text("")
+    (package / "__init__.py").write_text("")
+    (package / "helpers.py").write_text("GREETING = 'hi from a sibling module'\n")
+    (package / "main.py").write_text(
+        "from lanner import Lanner\n"
+        "from .helpers import GREETING\n"
+        "app = Lanner()\n"
+        "app.state.greeting = GREETING\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))  # restored afterwards, whatever load_target adds
+    assert split_target(str(package / "main.py")) == ("shop.web.main", "app", str(tmp_path))
+    app = load_target(str(package / "main.py"))
+    assert app.state.greeting == "hi from a sibling module"
+    assert split_target(str(package / "__init__.py")) == ("shop.web", "app", str(tmp_path))

@@ -35,8 +35,25 @@ def split_target(target: str) -> tuple[str, str, str | None]:
         path = Path(spec)
         if not path.is_file():
             raise TargetError(f"no such file: {spec}")
-        return path.stem, attr, str(path.resolve().parent)
+        module, directory = _module_of(path.resolve())
+        return module, attr, directory
     return spec, attr, None
+
+
+def _module_of(path: Path) -> tuple[str, str]:
+    """The dotted module name of a file and the folder to import it from.
+
+    A file inside packages (folders with ``__init__.py``) is imported as part of them, as Flask
+    does, so its relative imports work: ``examples/bookshelf/app.py`` is ``examples.bookshelf.app``
+    imported from the folder above ``examples`` when ``examples`` is a package, else
+    ``bookshelf.app`` from ``examples``.
+    """
+    parts = [path.stem] if path.stem != "__init__" else []
+    folder = path.parent
+    while (folder / "__init__.py").is_file():
+        parts.insert(0, folder.name)
+        folder = folder.parent
+    return ".".join(parts), str(folder)
 
 
 def load_target(target: str) -> Any:

@@ -34,7 +34,9 @@ URLENCODED = "application/x-www-form-urlencoded"
 MULTIPART = "multipart/form-data"
 # The parsers see bodies in slices of this size at most, whatever the server's chunk size, so the
 # work and memory of one step stay bounded.
-_SLICE = 64 * 1024
+# PERF(upload): uvicorn delivers up to ~256 KiB at a time; 64 KiB slices copied each chunk into
+# four and cost the 1 MiB upload scenario ~15% against Starlette.
+_SLICE = 256 * 1024
 # RFC 9110 token, for parameter names.
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # RFC 2046 section 5.1.1: a boundary is 1-70 "bchars", not ending with a space. A few clients send
