@@ -2,7 +2,10 @@
 
 Run from the repository root: ``python -m benchmarks --quick`` (under 5 minutes) or
 ``python -m benchmarks`` (the full run, under 30 minutes). Results go to ``benchmarks/results/``
-as markdown, JSON and a PNG chart. See ``benchmarks/README.md``.
+as markdown, JSON and a PNG chart. ``--pages`` (or naming its scenarios: page, login, upload,
+static, static304) runs the server-rendered suite instead, lanner against Starlette, FastAPI and
+Flask, then the 100 MiB upload memory check; its results go to ``pages.md`` and ``pages.json``.
+See ``benchmarks/README.md``.
 """
 
 import argparse
@@ -11,16 +14,16 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from benchmarks import upload_memory
 from benchmarks.harness import HarnessError, Options, run
-from benchmarks.report import format_markdown, write_outputs
-from benchmarks.scenarios import SCENARIOS
+from benchmarks.pages_report import UPLOAD_MEMORY_KEY, format_pages_markdown, pages_json
+from benchmarks.report import Results, format_markdown, write_outputs
+from benchmarks.scenarios import PAGE_SCENARIO_NAMES, SCENARIOS
 from benchmarks.servers import FRAMEWORK_SPECS, SERVER_SPECS, missing_packages
+from benchmarks.suites import PAGE_FRAMEWORK_SPECS, QUICK_SERVERS, SCENARIO_SUITES, get_suite
 
 RESULTS = Path(__file__).resolve().parent / "results"
 """Default output directory."""
-
-QUICK_SERVERS = ("uvicorn", "gunicorn-gthread")
-"""Servers of ``--quick``: the reference ASGI server, and Flask's threaded one."""
 
 
 def _names(allowed: Sequence[str]) -> Callable[[str], tuple[str, ...]]:
@@ -73,9 +76,20 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="uvicorn + gunicorn-gthread, one load per scenario, 2 short rounds",
     )
-    add("--frameworks", type=_names(list(FRAMEWORK_SPECS)), help="comma-separated (default: all; raw always)")
+    add(
+        "--pages",
+        action="store_true",
+        help="the server-rendered suite: page, login, upload, static, static304 (lanner, starlette, "
+        "fastapi, flask), then the 100 MiB upload memory check",
+    )
+    known_frameworks = list(dict.fromkeys([*FRAMEWORK_SPECS, *PAGE_FRAMEWORK_SPECS]))
+    add("--frameworks", type=_names(known_frameworks), help="comma-separated (default: all; raw always)")
     add("--servers", type=_names(list(SERVER_SPECS)), help="comma-separated (default: all; --quick: two)")
-    add("--scenarios", type=_names(list(SCENARIOS)), help="comma-separated (default: all)")
+    add(
+        "--scenarios",
+        type=_names(list(SCENARIO_SUITES)),
+        help="comma-separated, from one suite (default: all of the suite)",
+    )
     add(
         "--concurrency",
         type=_levels,
@@ -92,8 +106,28 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     add("--output", type=Path, default=RESULTS, help="output directory (default benchmarks/results)")
     add("--name", help="output file stem (default: quick, full, or custom when the selection is narrowed)")
     add("--no-progress", action="store_true", help="no progress bar")
+    add("--no-upload-memory", action="store_true", help="pages suite: skip the 100 MiB upload memory check")
     add("--list", action="store_true", help="list frameworks, servers and scenarios, then exit")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.suite = _suite_of(parser, args)
+    return args
+
+
+def _suite_of(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str:
+    """The suite the arguments select; exits with status 2 when they mix suites."""
+    suites = {SCENARIO_SUITES[name] for name in args.scenarios or ()}
+    if args.pages:
+        suites.add("pages")
+    if len(suites) > 1:
+        parser.error("--scenarios (and --pages) must name scenarios of one suite: API or pages")
+    suite = suites.pop() if suites else "api"
+    known = PAGE_FRAMEWORK_SPECS if suite == "pages" else FRAMEWORK_SPECS
+    unknown = [name for name in args.frameworks or () if name not in known]
+    if unknown:
+        parser.error(f"--frameworks: the {suite} suite has {','.join(known)}; got {','.join(unknown)}")
+    if suite == "pages" and args.coldstart_runs:
+        parser.error("--coldstart-runs: cold start is measured by the API suite only")
+    return suite
 
 
 def options_from(args: argparse.Namespace, argv: Sequence[str]) -> Options:
@@ -103,22 +137,38 @@ def options_from(args: argparse.Namespace, argv: Sequence[str]) -> Options:
         for v in (args.frameworks, args.servers, args.scenarios, args.concurrency, args.duration, args.rounds)
     )
     mode = "custom" if narrowed else "quick" if args.quick else "full"
-    stem = args.name or mode
+    pages = getattr(args, "suite", "api") == "pages"
+    frameworks: tuple[str, ...]
+    scenarios: tuple[str, ...]
+    if pages:
+        # One results file for the suite; a narrowed run does not overwrite it.
+        stem = args.name or ("pages-custom" if narrowed else "pages")
+        frameworks, scenarios = tuple(PAGE_FRAMEWORK_SPECS), PAGE_SCENARIO_NAMES
+        servers = get_suite("pages").quick_servers if args.quick else tuple(SERVER_SPECS)
+        # Few loads: 3 rounds fit a quick run, and pairing needs rounds on this noisy host.
+        rounds, coldstart = args.rounds or (3 if args.quick else 5), 0
+    else:
+        stem = args.name or mode
+        frameworks, scenarios = tuple(FRAMEWORK_SPECS), tuple(SCENARIOS)
+        servers = QUICK_SERVERS if args.quick else tuple(SERVER_SPECS)
+        rounds = args.rounds or (2 if args.quick else 5)
+        coldstart = args.coldstart_runs if args.coldstart_runs is not None else (1 if args.quick else 3)
     return Options(
-        frameworks=args.frameworks or tuple(FRAMEWORK_SPECS),
-        servers=args.servers or (QUICK_SERVERS if args.quick else tuple(SERVER_SPECS)),
-        scenarios=args.scenarios or tuple(SCENARIOS),
+        frameworks=args.frameworks or frameworks,
+        servers=args.servers or servers,
+        scenarios=args.scenarios or scenarios,
         levels=args.concurrency,
         duration=args.duration or (1 if args.quick else 1.25),
         warmup=args.warmup,
-        rounds=args.rounds or (2 if args.quick else 5),
-        coldstart_runs=args.coldstart_runs if args.coldstart_runs is not None else (1 if args.quick else 3),
+        rounds=rounds,
+        coldstart_runs=coldstart,
         quick=args.quick,
         output=args.output,
         stem=stem,
         mode=mode,
         command=shlex.join(["python", "-m", "benchmarks", *argv]),
         progress=not args.no_progress,
+        suite="pages" if pages else "api",
     )
 
 
@@ -135,7 +185,25 @@ def _listing() -> str:
         f"  {n:<10} {s.label}; connections {s.full_levels} (quick {s.quick_levels})"
         for n, s in SCENARIOS.items()
     ]
+    lines += ["pages suite (--pages) frameworks:"]
+    lines += [f"  {n:<11} {s.interface}  {status(s.packages)}" for n, s in PAGE_FRAMEWORK_SPECS.items()]
+    lines += ["pages suite scenarios:"]
+    try:
+        page_scenarios = get_suite("pages").scenarios
+    except ImportError as exc:
+        return "\n".join([*lines, f"  unavailable: {exc}"])
+    lines += [
+        f"  {n:<10} {s.label}; connections {s.full_levels} (quick {s.quick_levels})"
+        for n, s in page_scenarios.items()
+    ]
     return "\n".join(lines)
+
+
+def _write(results: Results, output: Path, stem: str) -> list[Path]:
+    """Write the run's markdown and JSON (and, for the API suite, its chart)."""
+    if results.suite == "pages":
+        return write_outputs(results, output, stem, format_pages_markdown, chart=False, to_data=pages_json)
+    return write_outputs(results, output, stem)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -153,11 +221,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = options_from(args, argv)
     try:
         results = run(options)
-    except HarnessError as exc:
+    except (HarnessError, ImportError) as exc:
         print(f"benchmark not run: {exc}", file=sys.stderr)
         return 3
-    written = write_outputs(results, options.output, options.stem)
-    print(format_markdown(results, None))
+    if options.suite == "pages" and not args.no_upload_memory:
+        if options.progress:
+            print("100 MiB upload memory check (lanner, starlette, fastapi on uvicorn)...", file=sys.stderr)
+        memory = upload_memory.run()
+        results.extra[UPLOAD_MEMORY_KEY] = memory
+        results.problems += [f"upload memory: {p}" for p in memory["problems"]]
+    written = _write(results, options.output, options.stem)
+    print(format_pages_markdown(results) if options.suite == "pages" else format_markdown(results, None))
     print("written: " + ", ".join(str(p) for p in written), file=sys.stderr)
     return 1 if results.problems else 0
 

@@ -5,6 +5,9 @@ pinned to the server CPU, and stay up for the whole run; rounds then go over eve
 connections) load and, within it, over every target in an order that rotates each round, so that
 frameworks are measured side by side and drift hits them alike. Each measured run is preceded by
 a one-request answer check and a warm-up run. Only samples whose every answer was 2xx/3xx count.
+
+A run measures one suite (`benchmarks.suites`): the API scenarios on the main apps, or the
+server-rendered ones (pages, forms, static files) on the pages apps.
 """
 
 import dataclasses
@@ -23,12 +26,19 @@ from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 
-from benchmarks.load import WRK_MISSING, LoadError, check, fetch, find_wrk, run_wrk, wrk_version
+from benchmarks.load import (
+    WRK_MISSING,
+    LoadError,
+    check,
+    fetch,
+    find_wrk,
+    revalidated,
+    run_wrk,
+    wrk_version,
+)
 from benchmarks.report import Cell, Results, cell_key
-from benchmarks.scenarios import SCENARIOS, wrk_script
+from benchmarks.scenarios import HttpScenario, wrk_script
 from benchmarks.servers import (
-    FLOOR,
-    FRAMEWORK_SPECS,
     ROOT,
     SERVER_SPECS,
     FrameworkSpec,
@@ -36,6 +46,7 @@ from benchmarks.servers import (
     ServerProcess,
     missing_packages,
 )
+from benchmarks.suites import get_suite
 
 STARTUP_TIMEOUT = 120.0
 """Seconds every server together gets to answer its first request."""
@@ -55,6 +66,9 @@ _VERSIONED = (
     "blacksheep",
     "falcon",
     "flask",
+    "werkzeug",
+    "jinja2",
+    "python-multipart",
 )
 
 
@@ -80,6 +94,7 @@ class Options:
     mode: str = "custom"
     command: str = "python -m benchmarks"
     progress: bool = True
+    suite: str = "api"
 
 
 class Progress:
@@ -131,6 +146,7 @@ def plan(
     Returns:
         Targets ``(framework, server)``, loads ``(scenario, connections)`` and notes.
     """
+    suite = get_suite(options.suite)
     notes: list[str] = []
     servers = []
     for name in options.servers:
@@ -140,9 +156,9 @@ def plan(
         else:
             servers.append(name)
     names = list(options.frameworks)
-    if FLOOR not in names:
-        names.insert(0, FLOOR)
-        notes.append("raw (the floor every ratio divides by) is always measured")
+    if suite.floor is not None and suite.floor not in names:
+        names.insert(0, suite.floor)
+        notes.append(f"{suite.floor} (the floor every ratio divides by) is always measured")
     targets = []
     for name in names:
         spec = frameworks[name]
@@ -156,7 +172,7 @@ def plan(
         targets += [(name, s) for s in fitting]
     loads = []
     for name in options.scenarios:
-        scenario = SCENARIOS[name]
+        scenario = suite.scenarios[name]
         levels = options.levels or (scenario.quick_levels if options.quick else scenario.full_levels)
         loads += [(name, level) for level in levels]
     return targets, loads, notes
@@ -277,12 +293,12 @@ def _raise_fd_limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY else 65536, hard))
 
 
-def run(options: Options, frameworks: Mapping[str, FrameworkSpec] = FRAMEWORK_SPECS) -> Results:
+def run(options: Options, frameworks: Mapping[str, FrameworkSpec] | None = None) -> Results:
     """Run the benchmark described by ``options`` and return what it measured.
 
     Args:
         options: What to run.
-        frameworks: The known frameworks.
+        frameworks: The known frameworks (default: the suite's).
 
     Returns:
         The results; wrong answers, failed servers and faulty samples are listed in ``problems``.
@@ -294,6 +310,8 @@ def run(options: Options, frameworks: Mapping[str, FrameworkSpec] = FRAMEWORK_SP
     if wrk is None:
         raise HarnessError(WRK_MISSING)
     _raise_fd_limit()
+    if frameworks is None:
+        frameworks = get_suite(options.suite).frameworks
     server_cpu, load_cpu, pinning = _cpus()
     targets, loads, notes = plan(options, frameworks)
     if not targets or not loads:
@@ -315,6 +333,7 @@ def run(options: Options, frameworks: Mapping[str, FrameworkSpec] = FRAMEWORK_SP
         targets,
         loads,
         notes=notes,
+        suite=options.suite,
     )
     if options.progress:
         runs = options.rounds * len(loads) * len(targets)
@@ -346,14 +365,17 @@ class _Session:
         self.options, self.results, self.wrk = options, results, wrk
         self.server_cpu, self.load_cpu = cpus
         self.rejected: set[tuple[str, str]] = set()
+        self.scenarios = get_suite(options.suite).scenarios
+        # Requests as a given server must get them (a conditional GET carries its own ETag), and
+        # the wrk script of each distinct request.
+        self.requests: dict[tuple[str, str], HttpScenario] = {}
+        self.scripts: dict[tuple[str, tuple[tuple[str, str], ...]], Path] = {}
+        self.scratch = Path()
 
     def measure(self, frameworks: Mapping[str, FrameworkSpec], scratch: Path) -> None:
         """Start every target's server, run the rounds, record memory, stop every server."""
         results = self.results
-        scripts = {}
-        for name in dict.fromkeys(n for n, _ in results.loads):
-            scripts[name] = scratch / f"{name}.lua"
-            scripts[name].write_text(wrk_script(SCENARIOS[name]))
+        self.scratch = scratch
         env, servers = _server_env(), []
         try:
             for framework, server in results.targets:
@@ -368,7 +390,7 @@ class _Session:
                 order = live[shift:] + live[:shift]
                 for name, connections in results.loads:
                     for process in order:
-                        self._measure_one(process, name, connections, scripts[name], round_index)
+                        self._measure_one(process, name, connections, round_index)
                         progress.step(f"{process.name} {name} c{connections}")
             progress.close()
             for process in live:
@@ -379,20 +401,37 @@ class _Session:
             for process in servers:
                 process.stop()
 
+    def request(self, process: ServerProcess, name: str) -> HttpScenario:
+        """The request ``name`` as ``process`` gets it (see `benchmarks.load.revalidated`)."""
+        return self.requests.get((process.name, name)) or self.scenarios[name]
+
+    def script(self, process: ServerProcess, name: str) -> Path:
+        """The wrk script sending ``name``'s request to ``process``, written on first use."""
+        request = self.request(process, name)
+        key = (name, request.headers)
+        path = self.scripts.get(key)
+        if path is None:
+            path = self.scratch / f"{name}-{len(self.scripts)}.lua"
+            path.write_text(wrk_script(request))
+            self.scripts[key] = path
+        return path
+
     def _start_and_check(self, servers: list[ServerProcess]) -> list[ServerProcess]:
         """Wait for every server, check every scenario's answer once, record idle memory."""
         deadline = time.monotonic() + STARTUP_TIMEOUT
+        probe = next(iter(self.scenarios.values()))  # any answer at all means the server is up
         live = []
         for process in servers:
             try:
                 remaining = max(deadline - time.monotonic(), 1.0)
-                process.wait_ready(lambda port: fetch(port, SCENARIOS["json"]), remaining)
+                process.wait_ready(lambda port: fetch(port, probe), remaining)
             except ServerError as exc:
                 self.results.problems.append(f"{process.name} did not start: {exc}")
                 continue
             live.append(process)
         for process in live:
             for name in dict.fromkeys(n for n, _ in self.results.loads):
+                self._resolve(process, name)
                 self._check(process, name)
         time.sleep(0.5)
         for process in live:
@@ -402,6 +441,18 @@ class _Session:
                 "requests": 0,
             }
         return live
+
+    def _resolve(self, process: ServerProcess, name: str) -> None:
+        """Build the request ``process`` must get for ``name``; a failure rejects the pair."""
+        scenario = self.scenarios[name]
+        if not scenario.revalidate:
+            return
+        try:
+            self.requests[(process.name, name)] = revalidated(process.port, scenario)
+        except (OSError, LoadError) as exc:
+            self.rejected.add((process.name, name))
+            self.results.problems.append(f"{process.name} {name} rejected before timing: {exc}")
+        process.requests_served += 1
 
     def _check(self, process: ServerProcess, name: str) -> bool:
         """Check one answer; a wrong one rejects the (target, scenario) pair for the rest of the run."""
@@ -413,7 +464,7 @@ class _Session:
                 self.rejected.add((process.name, ""))
                 self.results.problems.append(f"{process.name} exited during the run: {process.output(500)}")
             return False
-        problem = check(process.port, SCENARIOS[name])
+        problem = check(process.port, self.request(process, name))
         process.requests_served += 1
         if problem is None:
             return True
@@ -421,9 +472,7 @@ class _Session:
         self.results.problems.append(f"{process.name} {name} rejected before timing: {problem}")
         return False
 
-    def _measure_one(
-        self, process: ServerProcess, name: str, connections: int, script: Path, round_index: int
-    ) -> None:
+    def _measure_one(self, process: ServerProcess, name: str, connections: int, round_index: int) -> None:
         """Check, warm up, check, measure, check: keep the sample if it and the answers are clean.
 
         The checks between runs double as barriers: each waits until the server has served what
@@ -431,6 +480,7 @@ class _Session:
         """
         if not self._check(process, name):
             return
+        script = self.script(process, name)
         results, options = self.results, self.options
         framework, server = process.framework.name, process.server.name
         key = cell_key(framework, server, name, connections)

@@ -1,6 +1,7 @@
 """Load generation with wrk, and the one-request checks made before anything is timed."""
 
 import contextlib
+import dataclasses
 import http.client
 import json
 import math
@@ -143,16 +144,45 @@ def fetch(port: int, scenario: HttpScenario, timeout: float = 10.0) -> tuple[int
     Raises:
         OSError: If the connection fails (``http.client`` errors are ``OSError`` too, or wrapped).
     """
+    status, headers, body = _exchange(port, scenario, timeout)
+    return status, headers.get("content-type", ""), body
+
+
+def _exchange(port: int, scenario: HttpScenario, timeout: float) -> tuple[int, dict[str, str], bytes]:
+    """Send the request; return the status, the headers (lower-case names) and the body."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
-        headers = {"Content-Type": "application/json"} if scenario.body else {}
+        headers = scenario.request_headers()
         connection.request(scenario.method, scenario.target, body=scenario.body or None, headers=headers)
         response = connection.getresponse()
-        return response.status, response.getheader("content-type", ""), response.read()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
     except http.client.HTTPException as exc:
         raise OSError(f"bad HTTP answer: {exc!r}") from exc
     finally:
         connection.close()
+
+
+def revalidated(port: int, scenario: HttpScenario, timeout: float = 10.0) -> HttpScenario:
+    """Return ``scenario`` as this server must be asked it: with its own ``ETag`` in ``If-None-Match``.
+
+    Scenarios without ``revalidate`` are returned as they are. Each framework makes its own
+    validator (a hash, or the file's mtime and size), so the conditional request is built per
+    server from a plain GET of the same target.
+
+    Raises:
+        OSError: If the connection fails.
+        LoadError: If the plain GET is not a 200 with an ``ETag``.
+    """
+    if not scenario.revalidate:
+        return scenario
+    plain = dataclasses.replace(scenario, revalidate=False, expected_status=200)
+    status, headers, _ = _exchange(port, plain, timeout)
+    etag = headers.get("etag")
+    if status != 200 or not etag:
+        raise LoadError(f"GET {scenario.target} answered {status} without an ETag to revalidate")
+    return dataclasses.replace(
+        scenario, headers=(*scenario.headers, ("If-None-Match", etag)), revalidate=False
+    )
 
 
 def check(port: int, scenario: HttpScenario, timeout: float = 60.0) -> str | None:

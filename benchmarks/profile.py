@@ -5,7 +5,8 @@ Run ``python -m benchmarks.profile --framework lanner --scenario json`` from the
 CAP_SYS_PTRACE). The server runs pinned like in the benchmark. wrk loads it while py-spy samples it
 without pausing it (``--nonblocking``). The script prints the functions with the most samples,
 by self time and including callees, and keeps py-spy's collapsed stacks (``--stacks``) for a
-flame graph tool.
+flame graph tool. A scenario of the pages suite (``--scenario upload``) is served by the
+framework's pages app.
 """
 
 import argparse
@@ -20,9 +21,10 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchmarks.load import WRK_MISSING, LoadError, check, fetch, find_wrk, run_wrk
-from benchmarks.scenarios import SCENARIOS, wrk_script
+from benchmarks.load import WRK_MISSING, LoadError, check, fetch, find_wrk, revalidated, run_wrk
+from benchmarks.scenarios import wrk_script
 from benchmarks.servers import FRAMEWORK_SPECS, ROOT, SERVER_SPECS, ServerError, ServerProcess
+from benchmarks.suites import PAGE_FRAMEWORK_SPECS, SCENARIO_SUITES, get_suite
 
 
 def top_frames(
@@ -71,9 +73,13 @@ def profile(
         py-spy's collapsed stacks.
 
     Raises:
-        RuntimeError: If wrk or py-spy is missing, the server does not start or answers wrongly,
-            or py-spy fails.
+        RuntimeError: If wrk or py-spy is missing, the framework has no app for the scenario's
+            suite, the server does not start or answers wrongly, or py-spy fails.
     """
+    suite = get_suite(SCENARIO_SUITES[scenario])
+    if framework not in suite.frameworks:
+        raise RuntimeError(f"{framework} has no app in the {suite.name} suite")
+    request = suite.scenarios[scenario]
     wrk = find_wrk()
     py_spy = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
     if wrk is None:
@@ -82,13 +88,14 @@ def profile(
         raise RuntimeError("py-spy is not installed: pip install py-spy")
     with tempfile.TemporaryDirectory(prefix="lanner-profile-") as scratch:
         script, output = Path(scratch) / "load.lua", Path(scratch) / "stacks.txt"
-        script.write_text(wrk_script(SCENARIOS[scenario]))
         log = (Path(scratch) / "server.log").open("w+b")
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        process = ServerProcess(FRAMEWORK_SPECS[framework], SERVER_SPECS[server], log, 0, env)
+        process = ServerProcess(suite.frameworks[framework], SERVER_SPECS[server], log, 0, env)
         try:
-            process.wait_ready(lambda port: fetch(port, SCENARIOS["json"]), 60.0)
-            problem = check(process.port, SCENARIOS[scenario])
+            process.wait_ready(lambda port: fetch(port, request), 60.0)
+            request = revalidated(process.port, request)  # a conditional GET carries this server's ETag
+            script.write_text(wrk_script(request))
+            problem = check(process.port, request)
             if problem:
                 raise RuntimeError(f"{process.name} answers wrongly: {problem}")
             errors: list[LoadError] = []
@@ -126,7 +133,7 @@ def profile(
             if errors:
                 raise RuntimeError(str(errors[0]))
             return output.read_text()
-        except ServerError as exc:
+        except (ServerError, LoadError) as exc:
             raise RuntimeError(str(exc)) from exc
         finally:
             process.stop()
@@ -135,9 +142,10 @@ def profile(
 def main(argv: Sequence[str] | None = None) -> int:
     """Profile from the command line; returns the exit status."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.profile", description=__doc__)
-    parser.add_argument("--framework", choices=list(FRAMEWORK_SPECS), default="lanner")
+    frameworks = list(dict.fromkeys([*FRAMEWORK_SPECS, *PAGE_FRAMEWORK_SPECS]))
+    parser.add_argument("--framework", choices=frameworks, default="lanner")
     parser.add_argument("--server", choices=list(SERVER_SPECS), default="uvicorn")
-    parser.add_argument("--scenario", choices=list(SCENARIOS), default="json")
+    parser.add_argument("--scenario", choices=list(SCENARIO_SUITES), default="json")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--seconds", type=int, default=8, help="sampling time")
     parser.add_argument("--top", type=int, default=25, help="frames per table")

@@ -8,13 +8,14 @@ floor's sample of that round, and the median of those quotients is the ratio (se
 
 import json
 import statistics
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from benchmarks.load import Sample
-from benchmarks.scenarios import SCENARIOS
 from benchmarks.servers import FLOOR, SERVER_SPECS
+from benchmarks.suites import get_suite
 
 REFERENCE_SERVER = "uvicorn"
 """The server of the floor that WSGI rows are divided by, and of lanner's ratio targets."""
@@ -92,6 +93,9 @@ class Results:
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     wall_seconds: float = 0.0
+    suite: str = "api"
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Findings measured beside the rounds (the pages suite: the 100 MiB upload memory check)."""
 
     def cell(self, framework: str, server: str, scenario: str, connections: int) -> Cell | None:
         """Return the cell if it has at least one sample."""
@@ -209,9 +213,27 @@ def format_markdown(results: Results, chart: str | None = None) -> str:
     Returns:
         The document.
     """
+    lines = context_lines(results, f"Server benchmark: {results.mode} run, {results.started}")
+    if chart:
+        lines += [f"![ratio to the raw ASGI floor]({chart})", ""]
+    lines += _ratio_table(results)
+    checks = target_checks(results)
+    if checks:
+        lines += ["", "## lanner's targets", "", *checks]
+    lines += ["", "## Requests per second and latency", "", *detail_table(results)]
+    if results.coldstart:
+        lines += ["", *_coldstart_table(results)]
+    if results.memory:
+        lines += ["", *memory_table(results)]
+    lines += problem_lines(results)
+    return "\n".join(lines) + "\n"
+
+
+def context_lines(results: Results, title: str) -> list[str]:
+    """The report's heading: the command, settings, machine, load average, versions and servers."""
     s = results.settings
-    lines = [
-        f"# Server benchmark: {results.mode} run, {results.started}",
+    return [
+        f"# {title}",
         "",
         f"Command: `{results.command}` ({results.wall_seconds / 60:.1f} min). {s['rounds']} interleaved "
         f"round(s); each run: {s['warmup']} s warm-up, then {s['duration']} s measured; wrk 1 thread.",
@@ -223,21 +245,14 @@ def format_markdown(results: Results, chart: str | None = None) -> str:
         "Servers: " + "; ".join(f"{n}: {sp.sizing}" for n, sp in SERVER_SPECS.items()) + ".",
         "",
     ]
-    if chart:
-        lines += [f"![ratio to the raw ASGI floor]({chart})", ""]
-    lines += _ratio_table(results)
-    checks = target_checks(results)
-    if checks:
-        lines += ["", "## lanner's targets", "", *checks]
-    lines += ["", "## Requests per second and latency", "", *_detail_table(results)]
-    if results.coldstart:
-        lines += ["", *_coldstart_table(results)]
-    if results.memory:
-        lines += ["", *_memory_table(results)]
-    if results.notes or results.problems:
-        lines += ["", "## Notes and problems", ""]
-        lines += [f"- {n}" for n in results.notes] + [f"- PROBLEM: {p}" for p in results.problems]
-    return "\n".join(lines) + "\n"
+
+
+def problem_lines(results: Results) -> list[str]:
+    """The notes and problems section (empty when there are none)."""
+    if not results.notes and not results.problems:
+        return []
+    lines = ["", "## Notes and problems", ""]
+    return lines + [f"- {n}" for n in results.notes] + [f"- PROBLEM: {p}" for p in results.problems]
 
 
 def _ratio_table(results: Results) -> list[str]:
@@ -259,14 +274,21 @@ def _ratio_table(results: Results) -> list[str]:
     return lines
 
 
-def _detail_table(results: Results) -> list[str]:
+def detail_table(results: Results) -> list[str]:
+    """Req/s (median, min, max), the ratio to the floor, latency, errors and CPU of every cell.
+
+    A suite without a floor (the pages suite) has no ``vs floor`` column.
+    """
+    suite = get_suite(results.suite)
+    floor = suite.floor is not None
     lines = [
         "`server CPU`: share of one CPU the server process tree used while measured (median); well "
         "under 100 % in a CPU-bound scenario means other work shared its CPU.",
         "",
-        "| scenario | conns | framework@server | req/s median | min | max | vs floor | p50 ms | p95 ms | "
-        "p99 ms | errors | server CPU |",
-        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| scenario | conns | framework@server | req/s median | min | max | "
+        + ("vs floor | " if floor else "")
+        + "p50 ms | p95 ms | p99 ms | errors | server CPU |",
+        "|---|---:|---|---:|---:|---:|" + ("---:|" if floor else "") + "---:|---:|---:|---:|---:|",
     ]
     for name, connections in results.loads:
         for framework, server in results.targets:
@@ -274,10 +296,10 @@ def _detail_table(results: Results) -> list[str]:
             if cell is None:
                 continue
             median, low, high = cell.rps()
-            ratio = results.ratio(framework, server, name, connections)
+            ratio = f"{_fmt(results.ratio(framework, server, name, connections))} | " if floor else ""
             lines.append(
-                f"| {SCENARIOS[name].label} | {connections} | {framework}@{server} | {median:,.0f} | "
-                f"{low:,.0f} | {high:,.0f} | {_fmt(ratio)} | {cell.latency('p50_ms'):.2f} | "
+                f"| {suite.scenarios[name].label} | {connections} | {framework}@{server} | {median:,.0f} | "
+                f"{low:,.0f} | {high:,.0f} | {ratio}{cell.latency('p50_ms'):.2f} | "
                 f"{cell.latency('p95_ms'):.2f} | {cell.latency('p99_ms'):.2f} | {cell.faults()} | "
                 f"{cell.latency('server_cpu'):.0%} |"
             )
@@ -299,7 +321,8 @@ def _coldstart_table(results: Results) -> list[str]:
     return lines
 
 
-def _memory_table(results: Results) -> list[str]:
+def memory_table(results: Results) -> list[str]:
+    """Idle and after-load resident memory of every server, and the requests it served."""
     lines = [
         "## Memory (VmRSS summed over the server's process tree, from /proc)",
         "",
@@ -377,24 +400,34 @@ def to_json(results: Results) -> dict[str, Any]:
     return data
 
 
-def write_outputs(results: Results, directory: Path, stem: str) -> list[Path]:
+def write_outputs(
+    results: Results,
+    directory: Path,
+    stem: str,
+    render: Callable[[Results, str | None], str] = format_markdown,
+    chart: bool = True,
+    to_data: Callable[[Results], dict[str, Any]] = to_json,
+) -> list[Path]:
     """Write ``stem``.md, ``stem``.json and (when matplotlib is available) ``stem``.png.
 
     Args:
         results: The run.
         directory: Output directory (created if needed).
         stem: File name without extension.
+        render: Renders the markdown, given the chart's file name (the pages suite has its own).
+        chart: Whether to draw the chart of ratios to the floor.
+        to_data: Turns the run into the JSON file's data.
 
     Returns:
         The files written.
     """
     directory.mkdir(parents=True, exist_ok=True)
     png = directory / f"{stem}.png"
-    note = write_chart(results, png)
-    if note:
+    note = write_chart(results, png) if chart else "no chart"
+    if note and chart:
         results.notes.append(note)
     markdown = directory / f"{stem}.md"
-    markdown.write_text(format_markdown(results, None if note else png.name))
+    markdown.write_text(render(results, None if note else png.name))
     data = directory / f"{stem}.json"
-    data.write_text(json.dumps(to_json(results), indent=1) + "\n")
+    data.write_text(json.dumps(to_data(results), indent=1) + "\n")
     return [markdown, data] + ([] if note else [png])
