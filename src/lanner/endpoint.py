@@ -16,19 +16,30 @@ from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import Any
 
+from lanner._sources import (
+    bind_body,
+    bind_form,
+    close_form,
+    cookie_header,
+    header_data,
+    is_form_type,
+    query_data,
+    receive_body,
+    validate_sources,
+)
 from lanner._validation import ResponseSerializer
 from lanner.background import BackgroundTasks
 from lanner.concurrency import cleanup_pool, dependency_pool, run_cleanup, run_in_threadpool
 from lanner.cookies import parse_cookies
-from lanner.datastructures import parse_query_string, quote_path, quote_query
+from lanner.datastructures import quote_path, quote_query
 from lanner.di import DependencyPlan, Step, build_dependency_plan
 from lanner.errors import ExceptionHandlers, accepts_html, http_problem, loggable
 from lanner.exceptions import HTTPException, RequestValidationError
-from lanner.forms import FORM_LIMITS_SCOPE_KEY, FORM_SCOPE_KEY, FormData, UploadFile
+from lanner.forms import FORM_LIMITS_SCOPE_KEY, FORM_SCOPE_KEY
 from lanner.requests import ClientDisconnect, Request
 from lanner.responses import FileResponse, JSONResponse, RedirectResponse, Response, text_content_type
 from lanner.sessions import Session, SessionConfig, verify_csrf_token
-from lanner.signature import BodyPlan, CallPlan, FormPlan, body_kind
+from lanner.signature import CallPlan, body_kind
 from lanner.types import Message, Receive, Scope, Send
 
 logger = logging.getLogger("lanner.error")
@@ -161,41 +172,6 @@ def _add_vary(response: Response, name: str) -> None:
     response.raw_headers.append((b"vary", name.encode("latin-1")))
 
 
-def _is_form_type(content_type: str | None) -> bool:
-    media = (content_type or "").partition(";")[0].strip().lower()
-    return media in ("application/x-www-form-urlencoded", "multipart/form-data")
-
-
-def _is_json_type(content_type: str) -> bool:
-    media = content_type.partition(";")[0].strip().lower()
-    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
-
-
-def _query_data(scope: Scope, keys: Sequence[tuple[str, bool]]) -> dict[str, Any]:
-    pairs = parse_query_string(scope["query_string"])
-    data: dict[str, Any] = dict(pairs)
-    for key, repeated in keys:
-        if repeated and key in data:
-            data[key] = [value for name, value in pairs if name == key]
-    return data
-
-
-def _header_data(scope: Scope, keys: Sequence[tuple[str, bool]]) -> dict[str, Any]:
-    raw = scope["headers"]
-    data: dict[str, Any] = {k.decode("latin-1"): v.decode("latin-1") for k, v in reversed(raw)}
-    for key, repeated in keys:
-        if repeated and key in data:
-            target = key.encode("latin-1")
-            data[key] = [v.decode("latin-1") for k, v in raw if k == target]
-    return data
-
-
-def _cookie_header(scope: Scope) -> str:
-    """The request's cookies as one header: HTTP/2 clients may send one ``cookie`` line each."""
-    values: list[bytes] = [value for name, value in scope["headers"] if name == b"cookie"]
-    return b"; ".join(values).decode("latin-1")
-
-
 class Endpoint:
     """A route's compiled ASGI handler: ``await endpoint(scope, receive, send, path_params)``.
 
@@ -309,10 +285,10 @@ class Endpoint:
             kwargs: dict[str, Any] = {}
             if not self._bare:
                 errors: list[dict[str, Any]] = []
-                _validate_sources(plan, path_params, *self._read_sources(scope), kwargs, errors)
+                validate_sources(plan, path_params, *self._read_sources(scope), kwargs, errors)
                 if plan.body is not None:
-                    raw, content_type = await _receive_body(scope, receive, self._max_body)
-                    _bind_body(plan.body, raw, content_type, kwargs, errors)
+                    raw, content_type = await receive_body(scope, receive, self._max_body)
+                    bind_body(plan.body, raw, content_type, kwargs, errors)
                 if errors:
                     raise RequestValidationError(errors)
             if plan.kind == "async":
@@ -385,13 +361,13 @@ class Endpoint:
             # A parsed form's uploads live until the response is sent (and the background tasks,
             # which may use them, have run); then their temporary files are removed.
             if FORM_SCOPE_KEY in scope and not (extras[1] and succeeded):
-                await _close_form(scope)
+                await close_form(scope)
         if extras[1] and succeeded:
             try:
                 await _run_background(extras[1], scope)
             finally:
                 if FORM_SCOPE_KEY in scope:
-                    await _close_form(scope)
+                    await close_form(scope)
 
     async def _check_csrf(self, request: Request) -> None:
         """Refuse an unsafe request that carries the session cookie but not its CSRF token.
@@ -406,7 +382,7 @@ class Endpoint:
             return  # no ambient credential to abuse: bearer-token APIs are not affected
         session = await self._load_session(scope)
         token = request.headers.get("x-csrf-token")
-        if token is None and _is_form_type(request.headers.get("content-type")):
+        if token is None and is_form_type(request.headers.get("content-type")):
             form = await request.form(self.form_limits)
             value = form.get("csrf_token")
             token = value if isinstance(value, str) else None
@@ -441,11 +417,11 @@ class Endpoint:
 
     def _read_sources(self, scope: Scope) -> tuple[Any, Any, Any]:
         """Parse, once per request, the query, headers and cookies any step of the route reads."""
-        query = _query_data(scope, self._query_keys) if self._reads_query else None
-        headers = _header_data(scope, self._header_keys) if self._reads_headers else None
+        query = query_data(scope, self._query_keys) if self._reads_query else None
+        headers = header_data(scope, self._header_keys) if self._reads_headers else None
         cookies = None
         if self._reads_cookies:
-            cookies = parse_cookies(_cookie_header(scope))
+            cookies = parse_cookies(cookie_header(scope))
         return query, headers, cookies
 
     async def _before(self, request: Request) -> Response | None:
@@ -487,7 +463,7 @@ class Endpoint:
         arguments: list[dict[str, Any]] = []
         for step in self._steps:
             kwargs: dict[str, Any] = {}
-            _validate_sources(step.plan, path_params, *sources, kwargs, errors)
+            validate_sources(step.plan, path_params, *sources, kwargs, errors)
             arguments.append(kwargs)
         if self._body_plans:
             assert request is not None
@@ -506,13 +482,13 @@ class Endpoint:
             for index, step in enumerate(self._steps):
                 body = step.plan.body
                 if body is not None and body.form is not None:
-                    await _bind_form(body.form, form, arguments[index], errors)
+                    await bind_form(body.form, form, arguments[index], errors)
             return
         raw = await request.body()
         content_type = request.headers.get("content-type")
         for index, step in enumerate(self._steps):
             if step.plan.body is not None:
-                _bind_body(step.plan.body, raw, content_type, arguments[index], errors)
+                bind_body(step.plan.body, raw, content_type, arguments[index], errors)
 
     async def _call_steps(
         self,
@@ -635,29 +611,6 @@ async def _send_response(
         await reply(scope, receive, send)
 
 
-def _validate_sources(
-    plan: CallPlan,
-    path_params: dict[str, Any],
-    query: dict[str, Any] | None,
-    headers: dict[str, Any] | None,
-    cookies: dict[str, str] | None,
-    kwargs: dict[str, Any],
-    errors: list[dict[str, Any]],
-) -> None:
-    """Validate the path, query, header and cookie values `plan` reads into `kwargs`."""
-    if plan.path is not None:
-        plan.path.validate(path_params, kwargs, errors)
-    if query is not None:
-        if plan.query is not None:
-            plan.query.validate(query, kwargs, errors)
-        for model in plan.query_models:
-            kwargs[model.name] = model.validator.validate_python(query, errors)
-    if headers is not None and plan.header is not None:
-        plan.header.validate(headers, kwargs, errors)
-    if cookies is not None and plan.cookie is not None:
-        plan.cookie.validate(cookies, kwargs, errors)
-
-
 def _prebuilt(
     response_class: type[Response], body: bytes, status_code: int, content_type: tuple[bytes, bytes]
 ) -> Response:
@@ -670,113 +623,6 @@ def _prebuilt(
     response.body = body
     response.raw_headers = [(b"content-length", str(len(body)).encode()), content_type]
     return response
-
-
-async def _receive_body(scope: Scope, receive: Receive, limit: int) -> tuple[bytes, str | None]:
-    """Read the whole body and the content type straight from the ASGI channel.
-
-    Raises:
-        HTTPException: 400 for a malformed Content-Length, 413 over `limit`.
-        ClientDisconnect: the client left before the body was complete.
-    """
-    content_type = None
-    for name, value in scope["headers"]:
-        if name == b"content-type":
-            content_type = value.decode("latin-1")
-        elif name == b"content-length":
-            if not value.isdigit():
-                raise HTTPException(400, "Invalid Content-Length header")
-            # Over 18 digits is over any limit, and int() refuses more than 4,300 digits.
-            digits = value.lstrip(b"0")
-            if len(digits) > 18 or int(digits or b"0") > limit:
-                raise HTTPException(413, f"Request body exceeds {limit} bytes")
-    message = await receive()
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        if message["type"] == "http.disconnect":
-            raise ClientDisconnect()
-        chunk: bytes = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise HTTPException(413, f"Request body exceeds {limit} bytes")
-        if not message.get("more_body", False):
-            if not chunks:
-                return chunk, content_type
-            chunks.append(chunk)
-            return b"".join(chunks), content_type
-        chunks.append(chunk)
-        message = await receive()
-
-
-def _bind_body(
-    body: BodyPlan, raw: bytes, content_type: str | None, kwargs: dict[str, Any], errors: list[dict[str, Any]]
-) -> None:
-    """Validate `raw` as the plan's body into `kwargs`, or record why it is missing."""
-    if not raw:
-        if body.required:
-            errors.append({"loc": ["body"], "msg": "Field required", "type": "missing"})
-        elif body.whole is not None:
-            kwargs[body.whole_name] = body.whole_default
-        else:
-            assert body.embedded is not None
-            body.embedded.validate({}, kwargs, errors)
-        return
-    if content_type is not None and not _is_json_type(content_type):
-        raise HTTPException(
-            415, f"Expected a JSON body ({body.media_type}), got {content_type.partition(';')[0]!r}"
-        )
-    if body.whole is not None:
-        kwargs[body.whole_name] = body.whole.validate_json(raw, errors)
-    else:
-        assert body.embedded is not None
-        body.embedded.validate_json(raw, kwargs, errors)
-
-
-async def _bind_form(
-    plan: FormPlan, form: FormData, kwargs: dict[str, Any], errors: list[dict[str, Any]]
-) -> None:
-    """Validate the form fields and files `plan` reads into `kwargs`."""
-    data = _form_values(form, plan.keys)
-    for key in plan.byte_keys:
-        value = data.get(key)
-        if isinstance(value, list):
-            data[key] = [await _file_content(item) for item in value]
-        elif value is not None:
-            data[key] = await _file_content(value)
-    if plan.fields is not None:
-        plan.fields.validate(data, kwargs, errors)
-    if plan.files is not None:
-        plan.files.validate(data, kwargs, errors)
-    for model in plan.models:
-        kwargs[model.name] = model.validator.validate_python(data, errors)
-
-
-def _form_values(form: FormData, keys: Sequence[tuple[str, bool]]) -> dict[str, Any]:
-    """The values of `keys` (a list for repeated keys, else the last one); empty values are absent.
-
-    Browsers send every input, filled or not: an empty text field as "", an empty file input as a
-    nameless, empty file.
-    """
-    grouped: dict[str, list[Any]] = {}
-    for name, value in form.multi_items():
-        if value == "" or (isinstance(value, UploadFile) and not value.filename and not value.size):
-            continue
-        grouped.setdefault(name, []).append(value)
-    return {key: values if repeated else values[-1] for key, repeated in keys if (values := grouped.get(key))}
-
-
-async def _file_content(value: Any) -> Any:
-    """The bytes of an upload, for a ``bytes`` file parameter (other values are validated as sent)."""
-    if isinstance(value, UploadFile):
-        await value.seek(0)
-        return await value.read()
-    return value
-
-
-async def _close_form(scope: Scope) -> None:
-    form: FormData = scope.pop(FORM_SCOPE_KEY)
-    await form.close()
 
 
 def _blank_response() -> Response:
