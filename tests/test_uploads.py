@@ -122,6 +122,26 @@ def test_spooled_upload_rolls_over_past_1_mib() -> None:
     asyncio.run(run())
 
 
+@pytest.mark.parametrize("size", [1000, 64 * KIB, 300 * KIB, 3 * MIB])
+def test_upload_bytes_survive_the_move_to_disk_mid_chunk(size: int) -> None:
+    # Data that keeps a file in memory is written inside the parser's callback; the write that
+    # rolls it over, and those after it, are queued for the file pool: the order must hold.
+    content = bytes(range(256)) * (SPOOL_MAX_SIZE // 256) + os.urandom(100 * KIB + 7)
+
+    async def run() -> None:
+        body = multipart(Part("f", content, filename="f.bin"), Part("g", b"tail", filename="g.bin"))
+        form = await parse_form(MULTIPART[0][1].decode(), _aiter(split(body, size)))
+        f, g = form["f"], form["g"]
+        assert isinstance(f, UploadFile) and isinstance(g, UploadFile)
+        assert f.file._rolled and not g.file._rolled  # type: ignore[attr-defined]
+        assert (f.size, g.size) == (len(content), 4)
+        assert await f.read() == content and await g.read() == b"tail"
+        await form.close()
+        assert f.file.closed and g.file.closed
+
+    asyncio.run(run())
+
+
 async def _aiter(chunks: list[bytes]) -> Any:
     for chunk in chunks:
         yield chunk

@@ -315,7 +315,8 @@ class _MultipartReader:
                     raise _too_large(self._limits)
                 if self._ended:
                     continue  # the epilogue: counted, never parsed
-                for piece in _slices(chunk):
+                # PERF(upload): a chunk within one slice (the usual case) skips building a list.
+                for piece in (chunk,) if len(chunk) <= _SLICE else _slices(chunk):
                     if not started:
                         # CR/LF padding before the first boundary is skipped in C, not byte by byte
                         # in the parser (advisory CVE-2024-53981).
@@ -327,9 +328,10 @@ class _MultipartReader:
                         self._parser.write(piece)
                     except self._parse_error as exc:
                         raise HTTPException(400, f"Malformed multipart body: {exc}") from None
-                    writes, self._writes = self._writes, []
-                    for upload, data in writes:
-                        await upload.write(data)
+                    if self._writes:
+                        writes, self._writes = self._writes, []
+                        for upload, data in writes:
+                            await upload.write(data)
                     if self._ended:
                         break
             if not self._ended:
@@ -400,8 +402,15 @@ class _MultipartReader:
         self._upload = upload
 
     def _on_part_data(self, data: bytes, start: int, end: int) -> None:
-        if self._upload is not None:
-            self._writes.append((self._upload, data[start:end]))
+        upload = self._upload
+        if upload is not None:
+            # PERF(upload): data that keeps a spooled file in memory is written here, in the
+            # callback, instead of being queued for an awaited `UploadFile.write` after the slice:
+            # one coroutine and two list operations fewer per chunk (17 per 1 MiB upload). A write
+            # that would roll the file to disk, and every write queued after it, still goes through
+            # `UploadFile.write` and so to the file pool.
+            if self._writes or not upload._write_in_memory(data, start, end):
+                self._writes.append((upload, data[start:end]))
             return
         limit = self._limits.max_part_size
         if len(self._value) + end - start > limit:

@@ -76,6 +76,25 @@ class UploadFile:
         max_size: int = getattr(self.file, "_max_size", 0)
         return bool(max_size) and self.file.tell() + size > max_size
 
+    def _write_in_memory(self, data: bytes, start: int, end: int) -> bool:
+        """Append ``data[start:end]`` at once if that keeps the file in memory; False if it would not.
+
+        For the multipart parser's callbacks, which cannot await: a False answer leaves the write
+        to `write`, which moves the file to disk in the file pool.
+        """
+        # PERF(upload): `_will_roll` inlined, one lookup of each spool attribute: this runs once
+        # per chunk of every upload.
+        file, size = self.file, end - start
+        if getattr(file, "_rolled", True):
+            return False
+        max_size: int = getattr(file, "_max_size", 0)
+        if max_size and file.tell() + size > max_size:
+            return False
+        if self.size is not None:
+            self.size += size
+        file.write(data[start:end])
+        return True
+
     async def write(self, data: bytes) -> None:
         """Append `data` (the write that moves a spooled file to disk runs in a thread).
 
