@@ -217,6 +217,61 @@ async def test_file_opened_after_cancellation_is_closed(
     assert sent == []
 
 
+# --- not_modified: the 304 from a stat the caller already holds -----------------------------------
+
+
+def scope_of(method: str, headers: dict[str, str]) -> dict[str, Any]:
+    return {
+        "type": "http",
+        "method": method,
+        "headers": [(k.encode(), v.encode()) for k, v in headers.items()],
+    }
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("method", "headers"),
+    [
+        ("GET", {"if-none-match": "*"}),
+        ("HEAD", {"if-none-match": "*"}),
+        ("GET", {"if-modified-since": "Fri, 31 Dec 9999 23:59:59 GMT"}),
+    ],
+)
+async def test_not_modified_headers_are_the_304s_own(
+    data_file: Path, opened: list[BinaryIO], method: str, headers: dict[str, str]
+) -> None:
+    given = {"cache-control": "no-cache", "content-disposition": "inline", "x-kept": "1"}
+    response = FileResponse(data_file, headers=given, filename="data.bin")
+    messages = await call(response, method, headers)
+    scope = scope_of(method, headers)
+    assert start_of(messages) == (304, response.not_modified(scope, data_file.stat()))
+    assert len(opened) == 1  # only the call opened the file
+
+
+@pytest.mark.parametrize(
+    ("status", "method", "headers"),
+    [
+        (200, "GET", {"if-none-match": '"other"'}),
+        (200, "GET", {"if-modified-since": "Thu, 01 Jan 1970 00:00:00 GMT"}),
+        (200, "GET", {}),
+        (200, "POST", {"if-none-match": "*"}),
+        (404, "GET", {"if-none-match": "*"}),
+    ],
+)
+def test_not_modified_is_none_when_the_answer_is_not_a_304(
+    data_file: Path, status: int, method: str, headers: dict[str, str]
+) -> None:
+    scope = scope_of(method, headers)
+    assert FileResponse(data_file, status).not_modified(scope, data_file.stat()) is None
+
+
+def test_not_modified_compares_the_given_etag(data_file: Path) -> None:
+    response = FileResponse(data_file, headers={"etag": '"mine"'})
+    scope = {"type": "http", "method": "GET", "headers": [(b"if-none-match", b'"mine"')]}
+    headers = response.not_modified(scope, data_file.stat())
+    assert headers is not None and dict(headers)[b"etag"] == b'"mine"'
+
+
 # --- root= -----------------------------------------------------------------------------------------
 
 

@@ -189,6 +189,111 @@ def test_304_by_date(client: TestClient, static: Path) -> None:
     assert client.get("/static/plain.txt", headers={"if-modified-since": earlier}).status_code == 200
 
 
+@pytest.fixture
+def file_opens(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The paths FileResponse opens."""
+    opened: list[str] = []
+    original = _files.open_regular_file
+
+    def spy(path: str) -> tuple[BinaryIO, os.stat_result]:
+        opened.append(path)
+        return original(path)
+
+    monkeypatch.setattr(_files, "open_regular_file", spy)
+    return opened
+
+
+def validators(static: Path, name: str, coding: str = "") -> tuple[bytes, bytes]:
+    result = (static / name).stat()
+    suffix = f"-{coding}" if coding else ""
+    etag = f'"{result.st_mtime_ns:x}-{result.st_size:x}{suffix}"'.encode()
+    return etag, formatdate(result.st_mtime, usegmt=True).encode()
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+@pytest.mark.parametrize(
+    ("path", "name", "accept", "options"),
+    [
+        ("/static/plain.txt", "plain.txt", b"", {}),
+        ("/static/data.bin", "data.bin", b"", {"cache_control": "public, max-age=60"}),
+        ("/static/sub/", "sub/index.html", b"", {"html": True}),
+        ("/static/app.css", "app.css", b"", {}),
+        ("/static/app.css", "app.css.br", b"br", {}),
+        ("/static/app.css", "app.css.gz", b"gzip", {"cache_control": "no-cache"}),
+    ],
+)
+@pytest.mark.parametrize("by", ["etag", "date"])
+def test_304_is_sent_from_the_lookup_without_opening_the_file(
+    static: Path,
+    file_opens: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    method: str,
+    path: str,
+    name: str,
+    accept: bytes,
+    options: dict[str, Any],
+    by: str,
+) -> None:
+    coding = {b"br": "br", b"gzip": "gzip"}.get(accept, "")
+    etag, last_modified = validators(static, name, coding)
+    condition = (b"if-none-match", etag) if by == "etag" else (b"if-modified-since", last_modified)
+    headers = [(b"accept-encoding", accept), condition] if accept else [condition]
+    app = mounted(static, **options)
+    fast = asgi(app, path, method=method, headers=headers)
+    assert (fast.status_code, fast.content) == (304, b"")
+    assert file_opens == []
+    assert (fast.headers["etag"].encode(), fast.headers["last-modified"].encode()) == (etag, last_modified)
+    # The same 304, header for header, as FileResponse sends after opening and fstat-ing the file.
+    monkeypatch.setattr(staticfiles_module.FileResponse, "not_modified", lambda *args: None)
+    opened = asgi(app, path, method=method, headers=headers)
+    assert len(file_opens) == 1 and file_opens[0].endswith(name)
+    assert (opened.status_code, opened.headers.raw) == (304, fast.headers.raw)
+
+
+def test_a_changed_file_is_sent_again(static: Path, file_opens: list[str]) -> None:
+    app = mounted(static)
+    os.utime(static / "plain.txt", (1_700_000_000, 1_700_000_000))
+    etag, last_modified = validators(static, "plain.txt")
+    for condition in ((b"if-none-match", etag), (b"if-modified-since", last_modified)):
+        assert asgi(app, "/static/plain.txt", headers=[condition]).status_code == 304
+    assert file_opens == []
+    (static / "plain.txt").write_text("fresh")
+    os.utime(static / "plain.txt", (1_700_000_100, 1_700_000_100))
+    for condition in ((b"if-none-match", etag), (b"if-modified-since", last_modified)):
+        reply = asgi(app, "/static/plain.txt", headers=[condition])
+        assert (reply.status_code, reply.content) == (200, b"fresh")
+        assert reply.headers["etag"].encode() == validators(static, "plain.txt")[0]
+    assert len(file_opens) == 2
+
+
+def test_precompressed_304_keeps_each_encodings_etag(static: Path, file_opens: list[str]) -> None:
+    app = mounted(static)
+    br_etag = validators(static, "app.css.br", "br")[0]
+    identity_etag = validators(static, "app.css")[0]
+    br = (b"accept-encoding", b"br")
+    cached = asgi(app, "/static/app.css", headers=[br, (b"if-none-match", br_etag)])
+    assert (cached.status_code, cached.headers["etag"].encode()) == (304, br_etag)
+    assert (cached.headers["content-encoding"], cached.headers["vary"]) == ("br", "Accept-Encoding")
+    assert file_opens == []
+    # The brotli validator does not revalidate the identity file, nor the other way round.
+    identity = asgi(app, "/static/app.css", headers=[(b"if-none-match", br_etag)])
+    assert (identity.status_code, identity.content) == (200, CSS)
+    stale = asgi(app, "/static/app.css", headers=[br, (b"if-none-match", identity_etag)])
+    assert (stale.status_code, stale.content) == (200, BROTLI)
+
+
+def test_conditional_requests_that_match_nothing_still_open_the_file(
+    static: Path, file_opens: list[str]
+) -> None:
+    app = mounted(static)
+    etag = validators(static, "data.bin")[0]
+    ranged = asgi(app, "/static/data.bin", headers=[(b"if-none-match", b'"other"'), (b"range", b"bytes=0-1")])
+    assert (ranged.status_code, ranged.content) == (206, bytes(range(2)))
+    miss = asgi(app, "/static/missing.txt", headers=[(b"if-none-match", etag)])
+    assert_problem_404(miss)
+    assert len(file_opens) == 1
+
+
 def test_206_for_a_byte_range(client: TestClient) -> None:
     response = client.get("/static/data.bin", headers={"range": "bytes=10-19"})
     assert response.status_code == 206

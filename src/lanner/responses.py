@@ -592,7 +592,7 @@ class FileResponse(Response):
         if self.status_code == 200 and scope["method"] in ("GET", "HEAD"):
             request = Headers.from_scope(scope)
             if is_not_modified(request, etag, last_modified):
-                return 304, [*self._bodiless_headers(), *validators], 0, 0
+                return 304, self._not_modified_headers(validators), 0, 0
             range_header = request.get("range")
             if range_header is not None and if_range_allows(request.get("if-range"), etag, last_modified):
                 span = parse_range(range_header, size)
@@ -608,6 +608,33 @@ class FileResponse(Response):
             (b"content-length", str(end - start + 1).encode()),
         ]
         return 206, [*self.raw_headers, *validators, *ranged], start, end - start + 1
+
+    def not_modified(self, scope: Scope, result: os.stat_result) -> RawHeaders | None:
+        """The headers of the 304 this response sends for `scope` when the file's stat is `result`.
+
+        For a caller that already holds a stat of the file (`StaticFiles`) and can answer a
+        conditional request without opening it: the headers are exactly those `__call__` would
+        send with a 304 after its own fstat.
+
+        Args:
+            scope: the request's ASGI scope.
+            result: an ``os.stat()`` of the file (only ``st_mtime_ns``, ``st_mtime`` and
+                ``st_size`` are read).
+
+        Returns:
+            The 304's headers, or ``None`` when the answer would not be a 304 (the status is not
+            200, the method not ``GET`` or ``HEAD``, or the preconditions do not match).
+
+        """
+        if self.status_code != 200 or scope["method"] not in ("GET", "HEAD"):
+            return None
+        validators, etag, last_modified = self._validators(result)
+        if not is_not_modified(Headers.from_scope(scope), etag, last_modified):
+            return None
+        return self._not_modified_headers(validators)
+
+    def _not_modified_headers(self, validators: RawHeaders) -> RawHeaders:
+        return [*self._bodiless_headers(), *validators]
 
     def _validators(self, result: os.stat_result) -> tuple[RawHeaders, str, str]:
         """The validator headers to add, and the ETag and Last-Modified to compare with."""
