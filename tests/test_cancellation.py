@@ -119,6 +119,21 @@ def body_receiver(gate: asyncio.Event | None = None) -> Callable[[], Awaitable[M
     return receive
 
 
+async def get(app: Lanner, path: str) -> list[Message]:
+    """Send one bodiless GET straight to the app; return the messages it sent."""
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "GET", "path": path, "root_path": "", "query_string": b""}
+    await app({**scope, "headers": []}, receive, send)
+    return sent
+
+
 async def assert_threads_back() -> None:
     """Every thread of every pool can run at the same time: none is stuck in an old request."""
     for pool in (default_pool(), dependency_pool(), cleanup_pool()):
@@ -338,24 +353,7 @@ def test_a_small_resource_pool_held_by_sync_yield_dependencies_never_deadlocks()
 
     async def scenario(path: str) -> list[int]:
         async def one() -> int:
-            sent: list[Message] = []
-
-            async def receive() -> Message:
-                return {"type": "http.request", "body": b"", "more_body": False}
-
-            async def send(message: Message) -> None:
-                sent.append(message)
-
-            scope = {
-                "type": "http",
-                "method": "GET",
-                "path": path,
-                "root_path": "",
-                "query_string": b"",
-                "headers": [],
-            }
-            await app(scope, receive, send)
-            return int(sent[0]["status"])
+            return int((await get(app, path))[0]["status"])
 
         return await asyncio.wait_for(asyncio.gather(*(one() for _ in range(100))), 30)
 
@@ -378,30 +376,10 @@ def test_files_are_served_while_every_handler_thread_is_busy(tmp_path: Path) -> 
         return FileResponse(tmp_path / "f.txt")
 
     async def scenario() -> tuple[bytes, float]:
-        async def call(path: str) -> list[Message]:
-            sent: list[Message] = []
-
-            async def receive() -> Message:
-                return {"type": "http.request", "body": b"", "more_body": False}
-
-            async def send(message: Message) -> None:
-                sent.append(message)
-
-            scope = {
-                "type": "http",
-                "method": "GET",
-                "path": path,
-                "root_path": "",
-                "query_string": b"",
-                "headers": [],
-            }
-            await app(scope, receive, send)
-            return sent
-
-        busy_calls = [asyncio.ensure_future(call("/busy")) for _ in range(default_pool().max_workers + 5)]
+        busy_calls = [asyncio.ensure_future(get(app, "/busy")) for _ in range(default_pool().max_workers + 5)]
         await asyncio.sleep(0.1)
         started = time.monotonic()
-        sent = await asyncio.wait_for(call("/file"), 5)
+        sent = await asyncio.wait_for(get(app, "/file"), 5)
         elapsed = time.monotonic() - started
         release.set()
         await asyncio.gather(*busy_calls)
