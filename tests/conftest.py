@@ -74,3 +74,36 @@ def start_server() -> Iterator[object]:
 
 
 LANNER = [sys.executable, "-m", "lanner.cli"]
+
+
+# Debian's Chromium, driven by Python Playwright for the browser tests (its own browser download is
+# never used).
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    # No name resolves, so nothing but the loopback address can be reached even by mistake.
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+]
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    """A headless Chromium browser (Playwright), skipped when Chromium or Playwright is missing."""
+    if not CHROMIUM.is_file():
+        pytest.skip(f"no Chromium at {CHROMIUM} (install Debian's: apt-get install chromium)")
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="Python Playwright is not installed (pip install playwright)"
+    )
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -31,15 +31,12 @@ Rows left to the ASGI server or the reverse proxy, which own HTTP framing (see S
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
 import logging
 import os
 import subprocess
 import sys
 import textwrap
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any
@@ -58,6 +55,7 @@ from lanner.responses import (
     StreamingResponse,
 )
 from lanner.testing import TestClient
+from tests.asgi_driver import Reply, send_raw
 
 Message = dict[str, Any]
 PROBLEM = "application/problem+json"
@@ -67,19 +65,6 @@ SLOW = 2.0
 
 
 # -- helpers ----------------------------------------------------------------------------------
-
-
-@dataclasses.dataclass
-class Reply:
-    """What an app sent for one raw ASGI request."""
-
-    status_code: int | None
-    headers: httpx.Headers
-    content: bytes
-    receives: int  # how many times the app called receive()
-
-    def json(self) -> Any:
-        return httpx.Response(200, content=self.content).json()
 
 
 def asgi(
@@ -94,55 +79,9 @@ def asgi(
     host: bytes | None = b"testserver",
 ) -> Reply:
     """Send one request as raw ASGI messages, exactly as given (no URL normalisation)."""
-    messages: deque[Message] = deque(
-        {"type": "http.request", "body": chunk, "more_body": disconnect or i < len(body) - 1}
-        for i, chunk in enumerate(body)
+    return send_raw(
+        app, method, path, query=query, headers=headers, body=body, disconnect=disconnect, host=host
     )
-    if disconnect:
-        messages.append({"type": "http.disconnect"})
-    sent: list[Message] = []
-    receives = 0
-
-    async def run() -> None:
-        done = asyncio.Event()
-
-        async def receive() -> Message:
-            nonlocal receives
-            receives += 1
-            if messages:
-                return messages.popleft()
-            await done.wait()  # the client listens until the response is over, then leaves
-            return {"type": "http.disconnect"}
-
-        async def send(message: Message) -> None:
-            sent.append(message)
-            if message["type"] == "http.response.body" and not message.get("more_body", False):
-                done.set()
-
-        raw_headers = [(b"host", host)] if host is not None else []
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0", "spec_version": "2.4"},
-            "http_version": "1.1",
-            "method": method,
-            "scheme": "http",
-            "path": path,
-            "raw_path": path.encode("utf-8", "surrogateescape"),
-            "root_path": "",
-            "query_string": query,
-            "headers": [*raw_headers, *headers],
-            "client": ("testclient", 50000),
-            "server": ("testserver", 80),
-            "state": {},
-        }
-        await app(scope, receive, send)
-
-    asyncio.run(run())
-    start = next((m for m in sent if m["type"] == "http.response.start"), None)
-    content = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-    if start is None:
-        return Reply(None, httpx.Headers(), content, receives)
-    return Reply(start["status"], httpx.Headers(start.get("headers", [])), content, receives)
 
 
 def assert_problem(response: httpx.Response | Reply, status: int) -> None:

@@ -6,30 +6,14 @@ recorded, and any request not for the test server refused before it leaves the b
 
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.test_bookshelf import make_png
-from tests.test_docs_browser import CHROMIUM, CHROMIUM_ARGS, is_local
+from tests.test_docs_browser import is_local
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def browser() -> Iterator[object]:
-    if not CHROMIUM.is_file():
-        pytest.skip(f"no Chromium at {CHROMIUM} (install Debian's: apt-get install chromium)")
-    sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="Python Playwright is not installed (pip install playwright)"
-    )
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @pytest.fixture

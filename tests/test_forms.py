@@ -28,6 +28,7 @@ from lanner import Body, Depends, Lanner, Request
 from lanner.forms import FORM_SCOPE_KEY, FormData, FormLimits, UploadFile, parse_form, parse_options_header
 from lanner.params import File, Form
 from lanner.testing import TestClient
+from tests.asgi_driver import Reply, send_raw
 
 Message = dict[str, Any]
 PROBLEM = "application/problem+json"
@@ -73,19 +74,6 @@ def split(body: bytes, size: int = 64 * KIB) -> list[bytes]:
     return [body[i : i + size] for i in range(0, len(body), size)] or [b""]
 
 
-@dataclasses.dataclass
-class Reply:
-    """What an app sent for one raw ASGI request."""
-
-    status_code: int | None
-    headers: httpx.Headers
-    content: bytes
-    chunks_read: int
-
-    def json(self) -> Any:
-        return httpx.Response(200, content=self.content).json()
-
-
 def asgi(
     app: Any,
     path: str,
@@ -100,58 +88,7 @@ def asgi(
     With `disconnect`, the client leaves (``http.disconnect``) once `body` is exhausted, before
     sending the last, ``more_body=False`` message.
     """
-    sent: list[Message] = []
-    chunks = iter(body)
-    read = 0
-
-    async def run() -> None:
-        done = asyncio.Event()
-        pending = next(chunks, None)
-        last_sent = False
-
-        async def receive() -> Message:
-            nonlocal pending, read, last_sent
-            if last_sent:
-                await done.wait()  # the client listens until the response is over, then leaves
-                return {"type": "http.disconnect"}
-            if pending is None:
-                if disconnect:
-                    return {"type": "http.disconnect"}
-                last_sent = True
-                return {"type": "http.request", "body": b"", "more_body": False}
-            chunk, pending = pending, next(chunks, None)
-            read += 1
-            last_sent = pending is None and not disconnect
-            return {"type": "http.request", "body": chunk, "more_body": not last_sent}
-
-        async def send(message: Message) -> None:
-            sent.append(message)
-            if message["type"] == "http.response.body" and not message.get("more_body", False):
-                done.set()
-
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0", "spec_version": "2.4"},
-            "http_version": "1.1",
-            "method": method,
-            "scheme": "http",
-            "path": path,
-            "raw_path": path.encode(),
-            "root_path": "",
-            "query_string": b"",
-            "headers": [(b"host", b"testserver"), *headers],
-            "client": ("testclient", 50000),
-            "server": ("testserver", 80),
-            "state": {},
-        }
-        await app(scope, receive, send)
-
-    asyncio.run(run())
-    start = next((m for m in sent if m["type"] == "http.response.start"), None)
-    content = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-    if start is None:
-        return Reply(None, httpx.Headers(), content, read)
-    return Reply(start["status"], httpx.Headers(start.get("headers", [])), content, read)
+    return send_raw(app, method, path, headers=headers, body=body, disconnect=disconnect)
 
 
 def assert_problem(response: httpx.Response | Reply, status: int, detail: str = "") -> None:

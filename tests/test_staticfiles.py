@@ -9,7 +9,6 @@ the advisory table (advisories.md, rows 23-29) are named after the advisory.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import errno
 import gzip
 import hashlib
@@ -26,21 +25,13 @@ from lanner import Lanner, _files
 from lanner import staticfiles as staticfiles_module
 from lanner.staticfiles import StaticFiles
 from lanner.testing import TestClient
+from tests.asgi_driver import Reply, send_raw
 
 Message = dict[str, Any]
 PROBLEM = "application/problem+json"
 CSS = b"body { color: rebeccapurple; }\n" * 40
 BROTLI = b"\x8b\x03brotli-bytes-stand-in"  # never decoded by these tests: raw ASGI only
 SECRET = b"TOP-SECRET"
-
-
-@dataclasses.dataclass
-class Reply:
-    """What the app sent for one raw ASGI request."""
-
-    status_code: int | None
-    headers: httpx.Headers
-    content: bytes
 
 
 def asgi(
@@ -54,38 +45,11 @@ def asgi(
     query: bytes = b"",
 ) -> Reply:
     """Send one request as raw ASGI messages, the path exactly as given (no normalisation)."""
-    sent: list[Message] = []
-
-    async def run() -> None:
-        async def receive() -> Message:
-            return {"type": "http.request", "body": b"", "more_body": False}
-
-        async def send(message: Message) -> None:
-            sent.append(message)
-
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0", "spec_version": "2.4"},
-            "http_version": "1.1",
-            "method": method,
-            "scheme": "http",
-            "path": path,
-            "raw_path": path.encode("utf-8", "surrogatepass") if raw_path is None else raw_path,
-            "root_path": root_path,
-            "query_string": query,
-            "headers": [(b"host", b"testserver"), *headers],
-            "client": ("testclient", 50000),
-            "server": ("testserver", 80),
-            "state": {},
-        }
-        await app(scope, receive, send)
-
-    asyncio.run(run())
-    start = next((m for m in sent if m["type"] == "http.response.start"), None)
-    content = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-    if start is None:
-        return Reply(None, httpx.Headers(), content)
-    return Reply(start["status"], httpx.Headers(start["headers"]), content)
+    if raw_path is None:
+        raw_path = path.encode("utf-8", "surrogatepass")
+    return send_raw(
+        app, method, path, raw_path=raw_path, root_path=root_path, headers=headers, query=query
+    )
 
 
 @pytest.fixture
