@@ -7,7 +7,7 @@ when the route is registered.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 
@@ -221,3 +221,53 @@ class Depends:
     def __repr__(self) -> str:
         name = getattr(self.dependency, "__qualname__", repr(self.dependency))
         return f"Depends({name})"
+
+
+class Security(Depends):
+    """A dependency that also requires OAuth2 `scopes` (FastAPI's ``Security``).
+
+    The scopes of every ``Security`` on the way from the handler to a dependency are collected, in
+    order, into the `SecurityScopes` that dependency may declare as a parameter; the OpenAPI
+    document lists them under the operation's ``security``.
+
+    Args:
+        dependency: as for `Depends`.
+        scopes: the scopes this use of the dependency requires.
+        use_cache: as for `Depends`.
+    """
+
+    __slots__ = ("scopes",)
+
+    def __init__(
+        self,
+        dependency: Callable[..., Any] | None = None,
+        *,
+        scopes: Sequence[str] | None = None,
+        use_cache: bool = True,
+    ) -> None:
+        super().__init__(dependency, use_cache=use_cache)
+        self.scopes: tuple[str, ...] = tuple(scopes or ())
+
+    def __repr__(self) -> str:
+        name = getattr(self.dependency, "__qualname__", repr(self.dependency))
+        return f"Security({name}, scopes={list(self.scopes)!r})"
+
+
+class SecurityScopes:
+    """The OAuth2 scopes required of a dependency, collected from every `Security` above it.
+
+    Declare a parameter of this type in a dependency to receive them.
+
+    Attributes:
+        scopes: the scopes, in order, each once.
+        scope_str: the scopes joined by spaces (for a ``WWW-Authenticate`` header).
+    """
+
+    __slots__ = ("scope_str", "scopes")
+
+    def __init__(self, scopes: Sequence[str] | None = None) -> None:
+        self.scopes: list[str] = list(dict.fromkeys(scopes or ()))
+        self.scope_str = " ".join(self.scopes)
+
+    def __repr__(self) -> str:
+        return f"SecurityScopes({self.scopes!r})"
