@@ -6,6 +6,7 @@ import dataclasses
 import inspect
 import os
 import typing
+import warnings
 from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from typing import Any, TypeVar
 
@@ -125,6 +126,23 @@ class Lanner(Router):
             served (None turns one off; without the document there are no pages).
         summary, servers, openapi_tags, contact, license_info, terms_of_service: OpenAPI document
             fields (``openapi_tags`` gives tags their descriptions and order).
+        openapi_compat: ``"lanner"`` (default) or ``"fastapi"``: operation ids, summaries, the
+            success description and parameter titles exactly as FastAPI generates them, so a
+            migrated API keeps its generated clients' method names and OpenAPI snapshots.
+        strict_content_type: refuse a JSON body sent without a ``Content-Type`` (415); False
+            accepts one from clients that send none (routes may set their own).
+        swagger_ui_parameters: Swagger UI configuration merged over lanner's defaults.
+        swagger_ui_oauth2_redirect_url: where Swagger UI's OAuth2 redirect page is served
+            (None: not served).
+        swagger_ui_init_oauth: settings for Swagger UI's ``initOAuth`` (client id, scopes...).
+        webhooks: a `Router` whose routes describe the webhooks this API sends (documented
+            under ``webhooks``, never served); ``app.webhooks`` otherwise starts empty.
+        generate_unique_id_function: ``f(route) -> str``, the operation id of routes without one.
+        separate_input_output_schemas: document ``Model-Input``/``Model-Output`` when a model's
+            input and output schemas differ (False: one schema, as read).
+        root_path: the path prefix a proxy strips before forwarding (set in each request's scope
+            unless the server sets one).
+        responses, default_response_class, callbacks: defaults for every route, as in `Router`.
     """
 
     def __init__(
@@ -160,8 +178,33 @@ class Lanner(Router):
         contact: Mapping[str, Any] | None = None,
         license_info: Mapping[str, Any] | None = None,
         terms_of_service: str | None = None,
+        openapi_compat: typing.Literal["lanner", "fastapi"] = "lanner",
+        strict_content_type: bool = True,
+        swagger_ui_parameters: Mapping[str, Any] | None = None,
+        swagger_ui_oauth2_redirect_url: str | None = "/docs/oauth2-redirect",
+        swagger_ui_init_oauth: Mapping[str, Any] | None = None,
+        webhooks: Router | None = None,
+        generate_unique_id_function: Callable[..., str] | None = None,
+        separate_input_output_schemas: bool = True,
+        root_path: str = "",
+        responses: Mapping[int | str, Any] | None = None,
+        default_response_class: type | None = None,
+        callbacks: Sequence[Any] | None = None,
     ) -> None:
-        super().__init__(dependencies=dependencies)
+        super().__init__(
+            dependencies=dependencies,
+            responses=responses,
+            default_response_class=default_response_class,
+            callbacks=callbacks,
+            generate_unique_id_function=generate_unique_id_function,
+        )
+        if openapi_compat not in ("lanner", "fastapi"):
+            raise ValueError(f"openapi_compat must be 'lanner' or 'fastapi', not {openapi_compat!r}")
+        self.openapi_compat = openapi_compat
+        self.strict_content_type = strict_content_type
+        self.webhooks = webhooks if webhooks is not None else Router()
+        self.separate_input_output_schemas = separate_input_output_schemas
+        self.root_path = root_path.rstrip("/")
         self.debug = os.environ.get("LANNER_DEBUG") == "1" if debug is None else debug
         self.title = title
         self.version = version
@@ -226,6 +269,9 @@ class Lanner(Router):
             docs_url=docs_url,
             redoc_url=redoc_url,
             document=self.openapi,
+            swagger_ui_parameters=swagger_ui_parameters,
+            swagger_ui_oauth2_redirect_url=swagger_ui_oauth2_redirect_url,
+            swagger_ui_init_oauth=swagger_ui_init_oauth,
         )
 
     # -- registration -------------------------------------------------------------------------
@@ -237,7 +283,15 @@ class Lanner(Router):
     def openapi(self) -> dict[str, Any]:
         """Return the OpenAPI 3.1 document, built once from the compiled routes and cached."""
         if self._openapi is None:
-            self._openapi = build_openapi(self._openapi_info, self.iter_routes())
+            runtime = self._runtime
+            self._openapi = build_openapi(
+                self._openapi_info,
+                self.iter_routes(),
+                webhooks=[(route, self._compile_route(route, runtime)) for route in self.webhooks.routes],
+                compat=self.openapi_compat,
+                compile_route=lambda route: self._compile_route(route, runtime),
+                separate_input_output_schemas=self.separate_input_output_schemas,
+            )
         return self._openapi
 
     def exception_handler(self, key: type[BaseException] | int) -> Callable[[F], F]:
@@ -265,6 +319,49 @@ class Lanner(Router):
         self._after.append(hook)
         self._routes_changed()
         return hook
+
+    def on_event(self, event: str) -> Callable[[F], F]:
+        """Decorate a function run at ``"startup"`` or ``"shutdown"`` (FastAPI's deprecated spelling).
+
+        Prefer ``lifespan=`` or ``on_startup=``/``on_shutdown=``; this warns once per use.
+
+        Raises:
+            ValueError: `event` is neither ``"startup"`` nor ``"shutdown"``.
+        """
+        if event not in ("startup", "shutdown"):
+            raise ValueError(f"on_event takes 'startup' or 'shutdown', not {event!r}")
+        warnings.warn(
+            "app.on_event() is deprecated: use lifespan= or on_startup=/on_shutdown=",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+
+        def decorator(func: F) -> F:
+            (self.on_startup if event == "startup" else self.on_shutdown).append(func)
+            return func
+
+        return decorator
+
+    def middleware(self, kind: str) -> Callable[[F], F]:
+        """Decorate ``async def dispatch(request, call_next) -> Response`` as HTTP middleware.
+
+        ``call_next(request)`` runs the rest of the app and returns its response as soon as its
+        headers are ready; the body streams through unbuffered. See
+        `lanner.middleware.FunctionMiddleware`.
+
+        Raises:
+            ValueError: `kind` is not ``"http"``.
+        """
+        if kind != "http":
+            raise ValueError(f'app.middleware() supports "http" only, not {kind!r}')
+
+        def decorator(func: F) -> F:
+            from lanner.middleware import FunctionMiddleware  # XXX move to top once it exists
+
+            self.add_middleware(FunctionMiddleware, dispatch=func)
+            return func
+
+        return decorator
 
     def add_middleware(self, middleware: Callable[..., ASGIApp], **options: Any) -> None:
         """Wrap the app in pure ASGI middleware: ``middleware(app, **options)``.
@@ -354,7 +451,7 @@ class Lanner(Router):
         for folder in self.statics:
             self._mounts.append((folder.prefix, self._static_app(folder), folder.name))
         self._mounts.sort(key=lambda mount: len(mount[0]), reverse=True)
-        direct = not self._middleware and not self._mounts
+        direct = not self._middleware and not self._mounts and not self.root_path
         not_found = ErrorEndpoint(runtime, 404)
         frozen = _Frozen(table, endpoints, names, not_found, {}, runtime, entry, direct)
         self._frozen = frozen
@@ -456,6 +553,8 @@ class Lanner(Router):
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         frozen = self._frozen or self._freeze()
         kind = scope["type"]
+        if self.root_path and not scope.get("root_path"):
+            scope["root_path"] = self.root_path
         if kind == "http":
             scope["app"] = self  # mounted apps see the parent too
             path = _route_path(scope)

@@ -11,7 +11,7 @@ import dataclasses
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
-from lanner.params import Depends
+from lanner.params import Depends, Security, SecurityScopes
 from lanner.signature import CallPlan, build_plan
 
 
@@ -24,12 +24,16 @@ class Step:
         slot: where its result is stored for later steps.
         inputs: (parameter name, slot) pairs: results of earlier steps this call receives.
         app_scoped: created once for the application instead of once per request.
+        scopes: the OAuth2 scopes of every `Security` on the way from the handler to this call.
+        constants: arguments fixed at registration (the `SecurityScopes` it asks for).
     """
 
     plan: CallPlan
     slot: int
     inputs: tuple[tuple[str, int], ...]
     app_scoped: bool = False
+    scopes: tuple[str, ...] = ()
+    constants: dict[str, Any] | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -79,7 +83,7 @@ def build_dependency_plan(
     """
     overrides = overrides or {}
     steps: list[Step] = []
-    cached: dict[tuple[Callable[..., Any], bool], int] = {}
+    cached: dict[tuple[Callable[..., Any], bool, tuple[str, ...]], int] = {}
     plans: dict[Callable[..., Any], CallPlan] = {}
 
     def plan_for(call: Callable[..., Any]) -> CallPlan:
@@ -87,32 +91,41 @@ def build_dependency_plan(
             plans[call] = build_plan(call, path_names)
         return plans[call]
 
-    def visit(marker: Depends, chain: tuple[Callable[..., Any], ...]) -> int:
+    def visit(marker: Depends, chain: tuple[Callable[..., Any], ...], scopes: tuple[str, ...]) -> int:
         assert marker.dependency is not None
         call = overrides.get(marker.dependency, marker.dependency)
         app_scoped = marker.scope == "app"
-        key = (call, app_scoped)
+        if isinstance(marker, Security):
+            scopes = tuple(dict.fromkeys((*scopes, *marker.scopes)))
+        # Like FastAPI: the same dependency asked for with other scopes is another call.
+        key = (call, app_scoped, scopes)
         if (marker.use_cache or app_scoped) and key in cached:
             return cached[key]
         if call in chain:
             names = " -> ".join(getattr(c, "__qualname__", repr(c)) for c in (*chain, call))
             raise DependencyCycleError(f"dependency cycle: {names}")
         plan = plan_for(call)
-        inputs = tuple((name, visit(sub, (*chain, call))) for name, sub in plan.dependencies)
+        inputs = tuple((name, visit(sub, (*chain, call), scopes)) for name, sub in plan.dependencies)
         if app_scoped:
             _check_app_scoped(plan, [steps[slot] for _, slot in inputs])
-        step = Step(plan, len(steps), inputs, app_scoped)
+        step = Step(plan, len(steps), inputs, app_scoped, scopes, _constants(plan, scopes))
         steps.append(step)
         if marker.use_cache or app_scoped:
             cached[key] = step.slot
         return step.slot
 
     for marker in dependencies:
-        visit(marker, ())
+        visit(marker, (), ())
     handler_plan = build_plan(handler, path_names)
-    inputs = tuple((name, visit(sub, (handler,))) for name, sub in handler_plan.dependencies)
-    steps.append(Step(handler_plan, len(steps), inputs))
+    inputs = tuple((name, visit(sub, (handler,), ())) for name, sub in handler_plan.dependencies)
+    steps.append(Step(handler_plan, len(steps), inputs, constants=_constants(handler_plan, ())))
     return DependencyPlan(_embed_shared_body(steps, path_names))
+
+
+def _constants(plan: CallPlan, scopes: tuple[str, ...]) -> dict[str, Any] | None:
+    if not plan.security_scopes_args:
+        return None
+    return {name: SecurityScopes(scopes) for name in plan.security_scopes_args}
 
 
 def _embed_shared_body(steps: list[Step], path_names: Collection[str]) -> tuple[Step, ...]:

@@ -263,6 +263,7 @@ class Endpoint:
                 or handler.response_args
                 or handler.background_args
                 or handler.session_args
+                or handler.security_scopes_args
                 or self._csrf
                 or template_folders
                 or self._form_body
@@ -523,6 +524,8 @@ class Endpoint:
                 kwargs[name] = extras[1]
             for name in plan.session_args:
                 kwargs[name] = session
+            if step.constants:
+                kwargs.update(step.constants)
             result = await _invoke(plan, call, kwargs, stack)
             results[step.slot] = result
         return result

@@ -15,7 +15,7 @@ import dataclasses
 import inspect
 import os
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
@@ -163,7 +163,14 @@ class RouteOptions:
     status_code: int | None = None
     response_model: Any = MISSING
     response_model_exclude_none: bool = False
+    response_model_include: Any = None
+    response_model_exclude: Any = None
+    response_model_exclude_unset: bool = False
+    response_model_exclude_defaults: bool = False
+    response_model_by_alias: bool = True
     response_class: type | None = None
+    #: The success response's description in the OpenAPI document (None: the generator's default).
+    response_description: str | None = None
     name: str | None = None
     tags: tuple[str, ...] = ()
     summary: str | None = None
@@ -180,6 +187,52 @@ class RouteOptions:
     form_limits: Any = None
     #: Folders searched first for templates rendered by this route (its routers', innermost first).
     template_folders: tuple[str, ...] = ()
+    #: Refuse a JSON body sent without a JSON ``Content-Type`` (415); None means the app's setting.
+    strict_content_type: bool | None = None
+    #: Merged into the operation object of the OpenAPI document as is.
+    openapi_extra: dict[str, Any] | None = None
+    #: Routes describing the requests this operation sends back to the client (OpenAPI callbacks).
+    callbacks: tuple[Any, ...] = ()
+    #: ``f(route) -> str``: this route's OpenAPI operation id when none is given.
+    generate_unique_id_function: Callable[..., str] | None = None
+    #: A `Route` subclass whose ``get_route_handler`` wraps how requests reach the handler.
+    route_class: type | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class RouterDefaults:
+    """Settings a router (or an ``include_router`` call) gives the routes it holds.
+
+    A route's own setting wins over a router's; ``responses`` and ``callbacks`` are merged, the
+    router's first.
+    """
+
+    responses: dict[int | str, Any] = dataclasses.field(default_factory=dict)
+    default_response_class: type | None = None
+    deprecated: bool | None = None
+    include_in_schema: bool = True
+    callbacks: tuple[Any, ...] = ()
+    generate_unique_id_function: Callable[..., str] | None = None
+    route_class: type | None = None
+
+    def apply(self, options: RouteOptions) -> RouteOptions:
+        """Return `options` with these defaults filled in."""
+        if self == _NO_DEFAULTS:
+            return options
+        return dataclasses.replace(
+            options,
+            responses={**self.responses, **options.responses},
+            response_class=options.response_class or self.default_response_class,
+            deprecated=options.deprecated if options.deprecated is not None else self.deprecated,
+            include_in_schema=options.include_in_schema and self.include_in_schema,
+            callbacks=(*self.callbacks, *options.callbacks),
+            generate_unique_id_function=options.generate_unique_id_function
+            or self.generate_unique_id_function,
+            route_class=options.route_class or self.route_class,
+        )
+
+
+_NO_DEFAULTS = RouterDefaults()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -214,14 +267,16 @@ class Route:
         dependencies: Sequence[Depends],
         name: str | None = None,
         template_folders: Sequence[str] = (),
+        defaults: RouterDefaults = _NO_DEFAULTS,
     ) -> Route:
         """Return a copy mounted under `prefix`, with extra tags and dependencies first.
 
         A router `name` prefixes the route's name (``blog.index``), as a Flask blueprint does;
-        `template_folders` are searched after the route's own.
+        `template_folders` are searched after the route's own; `defaults` fill in what the route
+        does not set.
         """
         options = dataclasses.replace(
-            self.options,
+            defaults.apply(self.options),
             tags=tuple(dict.fromkeys((*tags, *self.options.tags))),
             dependencies=(*dependencies, *self.options.dependencies),
             name=f"{name}.{self.name}" if name else self.options.name,
@@ -250,6 +305,9 @@ class Router:
             ``template_folder``).
         static: a folder served as static files at ``<prefix>/static/``, named ``<name>.static``
             (relative to the file that creates the router, like a blueprint's ``static_folder``).
+        responses, default_response_class, deprecated, include_in_schema, callbacks,
+            generate_unique_id_function, route_class: defaults for its routes (see
+            `RouterDefaults`), as FastAPI's ``APIRouter`` takes them.
     """
 
     def __init__(
@@ -261,6 +319,13 @@ class Router:
         name: str | None = None,
         templates: str | os.PathLike[str] | None = None,
         static: str | os.PathLike[str] | None = None,
+        responses: Mapping[int | str, Any] | None = None,
+        default_response_class: type | None = None,
+        deprecated: bool | None = None,
+        include_in_schema: bool = True,
+        callbacks: Sequence[Any] | None = None,
+        generate_unique_id_function: Callable[..., str] | None = None,
+        route_class: type | None = None,
     ) -> None:
         if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
             raise ValueError(f"router prefix {prefix!r} must start with '/' and not end with '/'")
@@ -273,6 +338,15 @@ class Router:
         self.template_folders = (caller_relative(templates),) if templates is not None else ()
         self.routes: list[Route] = []
         self.statics: list[StaticFolder] = []
+        self.defaults = RouterDefaults(
+            dict(responses or {}),
+            default_response_class,
+            deprecated,
+            include_in_schema,
+            tuple(callbacks or ()),
+            generate_unique_id_function,
+            route_class,
+        )
         if static is not None:
             static_name = f"{name}.static" if name else "static"
             self.statics.append(StaticFolder(prefix + "/static", caller_relative(static), static_name))
@@ -324,7 +398,7 @@ class Router:
             options.pop("responses", None)
         route = Route("", handler, methods, RouteOptions(**options), compile_path("/"))
         full = route.with_prefix(
-            self.prefix + path, self.tags, self.dependencies, self.name, self.template_folders
+            self.prefix + path, self.tags, self.dependencies, self.name, self.template_folders, self.defaults
         )
         return self._register(full)
 
@@ -381,11 +455,19 @@ class Router:
         prefix: str = "",
         tags: Sequence[str] | None = None,
         dependencies: Sequence[Depends] | None = None,
+        *,
+        responses: Mapping[int | str, Any] | None = None,
+        default_response_class: type | None = None,
+        deprecated: bool | None = None,
+        include_in_schema: bool = True,
+        callbacks: Sequence[Any] | None = None,
+        generate_unique_id_function: Callable[..., str] | None = None,
     ) -> None:
         """Copy `router`'s routes into this one under `prefix` (declare its routes first).
 
         Tags and dependencies go outside in: this router's, then the ones given here, then the
-        included router's, then the route's own. Nothing is included when one route conflicts.
+        included router's, then the route's own. The other keywords are defaults for the included
+        routes, as in `Router`. Nothing is included when one route conflicts.
 
         Raises:
             RouteConflictError: an included route collides with an existing one.
@@ -398,11 +480,24 @@ class Router:
             raise ValueError("a router cannot include itself")
         extra_tags = (*self.tags, *_names(tags, "tags"))
         extra_dependencies = (*self.dependencies, *(dependencies or ()))
+        given = RouterDefaults(
+            dict(responses or {}),
+            default_response_class,
+            deprecated,
+            include_in_schema,
+            tuple(callbacks or ()),
+            generate_unique_id_function,
+        )
         routes = [
             route.with_prefix(
-                self.prefix + prefix, extra_tags, extra_dependencies, self.name, self.template_folders
+                self.prefix + prefix,
+                extra_tags,
+                extra_dependencies,
+                self.name,
+                self.template_folders,
+                self.defaults,
             )
-            for route in router.routes
+            for route in (dataclasses.replace(r, options=given.apply(r.options)) for r in router.routes)
         ]
         for route in routes:
             self._check(route)

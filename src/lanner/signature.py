@@ -28,7 +28,7 @@ from lanner._validation import (
 )
 from lanner.background import BackgroundTasks
 from lanner.forms import MULTIPART, URLENCODED, UploadFile, require_multipart
-from lanner.params import MISSING, Body, Depends, File, Header, Param, Path, Query
+from lanner.params import MISSING, Body, Depends, File, Header, Param, Path, Query, SecurityScopes
 from lanner.requests import Request
 from lanner.responses import Response
 from lanner.sessions.mapping import Session
@@ -127,6 +127,7 @@ class CallPlan:
     background_args: tuple[str, ...]
     session_args: tuple[str, ...]
     dependencies: tuple[tuple[str, Depends], ...]
+    security_scopes_args: tuple[str, ...]
     return_annotation: Any
 
     @property
@@ -217,6 +218,7 @@ class _Collector:
         self.response_args: list[str] = []
         self.background_args: list[str] = []
         self.session_args: list[str] = []
+        self.security_scopes_args: list[str] = []
         self.dependencies: list[tuple[str, Depends]] = []
 
     def add(self, name: str, annotation: Any, default: Any, path_names: Collection[str]) -> None:
@@ -234,7 +236,7 @@ class _Collector:
             call = marker.dependency or (None if annotation is inspect.Parameter.empty else annotation)
             if not callable(call):
                 raise TypeError(f"{self.owner}: Depends() on {name!r} needs a callable")
-            self.dependencies.append((name, Depends(call, use_cache=marker.use_cache, scope=marker.scope)))
+            self.dependencies.append((name, _with_call(marker, call)))
             return
         if marker is None:
             for cls, target in (
@@ -242,6 +244,7 @@ class _Collector:
                 (Response, self.response_args),
                 (BackgroundTasks, self.background_args),
                 (Session, self.session_args),
+                (SecurityScopes, self.security_scopes_args),
             ):
                 if _is_special(annotation, cls):
                     target.append(name)
@@ -290,6 +293,18 @@ class _Collector:
         )
         self.fields[source].append(spec)
         self.markers[name] = marker
+
+
+def _with_call(marker: Depends, call: Callable[..., Any]) -> Depends:
+    """`marker` with its callable filled in (the annotation's, for a bare ``Depends()``)."""
+    if marker.dependency is call:
+        return marker
+    copy = object.__new__(type(marker))
+    for cls in type(marker).__mro__:
+        for slot in getattr(cls, "__slots__", ()):
+            setattr(copy, slot, getattr(marker, slot))
+    copy.dependency = call
+    return copy
 
 
 def _is_body_type(annotation: Any) -> bool:
@@ -421,5 +436,6 @@ def build_plan(
         background_args=tuple(collector.background_args),
         session_args=tuple(collector.session_args),
         dependencies=tuple(collector.dependencies),
+        security_scopes_args=tuple(collector.security_scopes_args),
         return_annotation=hints.get("return", inspect.Signature.empty),
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -390,7 +390,15 @@ def _referenced(paths: dict[str, Any], definitions: dict[str, Any]) -> set[str]:
     return found & set(definitions)
 
 
-def build_openapi(info: OpenAPIInfo, routes: Iterable[tuple[Route, Endpoint]]) -> dict[str, Any]:
+def build_openapi(
+    info: OpenAPIInfo,
+    routes: Iterable[tuple[Route, Endpoint]],
+    *,
+    webhooks: Iterable[tuple[Route, Endpoint]] = (),
+    compat: str = "lanner",
+    compile_route: Callable[[Route], Endpoint] | None = None,
+    separate_input_output_schemas: bool = True,
+) -> dict[str, Any]:
     """Return the OpenAPI 3.1.0 document for `routes` (those with ``include_in_schema``).
 
     Raises:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from lanner.exceptions import HTTPException
@@ -20,6 +20,9 @@ def add_docs_routes(
     docs_url: str | None,
     redoc_url: str | None,
     document: Callable[[], dict[str, Any]],
+    swagger_ui_parameters: Mapping[str, Any] | None = None,
+    swagger_ui_oauth2_redirect_url: str | None = None,
+    swagger_ui_init_oauth: Mapping[str, Any] | None = None,
 ) -> None:
     """Register ``openapi_url``, ``docs_url`` (Swagger UI), ``redoc_url`` and their assets.
 
