@@ -302,7 +302,7 @@ def test_missing_file_is_422_located_in_file(client: TestClient) -> None:
     response = client.post("/upload", files={"other": ("a.txt", b"x")})
     assert_problem(response, 422)
     assert response.json()["errors"] == [
-        {"loc": ["file", "file"], "msg": "Field required", "type": "missing"}
+        {"loc": ["file", "file"], "msg": "Field required", "type": "missing", "input": None}
     ]
 
 

@@ -171,6 +171,8 @@ def test_path_marker_with_constraint_and_alias(app: Lanner, client: TestClient) 
             "loc": ["path", "page"],
             "msg": "Input should be greater than or equal to 1",
             "type": "greater_than_equal",
+            "input": "0",
+            "ctx": {"ge": 1},
         }
     ]
 
@@ -187,7 +189,7 @@ def test_query_scalars_defaults_and_required(app: Lanner, client: TestClient) ->
     assert client.get("/search?q=bolt&page=3&exact=true").json() == ["bolt", 3, True]
     assert client.get("/search?q=&exact=1").json() == ["", 1, True]
     errors = errors_of(client.get("/search"))
-    assert errors == [{"loc": ["query", "q"], "msg": "Field required", "type": "missing"}]
+    assert errors == [{"loc": ["query", "q"], "msg": "Field required", "type": "missing", "input": None}]
     assert locs(client.get("/search?q=x&page=two&exact=maybe")) == [["query", "page"], ["query", "exact"]]
 
 
@@ -308,7 +310,9 @@ def test_header_required_missing(app: Lanner, client: TestClient) -> None:
 
     assert client.get("/token", headers={"X-Token": "s3cret"}).json() == "s3cret"
     errors = errors_of(client.get("/token"))
-    assert errors == [{"loc": ["header", "x-token"], "msg": "Field required", "type": "missing"}]
+    assert errors == [
+        {"loc": ["header", "x-token"], "msg": "Field required", "type": "missing", "input": None}
+    ]
 
 
 def test_header_without_underscore_conversion_and_alias(app: Lanner, client: TestClient) -> None:

@@ -13,7 +13,7 @@ from lanner.datastructures import parse_query_string
 from lanner.exceptions import HTTPException
 from lanner.forms import FORM_SCOPE_KEY, FormData, UploadFile
 from lanner.requests import ClientDisconnect
-from lanner.signature import BodyPlan, CallPlan, FormPlan
+from lanner.signature import BodyPlan, CallPlan, FormPlan, ParamModel
 from lanner.types import Receive, Scope
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "is_form_type",
     "is_json_type",
     "query_data",
+    "read_model",
     "receive_body",
     "validate_sources",
 ]
@@ -83,11 +84,40 @@ def validate_sources(
         if plan.query is not None:
             plan.query.validate(query, kwargs, errors)
         for model in plan.query_models:
-            kwargs[model.name] = model.validator.validate_python(query, errors)
-    if headers is not None and plan.header is not None:
-        plan.header.validate(headers, kwargs, errors)
-    if cookies is not None and plan.cookie is not None:
-        plan.cookie.validate(cookies, kwargs, errors)
+            kwargs[model.name] = read_model(model, query, errors)
+    if headers is not None:
+        if plan.header is not None:
+            plan.header.validate(headers, kwargs, errors)
+        for model in plan.header_models:
+            kwargs[model.name] = read_model(model, headers, errors)
+    if cookies is not None:
+        if plan.cookie is not None:
+            plan.cookie.validate(cookies, kwargs, errors)
+        for model in plan.cookie_models:
+            kwargs[model.name] = read_model(model, cookies, errors)
+
+
+def read_model(model: ParamModel, data: dict[str, Any], errors: list[dict[str, Any]]) -> Any:
+    """Validate a model read one field per query key, header or cookie."""
+    values: dict[str, Any] = {}
+    for model_key, request_key in model.fields:
+        if request_key in data:
+            values[model_key] = data[request_key]
+    if model.extras:
+        taken = {request_key for _, request_key in model.fields} | model.renames.keys()
+        values.update((key, value) for key, value in data.items() if key not in taken)
+    if model.optional and not values:
+        return model.default
+    if not model.renames:
+        return model.validator.validate_python(values, errors)
+    found: list[dict[str, Any]] = []
+    result = model.validator.validate_python(values, found)
+    for error in found:
+        loc = error["loc"]
+        if len(loc) > 1 and loc[1] in model.renames:
+            error["loc"] = [loc[0], model.renames[loc[1]], *loc[2:]]
+    errors.extend(found)
+    return result
 
 
 async def receive_body(scope: Scope, receive: Receive, limit: int) -> tuple[bytes, str | None]:

@@ -45,11 +45,58 @@ def no_default() -> Any:
     return _NO_DEFAULT
 
 
-def _errors(exc: ValidationError, prefix: tuple[str | int, ...]) -> list[dict[str, Any]]:
-    return [
-        {"loc": [*prefix, *e["loc"]], "msg": e["msg"], "type": e["type"]}
-        for e in exc.errors(include_url=False, include_input=False, include_context=False)
-    ]
+def _errors(
+    exc: ValidationError, prefix: tuple[str | int, ...], fields: bool = False
+) -> list[dict[str, Any]]:
+    """The validation errors, located under `prefix`, with their input and context made JSON-safe.
+
+    With `fields`, the value validated is a set of request fields, not one value the client sent:
+    a missing field's input is then null (what FastAPI reports) rather than every other field.
+    """
+    found = []
+    for error in exc.errors(include_url=False):
+        item: dict[str, Any] = {
+            "type": error["type"],
+            "loc": [*prefix, *error["loc"]],
+            "msg": error["msg"],
+            "input": None
+            if fields and error["type"] == "missing" and len(error["loc"]) == 1
+            else _jsonable(error["input"]),
+        }
+        if "ctx" in error:
+            item["ctx"] = {key: _jsonable(value) for key, value in error["ctx"].items()}
+        found.append(item)
+    return found
+
+
+def _jsonable(value: Any) -> Any:
+    """`value` as JSON can carry it (an exception in a context becomes its message)."""
+    if isinstance(value, BaseException):
+        return str(value)
+    try:
+        # Through JSON text, so a non-finite float becomes a string, never bare Infinity.
+        return pydantic_core.from_json(pydantic_core.to_json(value, fallback=str, inf_nan_mode="strings"))
+    except (ValueError, TypeError):  # pragma: no cover - the fallback covers unknown types
+        return str(value)
+
+
+def _python_errors(validator: Any, raw: bytes, exc: ValidationError) -> ValidationError:
+    """Re-run a failed JSON validation on the parsed value, for pydantic's Python-mode wording.
+
+    pydantic words some JSON-mode errors differently ("a valid array" for "a valid list"); the
+    errors a client sees should read the same whichever way the value arrived. Only failures pay.
+    """
+    try:
+        validator.validate_python(pydantic_core.from_json(raw))
+    except ValidationError as python_exc:
+        # Only the wording may change: the same errors at the same places, or keep JSON's.
+        same = [(e["loc"], e["type"]) for e in python_exc.errors()] == [
+            (e["loc"], e["type"]) for e in exc.errors()
+        ]
+        return python_exc if same else exc
+    except ValueError:
+        return exc
+    return exc
 
 
 class SourceValidator:
@@ -88,7 +135,7 @@ class SourceValidator:
         try:
             out.update(self._validate(data))
         except ValidationError as exc:
-            errors.extend(_errors(exc, (self.location,)))
+            errors.extend(_errors(exc, (self.location,), fields=True))
 
     def validate_json(self, raw: bytes, out: dict[str, Any], errors: list[dict[str, Any]]) -> None:
         """Validate a JSON object whose keys are this source's fields (an embedded body)."""
@@ -97,7 +144,8 @@ class SourceValidator:
             out.update(self._validator.validate_json(raw))
         except ValidationError as exc:
             _raise_if_malformed(exc)
-            errors.extend(_errors(exc, (self.location,)))
+            exc = _python_errors(self._validator, raw, exc)
+            errors.extend(_errors(exc, (self.location,), fields=True))
 
     @property
     def model(self) -> type[BaseModel]:
@@ -134,6 +182,7 @@ class ValueValidator:
             return self._validator.validate_json(raw)
         except ValidationError as exc:
             _raise_if_malformed(exc)
+            exc = _python_errors(self._validator, raw, exc)
             errors.extend(_errors(exc, (self.location,)))
             return None
 

@@ -222,9 +222,11 @@ class Endpoint:
             k for p in plans for m in p.query_models for k in m.keys
         )
         self._reads_query = any(p.query or p.query_models for p in plans)
-        self._header_keys = tuple(k for p in plans for k in p.header_keys)
-        self._reads_headers = any(p.header for p in plans)
-        self._reads_cookies = any(p.cookie for p in plans)
+        self._header_keys = tuple(k for p in plans for k in p.header_keys) + tuple(
+            k for p in plans for m in p.header_models for k in m.keys
+        )
+        self._reads_headers = any(p.header or p.header_models for p in plans)
+        self._reads_cookies = any(p.cookie or p.cookie_models for p in plans)
         self._body_plans = tuple(p for p in plans if p.body)
         # Raises TypeError for a route whose functions read both a JSON body and a form.
         self._form_body = body_kind(plans) == "form"

@@ -38,12 +38,33 @@ BodyKind = typing.Literal["json", "form"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class QueryModel:
-    """A pydantic model whose fields are read from the query string."""
+class ParamModel:
+    """A pydantic model whose fields are read one key each from the query, headers or cookies.
+
+    Attributes:
+        name: the parameter's name.
+        validator: validates the bare model (a dict keyed by field alias or name).
+        keys: each field's request key (a header name for headers) and whether it repeats.
+        fields: (model key, request key) pairs.
+        extras: the model allows or forbids extra keys: every other key is passed on too.
+        optional: the annotation is ``Model | None``: with none of its keys sent, the parameter
+            gets `default` instead of a validation error.
+        default: the parameter's default when `optional`.
+        renames: model keys whose request key differs (errors name the request key).
+    """
 
     name: str
     validator: ValueValidator
     keys: tuple[tuple[str, bool], ...]
+    fields: tuple[tuple[str, str], ...] = ()
+    extras: bool = False
+    optional: bool = False
+    default: Any = None
+    renames: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+#: The former name of `ParamModel`, when only query models existed.
+QueryModel = ParamModel
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -117,10 +138,12 @@ class CallPlan:
     path: SourceValidator | None
     query: SourceValidator | None
     query_keys: tuple[tuple[str, bool], ...]
-    query_models: tuple[QueryModel, ...]
+    query_models: tuple[ParamModel, ...]
     header: SourceValidator | None
     header_keys: tuple[tuple[str, bool], ...]
     cookie: SourceValidator | None
+    header_models: tuple[ParamModel, ...]
+    cookie_models: tuple[ParamModel, ...]
     body: BodyPlan | None
     request_args: tuple[str, ...]
     response_args: tuple[str, ...]
@@ -139,6 +162,8 @@ class CallPlan:
             or self.query_models
             or self.header
             or self.cookie
+            or self.header_models
+            or self.cookie_models
             or self.body
             or self.request_args
             or self.response_args
@@ -212,7 +237,7 @@ class _Collector:
             "file": [],
         }
         self.markers: dict[str, Param] = {}
-        self.query_models: list[QueryModel] = []
+        self.param_models: dict[str, list[ParamModel]] = {"query": [], "header": [], "cookie": []}
         self.form_models: list[FormModel] = []
         self.request_args: list[str] = []
         self.response_args: list[str] = []
@@ -276,10 +301,11 @@ class _Collector:
             key = name.replace("_", "-")
         if source == "header":
             key = key.lower()
-        if source == "query" and is_model_type(annotation):
-            keys = tuple(model_field_keys(annotation))
-            self.query_models.append(QueryModel(name, ValueValidator("query", annotation), keys))
-            return
+        if source in self.param_models:
+            model = _optional_model(annotation)
+            if model is not None:
+                self.param_models[source].append(_param_model(name, annotation, model, default, marker))
+                return
         if source == "file":
             if is_model_type(annotation):
                 raise TypeError(f"{self.owner}: File() parameter {name!r} cannot be a model; use Form()")
@@ -293,6 +319,48 @@ class _Collector:
         )
         self.fields[source].append(spec)
         self.markers[name] = marker
+
+
+def _optional_model(annotation: Any) -> Any:
+    """The model of a ``Model`` or ``Model | None`` annotation, else None."""
+    if is_model_type(annotation) and hasattr(annotation, "model_fields"):
+        return annotation
+    if get_origin(annotation) in (typing.Union, types.UnionType):
+        args = [arg for arg in get_args(annotation) if arg is not type(None)]
+        if len(args) == 1 and len(get_args(annotation)) == 2 and is_model_type(args[0]):
+            return args[0] if hasattr(args[0], "model_fields") else None
+    return None
+
+
+def _param_model(name: str, annotation: Any, model: Any, default: Any, marker: Param) -> ParamModel:
+    """Plan a model read field by field from the query, headers or cookies (as FastAPI does)."""
+    source = marker.source
+    convert = source == "header" and getattr(marker, "convert_underscores", True)
+    fields: list[tuple[str, str]] = []
+    keys: list[tuple[str, bool]] = []
+    renames: dict[str, str] = {}
+    for field_name, info in model.model_fields.items():
+        model_key = info.alias or field_name
+        request_key = model_key
+        if source == "header":
+            if convert and info.alias is None:
+                request_key = field_name.replace("_", "-")
+            request_key = request_key.lower()
+            if request_key != model_key:
+                renames[model_key] = request_key
+        fields.append((model_key, request_key))
+        keys.append((request_key, is_sequence_type(info.annotation)))
+    extra = model.model_config.get("extra")
+    return ParamModel(
+        name,
+        ValueValidator(source, model),
+        tuple(keys),
+        tuple(fields),
+        extras=extra in ("allow", "forbid"),
+        optional=model is not annotation,
+        default=None if default is MISSING else default,
+        renames=renames,
+    )
 
 
 def _with_call(marker: Depends, call: Callable[..., Any]) -> Depends:
@@ -426,10 +494,12 @@ def build_plan(
         path=SourceValidator("path", fields["path"]) if fields["path"] else None,
         query=SourceValidator("query", fields["query"]) if fields["query"] else None,
         query_keys=tuple((s.key, is_sequence_type(s.annotation)) for s in fields["query"]),
-        query_models=tuple(collector.query_models),
+        query_models=tuple(collector.param_models["query"]),
         header=SourceValidator("header", fields["header"]) if fields["header"] else None,
         header_keys=tuple((s.key, is_sequence_type(s.annotation)) for s in fields["header"]),
         cookie=SourceValidator("cookie", fields["cookie"]) if fields["cookie"] else None,
+        header_models=tuple(collector.param_models["header"]),
+        cookie_models=tuple(collector.param_models["cookie"]),
         body=_form_plan(collector) or _body_plan(fields["body"], collector.markers, embed_body),
         request_args=tuple(collector.request_args),
         response_args=tuple(collector.response_args),
