@@ -497,7 +497,11 @@ def test_a_custom_handler_that_raises_becomes_a_plain_500() -> None:
 def test_a_custom_handler_returning_no_response_becomes_a_500() -> None:
     app = build_app(debug=False)
     app.add_exception_handler(ValueError, lambda request, exc: "not a response")
-    assert_problem(TestClient(app).get("/value"), 500, "Internal Server Error")
+    client = TestClient(app, raise_server_exceptions=False)
+    assert_problem(client.get("/value"), 500, "Internal Server Error")
+    # The test client raises what made the 500: here, the handler returning no Response.
+    with pytest.raises(TypeError, match="not a Response"):
+        TestClient(app).get("/value")
 
 
 def test_registering_a_handler_after_the_first_request_takes_effect() -> None:
@@ -558,7 +562,7 @@ def test_the_accept_header_decides_between_a_page_and_a_problem(accept: str | No
 
 
 def test_an_html_error_page_shows_status_and_escaped_detail_but_no_internals() -> None:
-    client = TestClient(_page_app())
+    client = TestClient(_page_app(), raise_server_exceptions=False)
     page = client.get("/items/0", headers={"accept": BROWSER})
     assert "<h1>409 Conflict</h1>" in page.text
     assert "&lt;b&gt;item zero&lt;/b&gt; is reserved" in page.text
@@ -572,11 +576,15 @@ def test_an_html_error_page_shows_status_and_escaped_detail_but_no_internals() -
 
 
 def test_the_debug_500_page_shows_the_traceback_only_with_debug_on() -> None:
-    page = TestClient(_page_app(debug=True)).get("/boom", headers={"accept": BROWSER})
+    page = TestClient(_page_app(debug=True), raise_server_exceptions=False).get(
+        "/boom", headers={"accept": BROWSER}
+    )
     assert page.status_code == 500
     assert "RuntimeError: secret internals" in page.text
     assert "Traceback (most recent call last)" in page.text
-    quiet = TestClient(_page_app(debug=False)).get("/boom", headers={"accept": BROWSER, "x-debug": "1"})
+    quiet = TestClient(_page_app(debug=False), raise_server_exceptions=False).get(
+        "/boom", headers={"accept": BROWSER, "x-debug": "1"}
+    )
     assert "Traceback" not in quiet.text
 
 
@@ -601,3 +609,176 @@ def test_a_status_handler_can_render_its_own_page_for_browsers() -> None:
 
     response = TestClient(app).get("/missing", headers={"accept": BROWSER})
     assert (response.status_code, response.text) == (404, "<p>Lost? Try the <a href='/'>home page</a>.</p>")
+
+
+# -- the public default handlers -------------------------------------------------------------------
+
+
+def _same(a: Response, b: Response) -> None:
+    assert (a.status_code, a.raw_headers, a.body) == (b.status_code, b.raw_headers, b.body)
+
+
+@pytest.mark.parametrize("accept", [None, BROWSER])
+@pytest.mark.anyio
+async def test_public_handlers_answer_like_the_defaults(accept: str | None) -> None:
+    from lanner.errors import (
+        _http_exception,
+        _validation_error,
+        http_exception_handler,
+        request_validation_exception_handler,
+    )
+
+    request = make_request()
+    if accept is not None:
+        request.scope["headers"] = [(b"accept", accept.encode())]
+    for exc in (HTTPException(418, {"why": "tea"}, headers={"X-Kettle": "on"}), HTTPException(204)):
+        _same(await http_exception_handler(request, exc), _http_exception(request, exc))
+    invalid = RequestValidationError([{"loc": ["query", "q"], "msg": "Field required", "type": "missing"}])
+    _same(await request_validation_exception_handler(request, invalid), _validation_error(request, invalid))
+
+
+def test_a_custom_handler_can_fall_back_to_the_default_ones() -> None:
+    """FastAPI's docs_src/handling_errors/tutorial006 pattern: log, then answer as usual."""
+    from lanner.errors import http_exception_handler, request_validation_exception_handler
+
+    seen: list[str] = []
+    app = build_app()
+
+    @app.exception_handler(HTTPException)
+    async def custom_http_exception_handler(request: Request, exc: HTTPException) -> Response:
+        seen.append(f"HTTP error: {exc.status_code}")
+        return await http_exception_handler(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_exception_handler(request: Request, exc: RequestValidationError) -> Response:
+        seen.append(f"invalid: {len(exc.errors())}")
+        return await request_validation_exception_handler(request, exc)
+
+    client = TestClient(app)
+    body = assert_problem(client.get("/teapot"), 418, "I'm a Teapot")
+    assert body["detail"] == {"reason": "short and stout", "codes": [1, 2]}
+    assert_problem(client.get("/missing"), 404, "Not Found")
+    assert client.get("/items/1?limit=x").json()["errors"][0]["loc"] == ["query", "limit"]
+    assert seen == ["HTTP error: 418", "HTTP error: 404", "invalid: 1"]
+
+
+def test_registering_the_public_http_handler_keeps_the_prebuilt_404() -> None:
+    from lanner.errors import http_exception_handler, request_validation_exception_handler
+
+    handlers = ExceptionHandlers()
+    handlers.add(HTTPException, http_exception_handler)
+    handlers.add(RequestValidationError, request_validation_exception_handler)
+    assert handlers.answers_by_default(HTTPException(404))
+    # A 422 status handler still claims validation errors answered by the public default.
+    handlers.add(422, lambda request, exc: PlainTextResponse("nope", 422))
+    assert handlers.lookup(RequestValidationError([])) is not request_validation_exception_handler
+
+
+# -- recording the exception behind a 500 ---------------------------------------------------------
+
+
+def _recorded(app: Lanner, path: str, **options: Any) -> tuple[int, Any]:
+    """Send GET `path` to `app` in-process; return the status and what the scope recorded."""
+    import anyio
+
+    from lanner.errors import SERVER_EXCEPTION_KEY
+
+    scope: dict[str, Any] = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"testserver")],
+        "client": ("testclient", 1),
+        "server": ("testserver", 80),
+        **options,
+    }
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    anyio.run(app, scope, receive, send)
+    return sent[0]["status"], scope.get(SERVER_EXCEPTION_KEY)
+
+
+def test_an_unhandled_exception_is_recorded_in_the_scope() -> None:
+    app = build_app()
+    status, recorded = _recorded(app, "/crash")
+    assert status == 500
+    assert isinstance(recorded, RuntimeError) and "hunter2" in str(recorded)
+
+
+@pytest.mark.parametrize("path", ["/items/1", "/teapot", "/items/x", "/missing", "/items/1?limit=x"])
+def test_nothing_is_recorded_for_answers_that_are_not_server_errors(path: str) -> None:
+    path, _, query = path.partition("?")
+    status, recorded = _recorded(build_app(), path, query_string=query.encode())
+    assert status < 500
+    assert recorded is None
+
+
+def test_an_exception_a_class_handler_claims_is_not_recorded() -> None:
+    app = build_app()
+    app.add_exception_handler(ValueError, lambda request, exc: PlainTextResponse("handled", 400))
+    assert _recorded(app, "/value") == (400, None)
+
+
+def test_a_catch_all_handler_still_records_like_starlettes_server_error_middleware() -> None:
+    for key in (Exception, 500):
+        app = build_app()
+        app.add_exception_handler(key, lambda request, exc: PlainTextResponse("custom 500", 500))
+        status, recorded = _recorded(app, "/crash")
+        assert status == 500 and isinstance(recorded, RuntimeError), key
+
+
+def test_a_failing_handler_records_its_own_exception() -> None:
+    app = build_app()
+
+    def broken(request: Request, exc: ValueError) -> Response:
+        raise KeyError("handler bug")
+
+    app.add_exception_handler(ValueError, broken)
+    status, recorded = _recorded(app, "/value")
+    assert status == 500 and isinstance(recorded, KeyError)
+
+
+def test_middleware_failures_are_recorded_by_the_error_boundary() -> None:
+    app = build_app()
+
+    def failing_middleware(inner: Any) -> Any:
+        async def middleware(scope: Any, receive: Any, send: Any) -> None:
+            raise LookupError("middleware bug")
+
+        return middleware
+
+    app.add_middleware(failing_middleware)
+    status, recorded = _recorded(app, "/items/1")
+    assert status == 500 and isinstance(recorded, LookupError)
+
+
+@pytest.mark.anyio
+async def test_an_exception_coming_back_is_logged_once(caplog: pytest.LogCaptureFixture) -> None:
+    """A middleware re-raising the exception behind a 500 makes `respond` see it twice."""
+    from lanner.errors import SERVER_EXCEPTION_KEY
+
+    handlers = ExceptionHandlers()
+    request = make_request()
+    error = RuntimeError("once")
+    with caplog.at_level(logging.ERROR, logger="lanner.error"):
+        first = await handlers.respond(request, error)
+        del request.scope[SERVER_EXCEPTION_KEY]  # what a middleware's call_next does
+        second = await handlers.respond(request, error)
+    assert first.status_code == second.status_code == 500
+    assert request.scope[SERVER_EXCEPTION_KEY] is error
+    assert len([r for r in caplog.records if r.exc_info and r.exc_info[1] is error]) == 1
+    with caplog.at_level(logging.ERROR, logger="lanner.error"):
+        await handlers.respond(request, RuntimeError("another"))
+    assert len(caplog.records) == 2

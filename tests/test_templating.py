@@ -640,3 +640,136 @@ def test_importing_the_module_does_not_import_jinja2() -> None:
     code = "import sys, lanner.templating; assert 'jinja2' not in sys.modules, 'jinja2 imported'"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
+
+
+# -- TemplateResponse (Starlette's and FastAPI's name) -----------------------------------------------
+
+
+def test_template_response_positional_and_keyword_forms_match_render() -> None:
+    templates = Templates(MAIN)
+    app = Lanner(freeze_gc=False)
+    context = {"title": "Fruit", "items": ["apple"]}
+
+    @app.get("/render")
+    def by_render(request: Request) -> HTMLResponse:
+        return templates.render(request, "page.html", context)
+
+    @app.get("/positional")
+    def positional(request: Request) -> HTMLResponse:
+        return templates.TemplateResponse(request, "page.html", context)
+
+    @app.get("/keywords")
+    def keywords(request: Request) -> HTMLResponse:
+        return templates.TemplateResponse(request=request, name="page.html", context=context)
+
+    client = TestClient(app)
+    expected = client.get("/render")
+    for path in ("/positional", "/keywords"):
+        response = client.get(path)
+        assert (response.status_code, response.text) == (200, expected.text)
+        assert response.headers == expected.headers
+    assert context == {"title": "Fruit", "items": ["apple"]}  # not modified
+
+
+def test_template_response_gives_the_request_to_the_template() -> None:
+    templates = Templates(MAIN)
+    app = Lanner(freeze_gc=False)
+
+    @app.get("/req")
+    def req(request: Request) -> HTMLResponse:
+        return templates.TemplateResponse(request, "request.html")
+
+    assert TestClient(app).get("/req").text == "GET /req"
+
+
+def test_template_response_options() -> None:
+    templates = Templates(MAIN)
+    app = Lanner(freeze_gc=False)
+    ran: list[str] = []
+
+    async def after() -> None:
+        ran.append("background")
+
+    @app.get("/gone")
+    def gone(request: Request) -> HTMLResponse:
+        response = templates.TemplateResponse(
+            request,
+            "escape.html",
+            {"value": "<gone>"},
+            status_code=410,
+            headers={"X-A": "1"},
+            media_type="application/xhtml+xml",
+            background=after,
+        )
+        assert isinstance(response, HTMLResponse)
+        return response
+
+    response = TestClient(app).get("/gone")
+    assert (response.status_code, response.headers["x-a"], response.text) == (410, "1", "&lt;gone&gt;")
+    assert response.headers["content-type"] == "application/xhtml+xml"
+    assert ran == ["background"]
+
+
+def test_template_response_with_background_tasks() -> None:
+    from lanner import BackgroundTasks
+
+    templates = Templates(MAIN)
+    app = Lanner(freeze_gc=False)
+    ran: list[int] = []
+
+    @app.get("/")
+    def home(request: Request) -> HTMLResponse:
+        tasks = BackgroundTasks()
+        tasks.add_task(ran.append, 1)
+        return templates.TemplateResponse(request, "request.html", background=tasks)
+
+    assert TestClient(app).get("/").text == "GET /"
+    assert ran == [1]
+
+
+def _fastapi_templates_tutorial(tmp_path: Path) -> Lanner:
+    """FastAPI's docs_src/templates app with lanner's names: a mounted, named static folder."""
+    from lanner.staticfiles import StaticFiles
+
+    (tmp_path / "static").mkdir()
+    (tmp_path / "static" / "styles.css").write_text("h1 { color: green; }")
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "item.html").write_text(
+        "<link href=\"{{ url_for('static', path='/styles.css') }}\" rel=\"stylesheet\">"
+        "<a href=\"{{ url_for('read_item', id=id) }}\">Item ID: {{ id }}</a>"
+    )
+    (tmp_path / "templates" / "item_path.html").write_text(
+        "<link href=\"{{ url_for('static', path='/styles.css').path }}\" rel=\"stylesheet\">"
+        "<a href=\"{{ url_for('read_item', id=id).path }}\">Item ID: {{ id }}</a>"
+    )
+    app = Lanner(freeze_gc=False)
+    app.mount("/static", StaticFiles(directory=tmp_path / "static"), name="static")
+    templates = Templates(tmp_path / "templates")
+
+    @app.get("/items/{id}", response_class=HTMLResponse)
+    async def read_item(request: Request, id: str) -> HTMLResponse:
+        name = request.query_params.get("template", "item.html")
+        return templates.TemplateResponse(request=request, name=name, context={"id": id})
+
+    return app
+
+
+@pytest.mark.parametrize("template", ["item.html", "item_path.html"])
+@pytest.mark.parametrize("root_path", ["", "/api/v1"])
+def test_the_fastapi_templates_tutorial(tmp_path: Path, template: str, root_path: str) -> None:
+    client = TestClient(_fastapi_templates_tutorial(tmp_path), root_path=root_path)
+    response = client.get(f"{root_path}/items/foo", params={"template": template})
+    assert response.status_code == 200, response.text
+    # Paths with the mount prefix, where Starlette writes full URLs (http://testserver/items/foo).
+    assert f'<link href="{root_path}/static/styles.css" rel="stylesheet">' in response.text
+    assert f'<a href="{root_path}/items/foo">Item ID: foo</a>' in response.text
+    css = client.get(f"{root_path}/static/styles.css")
+    assert (css.status_code, css.text) == (200, "h1 { color: green; }")
+
+
+def test_url_for_gives_a_str_with_a_path_attribute() -> None:
+    from lanner.templating import URLPath
+
+    url = URLPath("/static/app.css")
+    assert url == "/static/app.css" and isinstance(url, str)
+    assert url.path == "/static/app.css" and type(url.path) is str

@@ -196,9 +196,7 @@ async def redirect_app(scope: Scope, receive: Any, send: Any) -> None:
     assert scope["type"] == "http"
     await read_body(receive)
     if scope["path"] == "/old":
-        await send(
-            {"type": "http.response.start", "status": 307, "headers": [(b"location", b"/new")]}
-        )
+        await send({"type": "http.response.start", "status": 307, "headers": [(b"location", b"/new")]})
         await send({"type": "http.response.body", "body": b""})
     else:
         await send_json(send, 200, {"path": scope["path"]})
@@ -712,3 +710,114 @@ def test_a_client_collected_on_its_own_loop_thread_stops_its_loop_without_joinin
     [thread] = loop_threads
     thread.join(5)
     assert not thread.is_alive()
+
+
+# -- exceptions a lanner app answered with a 500 ---------------------------------------------------
+
+
+def _crashing_lanner_app() -> Any:
+    from lanner import HTTPException, Lanner
+
+    app = Lanner(freeze_gc=False)
+
+    @app.get("/crash")
+    async def crash() -> None:
+        raise KeyError("handler's own")
+
+    @app.get("/sync-crash")
+    def sync_crash() -> None:
+        raise ZeroDivisionError("sync")
+
+    @app.get("/teapot")
+    async def teapot() -> None:
+        raise HTTPException(418)
+
+    @app.get("/ok")
+    async def ok() -> str:
+        return "fine"
+
+    return app
+
+
+def test_the_handlers_exception_reaches_the_test() -> None:
+    client = TestClient(_crashing_lanner_app())
+    with pytest.raises(KeyError, match="handler's own"):
+        client.get("/crash")
+    with pytest.raises(ZeroDivisionError):
+        client.get("/sync-crash")
+    # Answers the app chose itself are returned, and the client keeps working.
+    assert client.get("/teapot").status_code == 418
+    assert client.get("/ok").json() == "fine"
+
+
+def test_the_500_is_returned_without_raise_server_exceptions() -> None:
+    client = TestClient(_crashing_lanner_app(), raise_server_exceptions=False)
+    response = client.get("/crash")
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "handler's own" not in response.text
+
+
+def test_an_exception_recorded_by_any_asgi_app_is_raised() -> None:
+    """The transport's scope is the app's: what the app records there is seen after the call."""
+    recorded = OSError("recorded, not raised")
+    scopes: list[Scope] = []
+
+    async def recording_app(scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        scopes.append(scope)
+        scope["lanner.server_exception"] = recorded
+        await send_json(send, 500, {"error": True})
+
+    with TestClient(recording_app) as client, pytest.raises(OSError) as caught:
+        client.get("/")
+    assert caught.value is recorded
+    assert scopes[0]["lanner.server_exception"] is recorded
+    with TestClient(recording_app, raise_server_exceptions=False) as client:
+        assert client.get("/").json() == {"error": True}
+    # Something else under the key (not an exception) is ignored.
+
+    async def odd_app(scope: Scope, receive: Any, send: Any) -> None:
+        scope["lanner.server_exception"] = "not an exception"
+        await send_json(send, 200, {})
+
+    assert TestClient(odd_app).get("/").status_code == 200
+
+
+def test_the_key_is_lanners() -> None:
+    from lanner import errors, testing
+
+    assert testing._SERVER_EXCEPTION_KEY == errors.SERVER_EXCEPTION_KEY
+
+
+# -- the User-Agent ---------------------------------------------------------------------------------
+
+
+def test_default_user_agent_is_testclient() -> None:
+    with TestClient(echo_app) as client:
+        headers = dict(client.get("/").json()["headers"])
+    assert headers["user-agent"] == "testclient"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"User-Agent": "mine/1"},
+        {"user-agent": "mine/1"},
+        [("USER-AGENT", "mine/1")],
+        httpx.Headers({"user-agent": "mine/1"}),
+    ],
+)
+def test_a_user_agent_given_to_the_client_wins(headers: Any) -> None:
+    with TestClient(echo_app, headers=headers) as client:
+        sent = client.get("/").json()["headers"]
+        assert [value for name, value in sent if name == "user-agent"] == ["mine/1"]
+        per_request = client.get("/", headers={"User-Agent": "once"}).json()["headers"]
+        assert dict(per_request)["user-agent"] == "once"
+
+
+def test_other_default_headers_keep_the_testclient_user_agent() -> None:
+    with TestClient(echo_app, headers={"X-Default": "yes"}) as client:
+        headers = dict(client.get("/").json()["headers"])
+    assert (headers["x-default"], headers["user-agent"]) == ("yes", "testclient")

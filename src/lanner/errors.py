@@ -19,6 +19,12 @@ from lanner.types import ASGIApp, Message, Receive, Scope, Send
 
 logger = logging.getLogger("lanner.error")
 
+#: The scope key where an exception that became a 500 is recorded (see `ExceptionHandlers.respond`).
+SERVER_EXCEPTION_KEY = "lanner.server_exception"
+# The last exception logged for the request, so one that comes back (a middleware re-raising it)
+# is logged once; middleware may remove SERVER_EXCEPTION_KEY, so it cannot serve for this.
+_LOGGED_KEY = "lanner.logged_exception"
+
 ExceptionHandler = Callable[[Request, Any], "Response | Awaitable[Response]"]
 PROBLEM_JSON = "application/problem+json"
 
@@ -172,6 +178,25 @@ def _validation_error(request: Request, exc: RequestValidationError) -> Response
     return ProblemResponse(422, detail, errors=errors)
 
 
+async def http_exception_handler(request: Request, exc: HTTPException) -> Response:
+    """The app's default answer to an `HTTPException`, for custom handlers to fall back on.
+
+    A problem document (RFC 9457), or an HTML page when the client prefers HTML; no body for
+    1xx, 204 and 304. FastAPI code that ends a custom handler with
+    ``return await http_exception_handler(request, exc)`` works unchanged.
+    """
+    return _http_exception(request, exc)
+
+
+async def request_validation_exception_handler(request: Request, exc: RequestValidationError) -> Response:
+    """The app's default answer to a `RequestValidationError`: a 422 listing every failing field.
+
+    A problem document with an ``errors`` member, or an HTML page when the client prefers HTML.
+    For custom handlers to fall back on, as with FastAPI's function of the same name.
+    """
+    return _validation_error(request, exc)
+
+
 def _server_error(request: Request, exc: Exception) -> Response:
     debug = getattr(request.scope.get("app"), "debug", False)
     page = accepts_html(request.scope)
@@ -190,7 +215,7 @@ def _default_status(exc: BaseException, handler: ExceptionHandler) -> int | None
     """The status the default handlers answer `exc` with, when `handler` is one of them."""
     if isinstance(exc, HTTPException):
         return exc.status_code
-    if handler is _validation_error:
+    if handler is _validation_error or handler is request_validation_exception_handler:
         return 422
     if handler is _server_error:
         return 500
@@ -212,6 +237,7 @@ class ExceptionHandlers:
         }
         self._by_status: dict[int, ExceptionHandler] = {}
         self._resolved: dict[type[BaseException], ExceptionHandler] = {}
+        self._catch_all: dict[type[BaseException], bool] = {}
 
     def add(self, key: type[BaseException] | int, handler: ExceptionHandler) -> None:
         """Register `handler` for an exception class or an HTTP status code."""
@@ -220,6 +246,7 @@ class ExceptionHandlers:
         else:
             self._by_type[key] = handler
         self._resolved.clear()
+        self._catch_all.clear()
 
     def lookup(self, exc: BaseException) -> ExceptionHandler:
         """Return the handler for `exc`.
@@ -239,7 +266,21 @@ class ExceptionHandlers:
 
     def answers_by_default(self, exc: HTTPException) -> bool:
         """Whether `exc` would be answered by the built-in `HTTPException` handler."""
-        return self.lookup(exc) is _http_exception
+        handler = self.lookup(exc)
+        return handler is _http_exception or handler is http_exception_handler
+
+    def is_server_error(self, exc: BaseException) -> bool:
+        """Whether `exc` is answered as a server error: no handler claims its class but the catch-all.
+
+        That is the default 500 handler, or one registered for `Exception` (or for the status 500),
+        the way Starlette's ``ServerErrorMiddleware`` gets exactly these exceptions.
+        """
+        cls = type(exc)
+        catch_all = self._catch_all.get(cls)
+        if catch_all is None:
+            claimed_by = next((base for base in cls.__mro__ if base in self._by_type), None)
+            catch_all = self._catch_all[cls] = claimed_by is None or claimed_by in (Exception, BaseException)
+        return catch_all
 
     def _for_type(self, cls: type[BaseException]) -> ExceptionHandler:
         handler = self._resolved.get(cls)
@@ -252,12 +293,23 @@ class ExceptionHandlers:
         return handler
 
     async def respond(self, request: Request, exc: Exception) -> Response:
-        """Turn `exc` into a response; a failing custom handler falls back to a plain 500."""
+        """Turn `exc` into a response; a failing custom handler falls back to a plain 500.
+
+        When `exc` is a server error (`is_server_error`), or a custom handler fails, the exception
+        is also recorded in the request's scope under `SERVER_EXCEPTION_KEY`: lanner's `TestClient`
+        re-raises it in the test, like Starlette's, instead of handing back only the 500, and
+        ``@app.middleware("http")`` functions see it raised by ``call_next``. The exception is
+        logged once, even when a middleware re-raises it and it comes back here.
+        """
         handler = self.lookup(exc)
-        if self._for_type(type(exc)) is _server_error:
-            logger.error(
-                "Exception while handling %s %s", request.method, loggable(request.path), exc_info=exc
-            )
+        if self.is_server_error(exc):
+            scope = request.scope
+            if self._for_type(type(exc)) is _server_error and scope.get(_LOGGED_KEY) is not exc:
+                logger.error(
+                    "Exception while handling %s %s", request.method, loggable(request.path), exc_info=exc
+                )
+                scope[_LOGGED_KEY] = exc
+            scope[SERVER_EXCEPTION_KEY] = exc
         try:
             if inspect.iscoroutinefunction(handler):
                 result = await handler(request, exc)
@@ -267,10 +319,13 @@ class ExceptionHandlers:
                     result = await result
         except Exception as handler_exc:
             logger.error("Exception handler %r failed", handler, exc_info=handler_exc)
+            request.scope[SERVER_EXCEPTION_KEY] = handler_exc
             return _server_error(request, handler_exc)
         if not isinstance(result, Response):
             logger.error("Exception handler %r returned %r, not a Response", handler, result)
-            return _server_error(request, TypeError("exception handler returned no Response"))
+            failure = TypeError(f"exception handler {handler!r} returned {result!r}, not a Response")
+            request.scope[SERVER_EXCEPTION_KEY] = failure
+            return _server_error(request, failure)
         return result
 
 

@@ -16,14 +16,14 @@ from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from lanner.requests import Request
-from lanner.responses import HTMLResponse
+from lanner.responses import Background, HTMLResponse
 from lanner.routing import caller_relative
 
 if TYPE_CHECKING:  # Jinja2 is an optional dependency: its names are only needed for type checks.
     import jinja2
 
 # TemplateNotFoundError is built on first access by the module's __getattr__.
-__all__ = ["TemplateNotFoundError", "Templates"]  # noqa: F822
+__all__ = ["TemplateNotFoundError", "Templates", "URLPath"]  # noqa: F822
 
 ContextProcessor = Callable[[Request], Mapping[str, Any]]
 P = TypeVar("P", bound=Callable[..., Mapping[str, Any]])
@@ -150,6 +150,42 @@ class Templates:
             raise _not_found_error()(exc.name, searched=self._searched(folders), within=name) from exc
         return HTMLResponse(content, status_code, headers, media_type)
 
+    def TemplateResponse(  # Starlette's (and FastAPI's) name for it
+        self,
+        request: Request,
+        name: str,
+        context: Mapping[str, Any] | None = None,
+        status_code: int = 200,
+        headers: Mapping[str, str] | None = None,
+        media_type: str | None = None,
+        background: Background | None = None,
+    ) -> HTMLResponse:
+        """Render `name` into an `HTMLResponse`: `render` under the name FastAPI code calls.
+
+        It takes Starlette's ``Jinja2Templates.TemplateResponse`` arguments, positionally
+        (``TemplateResponse(request, "item.html", {"id": id})``) or by keyword
+        (``TemplateResponse(request=request, name="item.html", context={"id": id})``). The
+        template sees ``request`` (unless `context` has its own) and every helper `render` gives;
+        `context` is not modified.
+
+        Args:
+            request: the request being answered.
+            name: the template's name, relative to the template folders.
+            context: the template's variables.
+            status_code: the response status.
+            headers: extra response headers.
+            media_type: overrides ``text/html``.
+            background: awaited after the response is sent (a `lanner.BackgroundTasks`, or any
+                coroutine function without arguments).
+
+        Raises:
+            TemplateNotFoundError: no folder has `name` (or a template it needs).
+            jinja2.TemplateError: the template has a syntax error or failed while rendering.
+        """
+        response = self.render(request, name, context, status_code, headers, media_type=media_type)
+        response.background = background
+        return response
+
     def _environment(self, folders: tuple[str, ...]) -> jinja2.Environment:
         """The environment searching `folders` first: an overlay sharing filters, globals and options."""
         env = self._overlays.get(folders)
@@ -212,14 +248,29 @@ class _LazySession(Mapping[str, Any]):
         return key in self._load()
 
 
-def _url_for(request: Request, name: str, /, **params: Any) -> str:
+class URLPath(str):
+    """What ``url_for`` gives templates: the path (a `str`), with the mount prefix.
+
+    Its ``path`` attribute is the path itself, so templates written for Starlette, whose
+    ``url_for`` returns a full URL, work unchanged: ``{{ url_for('static', path='/app.css').path }}``.
+    """
+
+    __slots__ = ()
+
+    @property
+    def path(self) -> str:
+        """The path itself (Starlette's ``URL.path``)."""
+        return str(self)
+
+
+def _url_for(request: Request, name: str, /, **params: Any) -> URLPath:
     """``url_for(name, **params)`` in templates: a route's path, with the mount prefix.
 
     Flask's ``url_for("static", filename=...)`` is accepted for static folders (``path=``).
     """
     if "filename" in params and "path" not in params and (name == "static" or name.endswith(".static")):
         params["path"] = params.pop("filename")
-    return request.url_for(name, **params)
+    return URLPath(request.url_for(name, **params))
 
 
 def _static_url(request: Request, path: str, name: str = "static") -> str:

@@ -35,6 +35,11 @@ _ASGI_VERSIONS = {"version": "3.0", "spec_version": "2.4"}
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 # After shutdown completes a well-behaved app returns at once; this only bounds a misbehaving one.
 _LIFESPAN_EXIT_GRACE = 1.0
+# Where lanner records an exception it answered with a 500 (lanner.errors.SERVER_EXCEPTION_KEY); kept
+# as a literal so this module imports nothing from lanner and drives any ASGI app.
+_SERVER_EXCEPTION_KEY = "lanner.server_exception"
+# The User-Agent Starlette's (and so FastAPI's) TestClient sends; apps and tests may check for it.
+_USER_AGENT = "testclient"
 
 
 class _LoopThread:
@@ -292,6 +297,12 @@ class _ASGITransport(httpx.BaseTransport):
                 exchange.fail()
         finally:
             exchange.finish()
+        if self._raise_server_exceptions:
+            # A lanner app answers an unhandled exception with a 500 itself and records it here;
+            # the test sees the handler's own exception, as with an app that let it escape.
+            error = scope.get(_SERVER_EXCEPTION_KEY)
+            if isinstance(error, BaseException):
+                raise error
         return exchange
 
 
@@ -316,11 +327,16 @@ class TestClient(httpx.Client):
     Args:
         app: The ASGI 3 application.
         base_url: Scheme, host and port the requests appear to target.
-        raise_server_exceptions: Re-raise an exception from the app in the caller. When false, an
-            exception before the response started becomes a 500 response.
+        raise_server_exceptions: Re-raise an exception from the app in the caller: one that escaped
+            the app, or one a lanner app answered with a 500 and recorded in the request's scope
+            (``"lanner.server_exception"``: an exception no handler claims, or a failing exception
+            handler), so the test fails with the handler's own exception, as with Starlette's
+            client. When false, the 500 response is returned, and an exception that escaped
+            before the response started becomes a plain 500.
         root_path: The ASGI `root_path` of every request.
         client: The `(host, port)` of the simulated client.
-        headers: Default headers for every request.
+        headers: Default headers for every request; ``User-Agent: testclient`` (as Starlette's and
+            FastAPI's clients send) unless they have a ``User-Agent``.
         cookies: Initial cookies.
         follow_redirects: Follow redirect responses.
 
@@ -352,9 +368,12 @@ class TestClient(httpx.Client):
         self._loop_thread = _LoopThread()
         self._lifespan_state: dict[str, Any] = {}
         self._lifespan: _Lifespan | None = None
+        default_headers = httpx.Headers(headers)
+        if "user-agent" not in default_headers:
+            default_headers["User-Agent"] = _USER_AGENT
         super().__init__(
             base_url=base_url,
-            headers=headers,
+            headers=default_headers,
             cookies=cookies,
             follow_redirects=follow_redirects,
             transport=_ASGITransport(

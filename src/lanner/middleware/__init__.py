@@ -1,0 +1,5 @@
+"""ASGI middleware that ships with lanner."""
+
+from lanner.middleware.functions import FunctionMiddleware
+
+__all__ = ["FunctionMiddleware"]
