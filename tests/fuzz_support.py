@@ -108,8 +108,12 @@ class Driver:
         body: bytes | Iterable[bytes] = b"",
         disconnect: bool = False,
         timeout: float = 20.0,
+        typed: bool = True,
     ) -> Exchange:
         """Send one request and return everything the app sent.
+
+        A body sent without a Content-Type is labelled ``application/json`` (JSON endpoints refuse
+        an unlabelled body) unless `typed` is False.
 
         `path` defaults to what a server derives from `raw_path` (percent-decoded, UTF-8 with
         replacement). `body` is one chunk, or an iterable of chunks pulled lazily as the app reads.
@@ -117,6 +121,8 @@ class Driver:
         """
         if path is None:
             path = decode_path(raw_path)
+        if typed and body and not any(bytes(k).lower() == b"content-type" for k, _ in headers):
+            headers = [*headers, (b"content-type", b"application/json")]
         scope: dict[str, Any] = {
             "type": "http",
             "asgi": {"version": "3.0", "spec_version": "2.4"},

@@ -786,7 +786,7 @@ def test_middleware_exceptions_get_a_problem_document(caplog: pytest.LogCaptureF
         return "fine"
 
     app.add_middleware(ExplodingMiddleware)
-    client = TestClient(app)
+    client = TestClient(app, raise_server_exceptions=False)
     response = client.get("/explode")
     assert response.status_code == 500
     assert response.headers["content-type"] == "application/problem+json"

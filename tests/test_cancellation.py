@@ -485,7 +485,7 @@ def test_a_file_response_that_fails_before_sending_goes_to_the_handlers(tmp_path
     async def handled(response: Response) -> FileResponse:
         return FileResponse(tmp_path / "nope.txt")
 
-    with TestClient(app) as client:
+    with TestClient(app, raise_server_exceptions=False) as client:
         for path in ("/missing", "/nul", "/handled"):
             reply = client.get(path)
             assert reply.status_code == 500, path

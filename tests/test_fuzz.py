@@ -783,9 +783,9 @@ CONTENT_TYPES = st.tuples(
 @given(route=BODY_ROUTES, content_type=st.one_of(CONTENT_TYPES, st.none()))
 def test_only_json_media_types_are_accepted(driver: Driver, route: str, content_type: str | None) -> None:
     headers = [] if content_type is None else [(b"content-type", content_type.encode("latin-1"))]
-    exchange = driver.request("POST", route.encode(), headers=headers, body=VALID_ITEM)
+    exchange = driver.request("POST", route.encode(), headers=headers, body=VALID_ITEM, typed=False)
     check_sane(exchange)
-    if content_type is None or is_json_media_type(content_type):
+    if content_type is not None and is_json_media_type(content_type):
         assert exchange.status == 200, exchange.describe()
     else:
         assert exchange.status == 415, exchange.describe()

@@ -158,27 +158,48 @@ async def receive_body(scope: Scope, receive: Receive, limit: int) -> tuple[byte
 
 
 def bind_body(
-    body: BodyPlan, raw: bytes, content_type: str | None, kwargs: dict[str, Any], errors: list[dict[str, Any]]
+    body: BodyPlan,
+    raw: bytes,
+    content_type: str | None,
+    kwargs: dict[str, Any],
+    errors: list[dict[str, Any]],
+    strict: bool = True,
 ) -> None:
-    """Validate `raw` as the plan's body into `kwargs`, or record why it is missing."""
+    """Validate `raw` as the plan's body into `kwargs`, or record why it is missing.
+
+    Several body parameters (an embedded body) that are missing, or sent in something other than
+    a JSON object, are each reported missing at ``["body", key]``.
+
+    Raises:
+        HTTPException: 415 when the Content-Type is not JSON, or is absent and `strict`.
+    """
     if not raw:
-        if body.required:
-            errors.append({"loc": ["body"], "msg": "Field required", "type": "missing"})
-        elif body.whole is not None:
-            kwargs[body.whole_name] = body.whole_default
-        else:
+        if body.whole is None:
             assert body.embedded is not None
             body.embedded.validate({}, kwargs, errors)
+        elif body.required:
+            errors.append({"type": "missing", "loc": ["body"], "msg": "Field required", "input": None})
+        else:
+            kwargs[body.whole_name] = body.whole_default
         return
-    if content_type is not None and not is_json_type(content_type):
+    if content_type is None:
+        if strict:
+            raise HTTPException(415, f"Expected a JSON body ({body.media_type}), got no Content-Type")
+    elif not is_json_type(content_type):
         raise HTTPException(
             415, f"Expected a JSON body ({body.media_type}), got {content_type.partition(';')[0]!r}"
         )
     if body.whole is not None:
         kwargs[body.whole_name] = body.whole.validate_json(raw, errors)
-    else:
-        assert body.embedded is not None
-        body.embedded.validate_json(raw, kwargs, errors)
+        return
+    assert body.embedded is not None
+    found: list[dict[str, Any]] = []
+    body.embedded.validate_json(raw, kwargs, found)
+    if any(len(error["loc"]) == 1 for error in found):
+        # Valid JSON but not an object: no key was sent, as FastAPI reports it.
+        found.clear()
+        body.embedded.validate({}, kwargs, found)
+    errors.extend(found)
 
 
 async def bind_form(

@@ -24,6 +24,7 @@ from lanner.lifespan import (
     check_shutdown_timeout,
     report_startup_failure,
 )
+from lanner.middleware import FunctionMiddleware
 from lanner.openapi.generator import OpenAPIInfo, build_openapi
 from lanner.openapi.pages import add_docs_routes
 from lanner.params import MISSING, Depends
@@ -356,8 +357,6 @@ class Lanner(Router):
             raise ValueError(f'app.middleware() supports "http" only, not {kind!r}')
 
         def decorator(func: F) -> F:
-            from lanner.middleware import FunctionMiddleware  # XXX move to top once it exists
-
             self.add_middleware(FunctionMiddleware, dispatch=func)
             return func
 
@@ -483,6 +482,9 @@ class Lanner(Router):
             csrf_exempt=options.csrf_exempt,
             template_folders=options.template_folders,
             form_limits=options.form_limits,
+            strict_content_type=self.strict_content_type
+            if options.strict_content_type is None
+            else options.strict_content_type,
         )
 
     @property
@@ -538,6 +540,8 @@ class Lanner(Router):
             target, params = self._target(frozen, scope, _route_path(scope))
             await target(scope, receive, send, params)
             return
+        if scope["type"] == "http":
+            scope["app"] = self  # middleware may build requests that need it
         await frozen.entry(scope, receive, send)
 
     def _target(self, frozen: _Frozen, scope: Scope, path: str) -> tuple[EndpointLike, dict[str, Any]]:
@@ -598,7 +602,12 @@ class Lanner(Router):
                 # The mounted app keeps the full path and learns its prefix from root_path.
                 child = dict(scope)
                 child["root_path"] = scope.get("root_path", "") + prefix
-                await app(child, receive, send)
+                try:
+                    await app(child, receive, send)
+                finally:
+                    # A mounted lanner app's 500: the test client re-raises it from here.
+                    if "lanner.server_exception" in child:
+                        scope["lanner.server_exception"] = child["lanner.server_exception"]
                 return True
         return False
 

@@ -183,6 +183,7 @@ class Endpoint:
             through `serializer`.
         serializer: turns returned values into JSON.
         max_body_size: the largest body accepted, in bytes.
+        strict_content_type: refuse a JSON body sent without a Content-Type (415).
     """
 
     def __init__(
@@ -198,8 +199,10 @@ class Endpoint:
         csrf_exempt: bool = False,
         template_folders: tuple[str, ...] = (),
         form_limits: Any = None,
+        strict_content_type: bool = True,
     ) -> None:
         self.plan = plan
+        self._strict_content_type = strict_content_type
         self._runtime = runtime
         self._steps = plan.request_steps
         self._calls = tuple(_wrap(step.plan) for step in self._steps)
@@ -291,7 +294,7 @@ class Endpoint:
                 validate_sources(plan, path_params, *self._read_sources(scope), kwargs, errors)
                 if plan.body is not None:
                     raw, content_type = await receive_body(scope, receive, self._max_body)
-                    bind_body(plan.body, raw, content_type, kwargs, errors)
+                    bind_body(plan.body, raw, content_type, kwargs, errors, self._strict_content_type)
                 if errors:
                     raise RequestValidationError(errors)
             if plan.kind == "async":
@@ -491,7 +494,9 @@ class Endpoint:
         content_type = request.headers.get("content-type")
         for index, step in enumerate(self._steps):
             if step.plan.body is not None:
-                bind_body(step.plan.body, raw, content_type, arguments[index], errors)
+                bind_body(
+                    step.plan.body, raw, content_type, arguments[index], errors, self._strict_content_type
+                )
 
     async def _call_steps(
         self,
