@@ -23,6 +23,7 @@ from lanner import (
     Router,
 )
 from lanner.di import DependencyCycleError, build_dependency_plan
+from lanner.exceptions import LannerError
 from lanner.testing import TestClient
 
 
@@ -551,25 +552,26 @@ async def test_generators_see_the_handlers_exception_and_clean_up_after_the_resp
     status, body = await call_asgi(app, "/boom", log)
     assert status == 500
     assert b"handler failed" not in body
+    # On failure the cleanups run first: what they raise decides the answer.
     assert log == [
-        "http.response.start",
-        "http.response.body",
         ("sync-saw", "ValueError"),
         "sync-finally",
         ("async-saw", "ValueError"),
         "async-finally",
+        "http.response.start",
+        "http.response.body",
     ]
     log.clear()
     assert (await call_asgi(app, "/teapot", log))[0] == 418
     assert log == [
-        "http.response.start",
-        "http.response.body",
         ("async-saw", "HTTPException"),
         "async-finally",
+        "http.response.start",
+        "http.response.body",
     ]
 
 
-def test_generator_may_swallow_the_exception_after_the_response_is_decided() -> None:
+def test_generator_that_swallows_the_exception_leaves_a_500() -> None:
     seen: list[str] = []
 
     def session() -> Iterator[str]:
@@ -585,7 +587,7 @@ def test_generator_may_swallow_the_exception_after_the_response_is_decided() -> 
         raise KeyError("nope")
 
     with TestClient(app, raise_server_exceptions=False) as client:
-        # The response was already decided (500) before the generator ran its cleanup.
+        # Nothing re-raised or replaced the error: a server error, never a silent 200.
         assert client.get("/missing").status_code == 500
     assert seen == ["rolled back"]
 
@@ -848,3 +850,107 @@ def test_response_and_request_reach_dependencies() -> None:
         response = client.post("/tagged")
         assert response.json() == "POST"
         assert response.headers["x-path"] == "/tagged"
+
+
+# -- a yield dependency's except block chooses the answer (FastAPI since 0.106) -------------------
+
+
+class _OwnerError(Exception):
+    pass
+
+
+def test_a_yield_dependency_turns_the_handlers_exception_into_an_http_error() -> None:
+    seen: list[str] = []
+
+    def owner() -> Iterator[str]:
+        try:
+            yield "Rick"
+        except _OwnerError as exc:
+            seen.append("except")
+            raise HTTPException(400, f"Owner error: {exc}") from exc
+
+    async def async_owner() -> AsyncIterator[str]:
+        try:
+            yield "Morty"
+        except KeyError:
+            raise HTTPException(404, "not here") from None
+        finally:
+            seen.append("finally")
+
+    app = Lanner(freeze_gc=False)
+
+    @app.get("/sync/{item}")
+    def sync_item(item: str, name: Annotated[str, Depends(owner)]) -> str:
+        if item == "bad":
+            raise _OwnerError(name)
+        return item
+
+    @app.get("/async")
+    async def async_item(name: Annotated[str, Depends(async_owner)]) -> str:
+        raise KeyError(name)
+
+    client = TestClient(app)
+    assert client.get("/sync/ok").json() == "ok"
+    bad = client.get("/sync/bad")
+    assert (bad.status_code, bad.json()["detail"]) == (400, "Owner error: Rick")
+    missing = client.get("/async")
+    assert (missing.status_code, missing.json()["detail"]) == (404, "not here")
+    assert seen == ["except", "finally"]
+
+
+def test_a_yield_dependency_that_swallows_the_error_is_a_clear_server_error() -> None:
+    def swallow() -> Iterator[str]:
+        try:
+            yield "x"
+        except ValueError:
+            return  # the mistake under test: the error is neither re-raised nor replaced
+
+    app = Lanner(freeze_gc=False)
+
+    @app.get("/")
+    def handler(x: Annotated[str, Depends(swallow)]) -> str:
+        raise ValueError("boom")
+
+    with pytest.raises(LannerError, match="raising an exception and a dependency with yield"):
+        TestClient(app).get("/")
+    assert TestClient(app, raise_server_exceptions=False).get("/").status_code == 500
+
+
+def test_cleanup_after_a_successful_response_runs_after_sending() -> None:
+    events: list[str] = []
+
+    async def resource() -> AsyncIterator[str]:
+        yield "r"
+        events.append("cleanup")
+
+    app = Lanner(freeze_gc=False)
+
+    @app.get("/")
+    async def handler(r: Annotated[str, Depends(resource)]) -> str:
+        events.append("handler")
+        return r
+
+    sent: list[str] = []
+
+    async def run() -> None:
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.body":
+                sent.append(f"sent, cleanup {'done' if 'cleanup' in events else 'pending'}")
+
+        scope = {
+            "type": "http",
+            "method": "GET",
+            "path": "/",
+            "raw_path": b"/",
+            "query_string": b"",
+            "headers": [],
+            "root_path": "",
+        }
+        await app(scope, receive, send)
+
+    asyncio.run(run())
+    assert sent == ["sent, cleanup pending"]
+    assert events == ["handler", "cleanup"]

@@ -34,7 +34,7 @@ from lanner.cookies import parse_cookies
 from lanner.datastructures import quote_path, quote_query
 from lanner.di import DependencyPlan, Step, build_dependency_plan
 from lanner.errors import ExceptionHandlers, accepts_html, http_problem, loggable
-from lanner.exceptions import HTTPException, RequestValidationError
+from lanner.exceptions import HTTPException, LannerError, RequestValidationError
 from lanner.forms import FORM_LIMITS_SCOPE_KEY, FORM_SCOPE_KEY
 from lanner.requests import ClientDisconnect, Request
 from lanner.responses import FileResponse, JSONResponse, RedirectResponse, Response, text_content_type
@@ -341,6 +341,11 @@ class Endpoint:
                 return
             except Exception as exc:
                 failure = exc
+                if stack is not None:
+                    # A yield dependency's `except` block may turn the error into another (an
+                    # HTTPException): it runs before the answer is chosen (FastAPI since 0.106).
+                    stack, unwinding = None, stack
+                    exc = await _unwind(unwinding, exc)
                 if request is None:
                     request = Request(scope, receive, self._max_body)
                 response = await runtime.handlers.respond(request, exc)
@@ -568,6 +573,33 @@ async def _cleanup(stack: AsyncExitStack, failure: BaseException | None) -> None
     """
     task = asyncio.ensure_future(_close_stack(stack, failure))
     await asyncio.shield(task)
+
+
+async def _unwind(stack: AsyncExitStack, failure: Exception) -> Exception:
+    """Run the cleanups with `failure` raised in them; return the exception to answer.
+
+    That is `failure` when they re-raise it, or the exception one of them raised instead. A
+    cleanup that swallows it leaves nothing to answer with: that is the user's mistake, reported
+    as a `LannerError` (a 500).
+    """
+
+    async def run() -> Exception:
+        try:
+            swallowed = await stack.__aexit__(type(failure), failure, failure.__traceback__)
+        except Exception as raised:
+            return raised
+        if not swallowed:
+            return failure
+        error = LannerError(
+            "No response to send: the route ended by raising an exception and a dependency with "
+            f"yield caught it ({failure!r}) without raising it again. Re-raise it (or raise an "
+            "HTTPException) in the dependency's except block."
+        )
+        error.__cause__ = failure
+        return error
+
+    # Shielded like `_cleanup`: a cancelled request does not cut the cleanups short.
+    return await asyncio.shield(asyncio.ensure_future(run()))
 
 
 async def _close_stack(stack: AsyncExitStack, failure: BaseException | None) -> None:

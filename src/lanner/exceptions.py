@@ -6,6 +6,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 
+class LannerError(RuntimeError):
+    """lanner was used in a way it cannot honour (the message says how to fix it)."""
+
+
+#: FastAPI's name for the same kind of error, for code migrated from FastAPI.
+FastAPIError = LannerError
+
+
 class HTTPException(Exception):
     """Stop handling a request and answer with an HTTP error.
 
