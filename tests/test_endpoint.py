@@ -6,7 +6,8 @@ general one; the `mode` fixture runs the request-level tests in both.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import json
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
@@ -17,7 +18,7 @@ from lanner import BackgroundTasks, Body, Cookie, Depends, HTTPException, Lanner
 from lanner.di import build_dependency_plan
 from lanner.endpoint import Endpoint, ErrorEndpoint, RedirectEndpoint, Runtime
 from lanner.errors import ExceptionHandlers
-from lanner.responses import HTMLResponse, PlainTextResponse
+from lanner.responses import HTMLResponse, PlainTextResponse, RedirectResponse, StreamingResponse
 from lanner.testing import TestClient
 
 Message = dict[str, Any]
@@ -749,3 +750,79 @@ def test_a_failed_request_leaves_no_cycles_for_the_garbage_collector() -> None:
             assert gc.collect() == 0, path
         finally:
             gc.enable()
+
+
+# -- handlers that yield stream their items ------------------------------------------------------
+
+
+class _Streamed(BaseModel):
+    name: str
+    description: str | None = None
+
+
+def test_a_handler_that_yields_streams_json_lines_through_its_item_model() -> None:
+    closed: list[str] = []
+    app = Lanner(freeze_gc=False)
+
+    @app.get("/async")
+    async def async_items() -> AsyncIterable[_Streamed]:
+        try:
+            yield _Streamed(name="Plumbus")
+            yield {"name": "Portal Gun", "description": "A portal opening device.", "secret": 1}
+        finally:
+            closed.append("async")
+
+    @app.get("/sync")
+    def sync_items() -> Iterable[_Streamed]:
+        yield _Streamed(name="Meeseeks Box")
+
+    @app.get("/plain")
+    async def plain() -> AsyncIterator[Any]:
+        yield 1
+        yield [2]
+
+    client = TestClient(app)
+    response = client.get("/async")
+    assert response.headers["content-type"] == "application/jsonl"
+    assert [json.loads(line) for line in response.text.splitlines()] == [
+        {"name": "Plumbus", "description": None},
+        {"name": "Portal Gun", "description": "A portal opening device."},
+    ]
+    assert closed == ["async"]
+    assert client.get("/sync").text == '{"name":"Meeseeks Box","description":null}\n'
+    assert client.get("/plain").text == "1\n[2]\n"
+
+
+def test_a_yielding_handler_with_a_streaming_class_streams_raw_chunks() -> None:
+    app = Lanner(freeze_gc=False)
+
+    @app.get("/story", response_class=StreamingResponse)
+    async def story() -> AsyncIterable[str]:
+        for line in ("Rick: Morty!", "Morty: What?"):
+            yield line
+
+    @app.get("/image", response_class=StreamingResponse)
+    def image() -> Iterable[bytes]:
+        yield b"\x89PNG"
+
+    client = TestClient(app)
+    assert client.get("/story").text == "Rick: Morty!Morty: What?"
+    assert client.get("/image").content == b"\x89PNG"
+
+
+def test_a_redirect_class_redirects_to_the_returned_url() -> None:
+    app = Lanner(freeze_gc=False)
+
+    @app.get("/typer", response_class=RedirectResponse)
+    async def typer() -> str:
+        return "https://typer.tiangolo.com"
+
+    @app.get("/pydantic", response_class=RedirectResponse, status_code=302)
+    async def pydantic_docs() -> str:
+        return "https://docs.pydantic.dev/"
+
+    client = TestClient(app, follow_redirects=False)
+    first = client.get("/typer")
+    assert (first.status_code, first.headers["location"]) == (307, "https://typer.tiangolo.com")
+    second = client.get("/pydantic")
+    assert (second.status_code, second.headers["location"]) == (302, "https://docs.pydantic.dev/")

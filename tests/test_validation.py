@@ -748,3 +748,50 @@ def test_response_serializer_filters_and_checks() -> None:
         serializer.serialize({"title": "no name"})
     assert info.value.errors()[0]["loc"] == ["response", "name"]
     assert ResponseSerializer().serialize({"a": [1, None]}) == b'{"a":[1,null]}'
+
+
+def test_response_model_include_exclude_unset_and_defaults(app: Lanner, client: TestClient) -> None:
+    class Stock(BaseModel):
+        name: str
+        description: str | None = None
+        price: float
+        tax: float = 10.5
+
+    data = {"name": "Foo", "price": 50.2}
+
+    @app.get("/unset", response_model=Stock, response_model_exclude_unset=True)
+    async def unset() -> Any:
+        return data
+
+    @app.get("/defaults", response_model=Stock, response_model_exclude_defaults=True)
+    async def defaults() -> Any:
+        return {**data, "tax": 10.5, "description": "d"}
+
+    @app.get("/include", response_model=Stock, response_model_include={"name", "description"})
+    async def include() -> Any:
+        return data
+
+    @app.get("/exclude", response_model=Stock, response_model_exclude=["tax"])
+    async def exclude() -> Any:
+        return data
+
+    assert client.get("/unset").json() == {"name": "Foo", "price": 50.2}
+    assert client.get("/defaults").json() == {"name": "Foo", "description": "d", "price": 50.2}
+    assert client.get("/include").json() == {"name": "Foo", "description": None}
+    assert client.get("/exclude").json() == {"name": "Foo", "description": None, "price": 50.2}
+
+
+def test_response_fields_are_named_by_alias_unless_asked(app: Lanner, client: TestClient) -> None:
+    class Aliased(BaseModel):
+        item_id: int = Field(alias="itemId")
+
+    @app.get("/alias", response_model=Aliased)
+    async def alias() -> Any:
+        return {"itemId": 1}
+
+    @app.get("/names", response_model=Aliased, response_model_by_alias=False)
+    async def names() -> Any:
+        return {"itemId": 1}
+
+    assert client.get("/alias").json() == {"itemId": 1}
+    assert client.get("/names").json() == {"item_id": 1}

@@ -366,16 +366,40 @@ class ResponseSerializer:
     Args:
         annotation: the response model; None serialises whatever is returned as it is.
         exclude_none: leave out fields whose value is None.
+        include, exclude: the fields to keep or leave out (sets or nested dicts, as pydantic takes).
+        exclude_unset: leave out fields the value never set (kept at their defaults implicitly).
+        exclude_defaults: leave out fields equal to their defaults.
+        by_alias: name fields by their serialisation alias, as the OpenAPI schema does.
     """
 
-    __slots__ = ("_adapter", "_exact", "_exclude_none", "annotation")
+    __slots__ = ("_adapter", "_exact", "_exclude_none", "_options", "annotation")
 
-    def __init__(self, annotation: Any = None, exclude_none: bool = False) -> None:
+    def __init__(
+        self,
+        annotation: Any = None,
+        exclude_none: bool = False,
+        *,
+        include: Any = None,
+        exclude: Any = None,
+        exclude_unset: bool = False,
+        exclude_defaults: bool = False,
+        by_alias: bool = True,
+    ) -> None:
         self.annotation = annotation
         self._exclude_none = exclude_none
         self._adapter: TypeAdapter[Any] | None = TypeAdapter(annotation) if annotation is not None else None
         is_model = isinstance(annotation, type) and issubclass(annotation, BaseModel)
         self._exact: type | None = annotation if is_model else None
+        options: dict[str, Any] = {
+            "include": _field_set(include),
+            "exclude": _field_set(exclude),
+            "exclude_unset": exclude_unset,
+            "exclude_defaults": exclude_defaults,
+        }
+        # PERF(json): the common case passes no options at all.
+        self._options = {key: value for key, value in options.items() if value}
+        if self._options or not by_alias:
+            self._options["by_alias"] = by_alias
 
     def serialize(self, value: Any) -> bytes:
         """Return the JSON bytes for `value`.
@@ -385,6 +409,8 @@ class ResponseSerializer:
         """
         adapter = self._adapter
         if adapter is None:
+            if self._options:
+                return pydantic_core.to_json(value, exclude_none=self._exclude_none, **self._options)
             return pydantic_core.to_json(value, exclude_none=self._exclude_none)
         # PERF(json): an instance of exactly the declared model needs no second validation.
         if type(value) is not self._exact:
@@ -395,7 +421,9 @@ class ResponseSerializer:
                 value = adapter.validate_python(value, from_attributes=True)
             except ValidationError as exc:
                 raise ResponseValidationError(_errors(exc, ("response",))) from None
-        return adapter.dump_json(value, exclude_none=self._exclude_none)
+        if self._options:
+            return adapter.dump_json(value, exclude_none=self._exclude_none, **self._options)
+        return adapter.dump_json(value, exclude_none=self._exclude_none, by_alias=True)
 
     @property
     def exclude_none(self) -> bool:
@@ -406,6 +434,13 @@ class ResponseSerializer:
     def adapter(self) -> TypeAdapter[Any] | None:
         """The pydantic adapter of the response model, if one is declared."""
         return self._adapter
+
+
+def _field_set(fields: Any) -> Any:
+    """Fields to include or exclude as pydantic takes them (FastAPI's users also pass lists)."""
+    if isinstance(fields, (list, tuple, frozenset)):
+        return set(fields)
+    return fields
 
 
 def is_model_type(annotation: Any) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
 import inspect
 import os
@@ -29,7 +30,7 @@ from lanner.openapi.generator import OpenAPIInfo, build_openapi
 from lanner.openapi.pages import add_docs_routes
 from lanner.params import MISSING, Depends
 from lanner.requests import DEFAULT_MAX_BODY_SIZE
-from lanner.responses import Response
+from lanner.responses import RedirectResponse, Response
 from lanner.routing import NoMatchFound, Route, Router, RouteTable, StaticFolder, caller_relative
 from lanner.sessions import SessionConfig
 from lanner.staticfiles import StaticFiles
@@ -468,9 +469,20 @@ class Lanner(Router):
         model = options.response_model
         if model is MISSING:
             annotation = plan.handler.plan.return_annotation
+            if plan.handler.plan.kind in ("generator", "async_generator"):
+                # A handler that yields streams items: they are what the annotation validates.
+                annotation = stream_item_type(annotation)
             model = annotation if _is_model_annotation(annotation) else None
-        serializer = ResponseSerializer(model, options.response_model_exclude_none)
-        status_code = options.status_code or 200
+        serializer = ResponseSerializer(
+            model,
+            options.response_model_exclude_none,
+            include=options.response_model_include,
+            exclude=options.response_model_exclude,
+            exclude_unset=options.response_model_exclude_unset,
+            exclude_defaults=options.response_model_exclude_defaults,
+            by_alias=options.response_model_by_alias,
+        )
+        status_code = options.status_code or _default_status(options.response_class)
         return Endpoint(
             plan,
             runtime,
@@ -637,6 +649,32 @@ def _route_path(scope: Scope) -> str:
     if root_path and path.startswith(root_path) and path[len(root_path) : len(root_path) + 1] in ("", "/"):
         return path[len(root_path) :] or "/"
     return path
+
+
+_STREAMS = frozenset(
+    (
+        collections.abc.AsyncIterable,
+        collections.abc.AsyncIterator,
+        collections.abc.AsyncGenerator,
+        collections.abc.Iterable,
+        collections.abc.Iterator,
+        collections.abc.Generator,
+    )
+)
+
+
+def stream_item_type(annotation: Any) -> Any:
+    """The item type of ``AsyncIterable[Item]`` (and the like); `inspect.Signature.empty` if none."""
+    if typing.get_origin(annotation) in _STREAMS and typing.get_args(annotation):
+        return typing.get_args(annotation)[0]
+    return inspect.Signature.empty
+
+
+def _default_status(response_class: type | None) -> int:
+    """A route's status when none is given: 307 for a redirect class (a returned URL redirects)."""
+    if isinstance(response_class, type) and issubclass(response_class, RedirectResponse):
+        return 307
+    return 200
 
 
 def _is_model_annotation(annotation: Any) -> bool:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import AsyncExitStack
 from types import TracebackType
@@ -37,7 +38,14 @@ from lanner.errors import ExceptionHandlers, accepts_html, http_problem, loggabl
 from lanner.exceptions import HTTPException, LannerError, RequestValidationError
 from lanner.forms import FORM_LIMITS_SCOPE_KEY, FORM_SCOPE_KEY
 from lanner.requests import ClientDisconnect, Request
-from lanner.responses import FileResponse, JSONResponse, RedirectResponse, Response, text_content_type
+from lanner.responses import (
+    FileResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+    text_content_type,
+)
 from lanner.sessions import Session, SessionConfig, verify_csrf_token
 from lanner.signature import CallPlan, body_kind
 from lanner.types import Message, Receive, Scope, Send
@@ -204,7 +212,16 @@ class Endpoint:
         self.plan = plan
         self._strict_content_type = strict_content_type
         self._runtime = runtime
-        self._steps = plan.request_steps
+        steps = plan.request_steps
+        #: A handler that yields streams its items: calling it only creates the generator.
+        self._streams = plan.handler.plan.kind in ("generator", "async_generator")
+        if self._streams:
+            handler_step = steps[-1]
+            starter = dataclasses.replace(
+                handler_step.plan, kind="async", call=_starter(handler_step.plan.call)
+            )
+            steps = (*steps[:-1], dataclasses.replace(handler_step, plan=starter))
+        self._steps = steps
         self._calls = tuple(_wrap(step.plan) for step in self._steps)
         self._app_steps = tuple((s.slot, s.plan.call) for s in plan.app_steps)
         self._slots = len(plan.steps)
@@ -344,7 +361,8 @@ class Endpoint:
                 if stack is not None:
                     # A yield dependency's `except` block may turn the error into another (an
                     # HTTPException): it runs before the answer is chosen (FastAPI since 0.106).
-                    stack, unwinding = None, stack
+                    unwinding = stack
+                    stack = None
                     exc = await _unwind(unwinding, exc)
                 if request is None:
                     request = Request(scope, receive, self._max_body)
@@ -543,7 +561,9 @@ class Endpoint:
         return result
 
     def _render(self, result: Any, temporary: Response | None) -> Response:
-        if isinstance(result, Response):
+        if self._streams and not isinstance(result, Response):
+            response = self._stream(result)
+        elif isinstance(result, Response):
             response = result
         elif self._json:
             if self._no_body:
@@ -561,8 +581,51 @@ class Endpoint:
             _merge(temporary, response)
         return response
 
+    def _stream(self, items: Any) -> Response:
+        """The response for a handler that yields: JSON Lines by default, else its class's."""
+        if self._json:
+            return StreamingResponse(
+                _json_lines(items, self.serializer), self.status_code, media_type=JSON_LINES
+            )
+        return self.response_class(items, status_code=self.status_code)
+
 
 _JSON_TYPE = (b"content-type", b"application/json")
+#: The media type of a streamed sequence of JSON values, one per line.
+JSON_LINES = "application/jsonl"
+
+
+def _starter(call: Callable[..., Any]) -> Callable[..., Any]:
+    """An async function that creates `call`'s generator without running any of it."""
+
+    async def start(**kwargs: Any) -> Any:
+        return call(**kwargs)
+
+    return start
+
+
+def _json_lines(items: Any, serializer: ResponseSerializer) -> Any:
+    """Each item as one line of JSON, through the route's item model when it declares one."""
+    if hasattr(items, "__aiter__"):
+
+        async def lines() -> AsyncIterator[bytes]:
+            try:
+                async for item in items:
+                    yield serializer.serialize(item) + b"\n"
+            finally:
+                # Closed as soon as the client leaves: the handler's own finally runs now.
+                await items.aclose()
+
+        return lines()
+
+    def sync_lines() -> Iterator[bytes]:
+        try:
+            for item in items:
+                yield serializer.serialize(item) + b"\n"
+        finally:
+            items.close()
+
+    return sync_lines()
 
 
 async def _cleanup(stack: AsyncExitStack, failure: BaseException | None) -> None:
