@@ -1,4 +1,4 @@
-"""The ``lanner`` command: serve an app, serve it for development, list its routes."""
+"""The ``lanner`` command: serve an app, serve it for development, list its routes, migrate code."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from lanner.migrate import SOURCES
 from lanner.openapi.diff import main as diff_main
 
 
@@ -139,6 +140,26 @@ def _openapi(args: argparse.Namespace) -> int:
     return 0
 
 
+def _migrate(args: argparse.Namespace) -> int:
+    from lanner.migrate import MissingDependencyError, migrate_paths
+
+    try:
+        report = migrate_paths(
+            args.paths, args.source, write=not args.diff, openapi_compat=args.openapi_compat
+        )
+    except FileNotFoundError as exc:
+        raise TargetError(str(exc)) from None
+    except MissingDependencyError as exc:
+        print(f"lanner: error: {exc}", file=sys.stderr)
+        return 1
+    if args.diff:
+        for result in report.changed:
+            sys.stdout.write(result.diff())
+    for line in report.lines():
+        print(line)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``lanner`` command."""
     parser = argparse.ArgumentParser(prog="lanner", description="Serve and inspect lanner apps.")
@@ -171,11 +192,27 @@ def build_parser() -> argparse.ArgumentParser:
     openapi.add_argument("target", help="module:attr, or a file path such as app.py")
     openapi.add_argument("-o", "--output", help="write to FILE instead of standard output")
     openapi.add_argument("--yaml", action="store_true", help="YAML instead of JSON")
+    migrate = commands.add_parser(
+        "migrate",
+        help="rewrite an app written for another framework to lanner",
+        description="Rewrite imports, names and keywords of code written for another framework to "
+        "lanner's, in place; list what has no lanner equivalent as path:line: message. Running it "
+        "again changes nothing. Needs LibCST: pip install 'lanner[migrate]'.",
+    )
+    migrate.add_argument("--from", dest="source", required=True, choices=SOURCES, help="the framework")
+    migrate.add_argument("paths", nargs="+", metavar="PATH", help="files, or folders searched for *.py")
+    migrate.add_argument("--diff", action="store_true", help="print a unified diff; write nothing")
+    migrate.add_argument(
+        "--no-openapi-compat",
+        dest="openapi_compat",
+        action="store_false",
+        help="FastAPI: keep lanner's OpenAPI conventions (add no openapi_compat= to Lanner())",
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``lanner`` command; return its exit status (2 for a bad target)."""
+    """Run the ``lanner`` command; return its exit status (2 for a bad target or path, 1 without LibCST)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:2] == ["openapi", "diff"]:
         return diff_main(argv[1:])
@@ -187,6 +224,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(args, reload=True, debug=True)
         if args.command == "openapi":
             return _openapi(args)
+        if args.command == "migrate":
+            return _migrate(args)
         return _routes(args)
     except TargetError as exc:
         print(f"lanner: error: {exc}", file=sys.stderr)
