@@ -3,21 +3,23 @@ conflicts, 404/405, HEAD, trailing slashes, routers, url_path_for and mounts."""
 
 from __future__ import annotations
 
+import gzip
 import itertools
 import json
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import pytest
 from pydantic import Field
 
-from lanner import Depends, HTTPException, Lanner, Request, Response, Router
-from lanner.exceptions import RouteConflictError
+from lanner import Body, Depends, HTTPException, Lanner, Request, Response, Router
+from lanner.exceptions import RequestValidationError, RouteConflictError
 from lanner.responses import HTMLResponse, PlainTextResponse
 from lanner.routing import (
     HTTP_METHODS,
+    APIRoute,
     CompiledPath,
     NoMatchFound,
     Route,
@@ -1476,3 +1478,74 @@ def test_a_folder_found_only_in_the_working_directory_is_used(
     monkeypatch.chdir(tmp_path)
     router = Router(templates="only_in_cwd_templates")
     assert router.template_folders == (str(tmp_path / "only_in_cwd_templates"),)
+
+
+# -- custom route classes (FastAPI's "custom request and route" tutorial) ------------------------
+
+
+class _GzipRequest(Request):
+    async def body(self) -> bytes:
+        if not hasattr(self, "_body"):
+            body = await super().body()
+            if "gzip" in self.headers.getlist("Content-Encoding"):
+                body = gzip.decompress(body)
+            self._body = body
+        return self._body
+
+
+class _GzipRoute(APIRoute):
+    def get_route_handler(self) -> Callable[[Any], Any]:
+        original = super().get_route_handler()
+
+        async def handler(request: Request) -> Response:
+            return cast(Response, await original(_GzipRequest(request.scope, request.receive)))
+
+        return handler
+
+
+class _ErrorBodyRoute(APIRoute):
+    def get_route_handler(self) -> Callable[[Any], Any]:
+        original = super().get_route_handler()
+
+        async def handler(request: Request) -> Response:
+            try:
+                return cast(Response, await original(request))
+            except RequestValidationError as exc:
+                body = await request.body()
+                raise HTTPException(422, {"errors": exc.errors(), "body": body.decode()}) from exc
+
+        return handler
+
+
+def test_a_custom_route_class_can_replace_the_request() -> None:
+    app = Lanner(freeze_gc=False)
+    app.router.route_class = _GzipRoute
+
+    @app.post("/sum")
+    async def total(numbers: Annotated[list[int], Body()]) -> int:
+        return sum(numbers)
+
+    client = TestClient(app)
+    zipped = client.post(
+        "/sum",
+        content=gzip.compress(b"[1, 2, 3]"),
+        headers={"content-encoding": "gzip", "content-type": "application/json"},
+    )
+    assert zipped.json() == 6
+    assert client.post("/sum", json=[4, 5]).json() == 9
+
+
+def test_a_custom_route_class_sees_the_handlers_errors_as_exceptions() -> None:
+    router = Router(route_class=_ErrorBodyRoute)
+
+    @router.post("/")
+    async def total(numbers: Annotated[list[int], Body()]) -> int:
+        return sum(numbers)
+
+    app = Lanner(freeze_gc=False)
+    app.include_router(router)
+    client = TestClient(app)
+    assert client.post("/", json=[1, 2]).json() == 3
+    detail = client.post("/", json={"numbers": [1]}).json()["detail"]
+    assert detail["body"] == '{"numbers":[1]}'
+    assert [(e["loc"], e["type"]) for e in detail["errors"]] == [(["body"], "list_type")]

@@ -3,12 +3,13 @@
 from lanner import status
 from lanner.app import Lanner
 from lanner.background import BackgroundTasks
+from lanner.encoders import jsonable_encoder
 from lanner.exceptions import HTTPException, RequestValidationError
 from lanner.forms import FormData, FormLimits, UploadFile
-from lanner.params import Body, Cookie, Depends, File, Form, Header, Path, Query
+from lanner.params import Body, Cookie, Depends, File, Form, Header, Path, Query, Security, SecurityScopes
 from lanner.requests import Request
 from lanner.responses import Response
-from lanner.routing import Router
+from lanner.routing import APIRoute, Router
 from lanner.security import (
     APIKeyCookie,
     APIKeyHeader,
@@ -17,7 +18,13 @@ from lanner.security import (
     HTTPBasic,
     HTTPBasicCredentials,
     HTTPBearer,
+    HTTPDigest,
+    OAuth2,
+    OAuth2AuthorizationCodeBearer,
     OAuth2PasswordBearer,
+    OAuth2PasswordRequestForm,
+    OAuth2PasswordRequestFormStrict,
+    OpenIdConnect,
 )
 from lanner.sessions import Session, flash, get_flashed_messages
 
@@ -27,6 +34,7 @@ __all__ = [
     "APIKeyCookie",
     "APIKeyHeader",
     "APIKeyQuery",
+    "APIRoute",
     "BackgroundTasks",
     "Body",
     "Cookie",
@@ -39,20 +47,29 @@ __all__ = [
     "HTTPBasic",
     "HTTPBasicCredentials",
     "HTTPBearer",
+    "HTTPDigest",
     "HTTPException",
     "Header",
     "Lanner",
+    "OAuth2",
+    "OAuth2AuthorizationCodeBearer",
     "OAuth2PasswordBearer",
+    "OAuth2PasswordRequestForm",
+    "OAuth2PasswordRequestFormStrict",
+    "OpenIdConnect",
     "Path",
     "Query",
     "Request",
     "RequestValidationError",
     "Response",
     "Router",
+    "Security",
+    "SecurityScopes",
     "Session",
     "UploadFile",
     "__version__",
     "flash",
     "get_flashed_messages",
+    "jsonable_encoder",
     "status",
 ]

@@ -9,7 +9,7 @@ import os
 import typing
 import warnings
 from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from lanner import _heap
 from lanner._validation import ResponseSerializer, wants_response_model
@@ -497,7 +497,13 @@ class Lanner(Router):
             strict_content_type=self.strict_content_type
             if options.strict_content_type is None
             else options.strict_content_type,
+            route_handler=None if options.route_class is None else _route_handler(route),
         )
+
+    @property
+    def router(self) -> Lanner:
+        """The app itself: FastAPI code sets ``app.router.route_class`` and the like."""
+        return self
 
     @property
     def endpoints(self) -> dict[Route, Endpoint]:
@@ -649,6 +655,18 @@ def _route_path(scope: Scope) -> str:
     if root_path and path.startswith(root_path) and path[len(root_path) : len(root_path) + 1] in ("", "/"):
         return path[len(root_path) :] or "/"
     return path
+
+
+def _route_handler(route: Route) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Build the route's custom handler from the function that runs it (see `APIRoute`)."""
+    route_class = route.options.route_class
+    assert route_class is not None
+
+    def build(handle: Callable[..., Any]) -> Callable[..., Any]:
+        custom = route_class(route.path, route.handler, methods=route.methods, handle=handle)
+        return cast(Callable[..., Any], custom.get_route_handler())
+
+    return build
 
 
 _STREAMS = frozenset(

@@ -208,6 +208,7 @@ class Endpoint:
         template_folders: tuple[str, ...] = (),
         form_limits: Any = None,
         strict_content_type: bool = True,
+        route_handler: Callable[[Callable[..., Any]], Callable[..., Any]] | None = None,
     ) -> None:
         self.plan = plan
         self._strict_content_type = strict_content_type
@@ -291,10 +292,17 @@ class Endpoint:
                 or self._form_body
             )
         )
+        #: A custom route class's handler (`lanner.routing.APIRoute`), wrapping `_run_for`.
+        self._route_handler = None if route_handler is None else route_handler(self._run_for)
+        if self._route_handler is not None:
+            self._direct = False
+            self._needs_request = True
         self._bare = self._direct and not handler.reads_request
         #: The coroutine function that serves this route, chosen once; the app's route table holds
         #: it rather than the endpoint, which saves a coroutine per request.
         self.serve: EndpointLike = self._serve_direct if self._direct else self._serve
+        if self._route_handler is not None:
+            self.serve = self._serve
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, path_params: dict[str, Any]) -> None:
         """Serve one request."""
@@ -348,7 +356,13 @@ class Endpoint:
                 if runtime.before:
                     assert request is not None
                     response = await self._before(request)
-                if response is None:
+                if response is None and self._route_handler is not None:
+                    assert request is not None
+                    scope[_ROUTE_CALL] = (path_params, stack, extras)
+                    response = await self._route_handler(request)
+                    if not isinstance(response, Response):
+                        raise TypeError(f"the custom route handler returned {response!r}, not a Response")
+                elif response is None:
                     result = await self._run(scope, receive, request, path_params, stack, extras)
                     response = self._render(result, extras[0])
             except ClientDisconnect as exc:
@@ -481,7 +495,7 @@ class Endpoint:
     async def _run(
         self,
         scope: Scope,
-        receive: Receive,
+        receive: Receive | None,
         request: Request | None,
         path_params: dict[str, Any],
         stack: AsyncExitStack | None,
@@ -581,6 +595,12 @@ class Endpoint:
             _merge(temporary, response)
         return response
 
+    async def _run_for(self, request: Request) -> Response:
+        """Run the route for `request` (maybe the custom route class's own request object)."""
+        path_params, stack, extras = request.scope[_ROUTE_CALL]
+        result = await self._run(request.scope, request.receive, request, path_params, stack, extras)
+        return self._render(result, extras[0])
+
     def _stream(self, items: Any) -> Response:
         """The response for a handler that yields: JSON Lines by default, else its class's."""
         if self._json:
@@ -591,6 +611,8 @@ class Endpoint:
 
 
 _JSON_TYPE = (b"content-type", b"application/json")
+#: Where a custom route class's request finds the call's per-request state.
+_ROUTE_CALL = "lanner.route_call"
 #: The media type of a streamed sequence of JSON values, one per line.
 JSON_LINES = "application/jsonl"
 

@@ -57,12 +57,18 @@ class Request:
         self.scope = scope
         self._receive = receive
         self.max_body_size = max_body_size
-        self._body: bytes | None = None
+        # `_body` stays unset until the body is read: subclasses written for Starlette test
+        # ``hasattr(self, "_body")`` to cache a transformed body (FastAPI's GzipRequest).
         self._headers: Headers | None = None
         self._query: QueryParams | None = None
         self._cookies: dict[str, str] | None = None
         self._state: State | None = None
         self._stream_used = False
+
+    @property
+    def receive(self) -> Receive | None:
+        """The ASGI receive callable (to build another request over the same connection)."""
+        return self._receive
 
     @property
     def method(self) -> str:
@@ -186,9 +192,10 @@ class Request:
             ClientDisconnect: the client went away mid-body.
             RuntimeError: the body was already consumed by an earlier `stream()`.
         """
-        if self._body is not None:
-            if self._body:
-                yield self._body
+        cached: bytes | None = getattr(self, "_body", None)
+        if cached is not None:
+            if cached:
+                yield cached
             return
         if self._stream_used:
             raise RuntimeError("The request body was already consumed")
@@ -212,7 +219,8 @@ class Request:
 
     async def body(self) -> bytes:
         """Return the whole body (read once, then cached)."""
-        if self._body is None:
+        cached: bytes | None = getattr(self, "_body", None)
+        if cached is None:
             receive = self._receive
             if receive is not None and not self._stream_used:
                 # PERF(post): the usual single-message body skips the generator and the join.
@@ -225,8 +233,8 @@ class Request:
                     self._body = body
                     return body
                 self._receive = _replay(message, receive)
-            self._body = b"".join([chunk async for chunk in self.stream()])
-        return self._body
+            cached = self._body = b"".join([chunk async for chunk in self.stream()])
+        return cached
 
     async def json(self) -> Any:
         """Parse the body as JSON.

@@ -286,6 +286,41 @@ class Route:
         return Route(path, self.handler, self.methods, options, compile_path(path))
 
 
+class APIRoute:
+    """The base of custom route classes: wrap how requests reach a route's handler.
+
+    Subclass it, override `get_route_handler` to wrap the function it returns, and pass the class
+    as ``route_class=`` to a route, a `Router` or an ``include_router`` call (or set
+    ``router.route_class``). The wrapped function takes a `Request` (yours may be a subclass, for
+    example one whose ``body()`` decompresses) and returns the `Response`; the handler's errors
+    (``RequestValidationError``, ``HTTPException``...) reach it as exceptions, so it can catch
+    and replace them. This is FastAPI's ``APIRoute`` hook; lanner calls `get_route_handler` once,
+    when the route is compiled.
+
+    Attributes:
+        path: the route's full path template.
+        endpoint: the handler function.
+        methods: the HTTP methods it serves.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        endpoint: Handler,
+        *,
+        methods: Iterable[str] = (),
+        handle: Callable[[Any], Any],
+    ) -> None:
+        self.path = path
+        self.endpoint = endpoint
+        self.methods = set(methods)
+        self._handle = handle
+
+    def get_route_handler(self) -> Callable[[Any], Any]:
+        """Return ``async handler(request) -> Response``, which runs the route for `request`."""
+        return self._handle
+
+
 def _describe(route: Route) -> str:
     handler = route.handler
     return f"{getattr(handler, '__module__', '?')}.{getattr(handler, '__qualname__', handler)}"
@@ -351,6 +386,15 @@ class Router:
             static_name = f"{name}.static" if name else "static"
             self.statics.append(StaticFolder(prefix + "/static", caller_relative(static), static_name))
         self._shapes: dict[tuple[tuple[str, ...], str], Route] = {}
+
+    @property
+    def route_class(self) -> type | None:
+        """The custom route class (an `APIRoute` subclass) of the routes added from now on."""
+        return self.defaults.route_class
+
+    @route_class.setter
+    def route_class(self, value: type | None) -> None:
+        self.defaults = dataclasses.replace(self.defaults, route_class=value)
 
     def _check(self, route: Route) -> None:
         for method in sorted(route.methods):
