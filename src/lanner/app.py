@@ -296,6 +296,15 @@ class Lanner(Router):
             )
         return self._openapi
 
+    @property
+    def openapi_schema(self) -> dict[str, Any] | None:
+        """The cached OpenAPI document (None until built); code may set its own."""
+        return self._openapi
+
+    @openapi_schema.setter
+    def openapi_schema(self, document: dict[str, Any] | None) -> None:
+        self._openapi = document
+
     def exception_handler(self, key: type[BaseException] | int) -> Callable[[F], F]:
         """Decorate ``handler(request, exc) -> Response`` for an exception class or status code."""
 
