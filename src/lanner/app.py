@@ -262,6 +262,9 @@ class Lanner(Router):
         )
         self._openapi: dict[str, Any] | None = None
         self.openapi_url, self.docs_url, self.redoc_url = openapi_url, docs_url, redoc_url
+        self.swagger_ui_oauth2_redirect_url = swagger_ui_oauth2_redirect_url
+        self.swagger_ui_parameters = dict(swagger_ui_parameters or {})
+        self.swagger_ui_init_oauth = swagger_ui_init_oauth
         if thread_pool_size is not None:
             configure_default_pool(thread_pool_size)
         add_docs_routes(

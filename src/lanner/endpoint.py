@@ -222,6 +222,8 @@ class Endpoint:
                 handler_step.plan, kind="async", call=_starter(handler_step.plan.call)
             )
             steps = (*steps[:-1], dataclasses.replace(handler_step, plan=starter))
+            # PERF(all): only streaming routes pay for the check, through their own renderer.
+            self._render = self._render_stream  # type: ignore[method-assign]
         self._steps = steps
         self._calls = tuple(_wrap(step.plan) for step in self._steps)
         self._app_steps = tuple((s.slot, s.plan.call) for s in plan.app_steps)
@@ -575,9 +577,7 @@ class Endpoint:
         return result
 
     def _render(self, result: Any, temporary: Response | None) -> Response:
-        if self._streams and not isinstance(result, Response):
-            response = self._stream(result)
-        elif isinstance(result, Response):
+        if isinstance(result, Response):
             response = result
         elif self._json:
             if self._no_body:
@@ -601,13 +601,18 @@ class Endpoint:
         result = await self._run(request.scope, request.receive, request, path_params, stack, extras)
         return self._render(result, extras[0])
 
-    def _stream(self, items: Any) -> Response:
-        """The response for a handler that yields: JSON Lines by default, else its class's."""
-        if self._json:
-            return StreamingResponse(
-                _json_lines(items, self.serializer), self.status_code, media_type=JSON_LINES
-            )
-        return self.response_class(items, status_code=self.status_code)
+    def _render_stream(self, result: Any, temporary: Response | None) -> Response:
+        """`_render` for a handler that yields: JSON Lines by default, else its class's stream."""
+        if isinstance(result, Response):
+            response = result
+        elif self._json:
+            lines = _json_lines(result, self.serializer)
+            response = StreamingResponse(lines, self.status_code, media_type=JSON_LINES)
+        else:
+            response = self.response_class(result, status_code=self.status_code)
+        if temporary is not None:
+            _merge(temporary, response)
+        return response
 
 
 _JSON_TYPE = (b"content-type", b"application/json")
