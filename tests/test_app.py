@@ -17,7 +17,7 @@ import pytest
 from pydantic import BaseModel
 from typing_extensions import TypedDict
 
-from lanner import HTTPException, Lanner, Request, Response
+from lanner import HTTPException, Lanner, Request, Response, Router
 from lanner.concurrency import configure_default_pool, default_pool
 from lanner.responses import (
     FileResponse,
@@ -1253,3 +1253,67 @@ def test_a_user_mounted_static_files_app_survives_a_recompile(tmp_path: Path) ->
 
     assert client.get("/files/a.txt").text == "a"
     assert app.url_path_for("files", path="a.txt") == "/files/a.txt"
+
+
+# -- FastAPI's app conveniences -----------------------------------------------------------------
+
+
+def test_on_event_registers_startup_and_shutdown_with_a_deprecation_warning() -> None:
+    app = Lanner(freeze_gc=False)
+    events: list[str] = []
+    with pytest.warns(DeprecationWarning, match="on_event"):
+
+        @app.on_event("startup")
+        async def started() -> None:
+            events.append("startup")
+
+    with pytest.warns(DeprecationWarning):
+
+        @app.on_event("shutdown")
+        def stopped() -> None:
+            events.append("shutdown")
+
+    with pytest.raises(ValueError, match="startup"):
+        app.on_event("reload")
+    with TestClient(app):
+        assert events == ["startup"]
+    assert events == ["startup", "shutdown"]
+
+
+def test_function_middleware_wraps_every_request() -> None:
+    app = Lanner(freeze_gc=False)
+
+    @app.middleware("http")
+    async def add_timing(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        response.headers["x-process-time"] = "1"
+        return response
+
+    @app.get("/")
+    async def index() -> dict[str, str]:
+        return {"ok": "yes"}
+
+    response = TestClient(app).get("/")
+    assert (response.json(), response.headers["x-process-time"]) == ({"ok": "yes"}, "1")
+    with pytest.raises(ValueError, match="http"):
+        app.middleware("websocket")
+
+
+def test_router_defaults_reach_their_routes() -> None:
+    router = Router(prefix="/r", responses={404: {"description": "Not found"}}, deprecated=True)
+
+    @router.get("/a")
+    async def a() -> int:
+        return 1
+
+    app = Lanner(freeze_gc=False, root_path="/api")
+    app.include_router(router, responses={418: {"description": "Teapot"}})
+    options = app.routes[-1].options
+    assert options.responses == {418: {"description": "Teapot"}, 404: {"description": "Not found"}}
+    assert options.deprecated is True
+    client = TestClient(app)
+    assert client.get("/r/a").json() == 1
+    assert app.router is app
+    assert app.openapi_schema is not None or app.openapi()
+    app.openapi_schema = {"openapi": "3.1.0", "custom": True}
+    assert app.openapi()["custom"] is True
