@@ -510,3 +510,94 @@ def test_form_and_file_parameters(app: Lanner, client: TestClient) -> None:
         "",
     ]
     assert locs(client.post("/form", data={"name": "a"})) == [["form", "name"], ["file", "upload"]]
+
+
+# -- models read one key each from headers, cookies and the query (FastAPI's param models) ---------
+
+
+class _CommonHeaders(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    host: str
+    save_data: bool
+    if_modified_since: str | None = None
+    x_tag: list[str] = []
+
+
+class _Cookies(BaseModel):
+    session_id: str
+    tracker: str | None = None
+
+
+class _DateRange(BaseModel):
+    start: str
+    end: str
+
+
+def test_a_header_model_reads_one_header_per_field(app: Lanner, client: TestClient) -> None:
+    @app.get("/headers")
+    async def headers(h: Annotated[_CommonHeaders, Header()]) -> _CommonHeaders:
+        return h
+
+    client.headers.clear()
+    sent = [("save-data", "true"), ("x-tag", "a"), ("x-tag", "b")]
+    assert client.get("/headers", headers=sent).json() == {
+        "host": "testserver",
+        "save_data": True,
+        "if_modified_since": None,
+        "x_tag": ["a", "b"],
+    }
+    assert errors_of(client.get("/headers")) == [
+        {
+            "type": "missing",
+            "loc": ["header", "save-data"],
+            "msg": "Field required",
+            "input": {"host": "testserver"},
+        }
+    ]
+    # extra="forbid" is honoured: an unknown header is refused by name.
+    extra = errors_of(client.get("/headers", headers=[("save-data", "1"), ("tool", "plumbus")]))
+    assert extra == [
+        {
+            "type": "extra_forbidden",
+            "loc": ["header", "tool"],
+            "msg": "Extra inputs are not permitted",
+            "input": "plumbus",
+        }
+    ]
+
+
+def test_a_header_model_without_underscore_conversion(app: Lanner, client: TestClient) -> None:
+    class Raw(BaseModel):
+        save_data: str
+
+    @app.get("/raw")
+    async def raw(h: Annotated[Raw, Header(convert_underscores=False)]) -> str:
+        return h.save_data
+
+    assert client.get("/raw", headers={"save_data": "x"}).json() == "x"
+    assert locs(client.get("/raw", headers={"save-data": "x"})) == [["header", "save_data"]]
+
+
+def test_a_cookie_model_reads_one_cookie_per_field(app: Lanner, client: TestClient) -> None:
+    @app.get("/cookies")
+    async def cookies(c: Annotated[_Cookies, Cookie()]) -> _Cookies:
+        return c
+
+    assert client.get("/cookies", headers={"cookie": "session_id=1; tracker=t"}).json() == {
+        "session_id": "1",
+        "tracker": "t",
+    }
+    assert locs(client.get("/cookies")) == [["cookie", "session_id"]]
+
+
+def test_an_optional_query_model_is_none_only_when_none_of_its_keys_are_sent(
+    app: Lanner, client: TestClient
+) -> None:
+    @app.get("/range")
+    async def date_range(r: Annotated[_DateRange | None, Query()] = None) -> _DateRange | None:
+        return r
+
+    assert client.get("/range").json() is None
+    assert client.get("/range?start=a&end=b").json() == {"start": "a", "end": "b"}
+    assert locs(client.get("/range?start=a")) == [["query", "end"]]
