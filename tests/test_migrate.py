@@ -44,7 +44,7 @@ def test_imports_keep_aliases_and_rename_only_what_needs_it():
     assert text == (
         "from lanner import Lanner as F, Depends as D, Query\n"
         "from lanner.responses import HTMLResponse as Page\n"
-        'app = F(openapi_compat="fastapi")\n'
+        'app = F(title="FastAPI", openapi_compat="fastapi")\n'
     )
     assert report == []
 
@@ -192,12 +192,12 @@ def test_import_fastapi_as_alias_is_kept_while_something_still_needs_it():
     assert text == (
         "import fastapi as fa\n"
         "import lanner\n"
-        'app = lanner.Lanner(openapi_compat="fastapi")\n'
+        'app = lanner.Lanner(title="FastAPI", openapi_compat="fastapi")\n'
         "socket = fa.WebSocket\n"
     )
     assert report == ["3: fastapi.WebSocket: lanner has no WebSocket support yet"]
     text, _ = migrate("import fastapi as fa\napp = fa.FastAPI()\n")
-    assert text == 'import lanner as fa\napp = fa.Lanner(openapi_compat="fastapi")\n'
+    assert text == 'import lanner as fa\napp = fa.Lanner(title="FastAPI", openapi_compat="fastapi")\n'
 
 
 def test_starlette_imports_map_to_their_lanner_homes():
@@ -323,7 +323,7 @@ def test_openapi_compat_follows_the_call_layout_and_is_added_once():
             version="2",
             openapi_compat="fastapi"
         )
-        three = Lanner(openapi_compat="lanner")
+        three = Lanner(openapi_compat="lanner", title="FastAPI")
         """
     )
     text, _ = migrate("from fastapi import FastAPI\napp = FastAPI()\n", openapi_compat=False)
@@ -718,7 +718,7 @@ def test_names_bound_elsewhere_decide_between_renaming_and_aliasing():
         "from lanner import Lanner\n"
         "from .routing import Router\n"
         "from lanner import Router as APIRouter, Lanner\n"
-        'app, api = Lanner(openapi_compat="fastapi"), APIRouter()\n'
+        'app, api = Lanner(openapi_compat="fastapi", title="FastAPI"), APIRouter()\n'
     )
 
 

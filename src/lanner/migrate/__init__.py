@@ -87,8 +87,9 @@ def migrate_source(
         code: the module's source (bytes keep its encoding and line endings).
         source: the framework it was written for, one of `SOURCES`.
         path: the name findings are reported under.
-        openapi_compat: FastAPI only: add ``openapi_compat="fastapi"`` to ``Lanner(...)`` so the
-            OpenAPI document keeps FastAPI's operation ids and summaries.
+        openapi_compat: FastAPI only: add ``openapi_compat="fastapi"`` (and FastAPI's default
+            ``title="FastAPI"`` when none is given) to ``Lanner(...)`` so the OpenAPI document keeps
+            FastAPI's title, operation ids and summaries.
 
     Raises:
         MissingDependencyError: LibCST is not installed.
@@ -98,7 +99,7 @@ def migrate_source(
     table = _get_table(source)
     codemod = _load_codemod()
     original = code.encode("utf-8") if isinstance(code, str) else code
-    skip = frozenset() if openapi_compat else frozenset({"openapi_compat"})
+    skip = frozenset() if openapi_compat else frozenset({"openapi_compat", "title"})
     migrated, items = codemod.migrate_module(original, table, skip_additions=skip)
     findings = [Finding(path, item.line, item.what, item.why, item.note) for item in items]
     return FileResult(path, original, migrated, findings)

@@ -192,7 +192,8 @@ CALLS = {
             "openapi_prefix": "deprecated in FastAPI; use root_path=",
             "routes": "declare routes with decorators or app.include_router()",
         },
-        add={"openapi_compat": '"fastapi"'},
+        # FastAPI's default title is part of the document a migrated app must keep.
+        add={"title": '"FastAPI"', "openapi_compat": '"fastapi"'},
         signature="lanner.app:Lanner",
     ),
     "Router": CallRule("Router()", accepted=ROUTER_KEYWORDS, signature="lanner.routing:Router"),

@@ -1,0 +1,5 @@
+"""``python -m tests.compat``: run the FastAPI tutorial compatibility check."""
+
+from .run import main
+
+raise SystemExit(main())
