@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import collections.abc
 import dataclasses
-import inspect
 import os
 import typing
 import warnings
 from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from lanner import _heap
-from lanner._validation import ResponseSerializer, wants_response_model
+from lanner._compile import compile_route
 from lanner.concurrency import configure_default_pool
 from lanner.datastructures import State, quote_path
-from lanner.di import build_dependency_plan
 from lanner.endpoint import Endpoint, EndpointLike, ErrorEndpoint, RedirectEndpoint, Runtime
 from lanner.errors import ErrorBoundary, ExceptionHandler, ExceptionHandlers
 from lanner.lifespan import (
@@ -28,9 +25,8 @@ from lanner.lifespan import (
 from lanner.middleware import FunctionMiddleware
 from lanner.openapi.generator import OpenAPIInfo, build_openapi
 from lanner.openapi.pages import add_docs_routes
-from lanner.params import MISSING, Depends
+from lanner.params import Depends
 from lanner.requests import DEFAULT_MAX_BODY_SIZE
-from lanner.responses import RedirectResponse, Response
 from lanner.routing import NoMatchFound, Route, Router, RouteTable, StaticFolder, caller_relative
 from lanner.sessions import SessionConfig
 from lanner.staticfiles import StaticFiles
@@ -474,42 +470,8 @@ class Lanner(Router):
         return {route.compiled.shape for route in self.routes if "HEAD" in route.methods}
 
     def _compile_route(self, route: Route, runtime: Runtime) -> Endpoint:
-        options = route.options
-        plan = build_dependency_plan(
-            route.handler, route.compiled.param_names, options.dependencies, self.dependency_overrides
-        )
-        model = options.response_model
-        if model is MISSING:
-            annotation = plan.handler.plan.return_annotation
-            if plan.handler.plan.kind in ("generator", "async_generator"):
-                # A handler that yields streams items: they are what the annotation validates.
-                annotation = stream_item_type(annotation)
-            model = annotation if _is_model_annotation(annotation) else None
-        serializer = ResponseSerializer(
-            model,
-            options.response_model_exclude_none,
-            include=options.response_model_include,
-            exclude=options.response_model_exclude,
-            exclude_unset=options.response_model_exclude_unset,
-            exclude_defaults=options.response_model_exclude_defaults,
-            by_alias=options.response_model_by_alias,
-        )
-        status_code = options.status_code or _default_status(options.response_class)
-        return Endpoint(
-            plan,
-            runtime,
-            status_code,
-            options.response_class,
-            serializer,
-            options.max_body_size,
-            methods=route.methods,
-            csrf_exempt=options.csrf_exempt,
-            template_folders=options.template_folders,
-            form_limits=options.form_limits,
-            strict_content_type=self.strict_content_type
-            if options.strict_content_type is None
-            else options.strict_content_type,
-            route_handler=None if options.route_class is None else _route_handler(route),
+        return compile_route(
+            route, runtime, self.dependency_overrides, strict_content_type=self.strict_content_type
         )
 
     @property
@@ -667,51 +629,3 @@ def _route_path(scope: Scope) -> str:
     if root_path and path.startswith(root_path) and path[len(root_path) : len(root_path) + 1] in ("", "/"):
         return path[len(root_path) :] or "/"
     return path
-
-
-def _route_handler(route: Route) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Build the route's custom handler from the function that runs it (see `APIRoute`)."""
-    route_class = route.options.route_class
-    assert route_class is not None
-
-    def build(handle: Callable[..., Any]) -> Callable[..., Any]:
-        custom = route_class(route.path, route.handler, methods=route.methods, handle=handle)
-        return cast(Callable[..., Any], custom.get_route_handler())
-
-    return build
-
-
-_STREAMS = frozenset(
-    (
-        collections.abc.AsyncIterable,
-        collections.abc.AsyncIterator,
-        collections.abc.AsyncGenerator,
-        collections.abc.Iterable,
-        collections.abc.Iterator,
-        collections.abc.Generator,
-    )
-)
-
-
-def stream_item_type(annotation: Any) -> Any:
-    """The item type of ``AsyncIterable[Item]`` (and the like); `inspect.Signature.empty` if none."""
-    if typing.get_origin(annotation) in _STREAMS and typing.get_args(annotation):
-        return typing.get_args(annotation)[0]
-    return inspect.Signature.empty
-
-
-def _default_status(response_class: type | None) -> int:
-    """A route's status when none is given: 307 for a redirect class (a returned URL redirects)."""
-    if isinstance(response_class, type) and issubclass(response_class, RedirectResponse):
-        return 307
-    return 200
-
-
-def _is_model_annotation(annotation: Any) -> bool:
-    if annotation is inspect.Signature.empty or annotation is type(None):
-        return False
-    if isinstance(annotation, type) and issubclass(annotation, Response):
-        return False
-    if any(isinstance(arg, type) and issubclass(arg, Response) for arg in typing.get_args(annotation)):
-        return False  # `-> HTMLResponse | RedirectResponse` returns responses, not data
-    return wants_response_model(annotation)

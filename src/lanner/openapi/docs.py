@@ -9,16 +9,27 @@ Two things in the vendored builds would reach out to other hosts, and the pages 
 Swagger UI's online validator badge (``validatorUrl: null``) and the Redocly logo that ReDoc's sidebar
 loads from a CDN (its URL is rewritten to the copy of that logo the package ships). ReDoc's own bundle
 loads no web fonts; the page gives it the system font stacks instead of the Google Fonts it names.
+
+Swagger UI's OAuth2 redirect page (`oauth2_redirect_html`) is lanner's own: the package does not
+ship swagger-ui's, and the page needs no asset.
+
+FastAPI's functions are here too (`get_swagger_ui_html`, `get_redoc_html`,
+`get_swagger_ui_oauth2_redirect_html`), for apps that serve their own docs pages: they load the
+assets from the URLs they are given (a CDN unless told otherwise, as in FastAPI).
 """
 
 from __future__ import annotations
 
 import html
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from string import Template
 from types import ModuleType
-from typing import Final
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from lanner.responses import HTMLResponse
 
 #: Asset name served under ``assets_url`` -> (tool folder in the package, file name).
 #: The fixed list is the only way a name becomes a path, so no request can reach another file.
@@ -30,6 +41,29 @@ _ASSETS: Final[dict[str, tuple[str, str]]] = {
     "redoc.standalone.js": ("redoc", "redoc.standalone.js"),
     "redoc-logo.svg": ("redoc", "logo-mini.svg"),
 }
+#: Loaded only by a Swagger UI page whose layout is ``StandaloneLayout``.
+_OPTIONAL_ASSETS: Final[dict[str, tuple[str, str]]] = {
+    "swagger-ui-standalone-preset.js": ("swagger_ui", "swagger-ui-standalone-preset.js"),
+}
+
+#: The Swagger UI settings every page starts from; ``swagger_ui_parameters`` are merged over them.
+#: FastAPI's defaults, plus the online validator turned off (it would contact another host).
+SWAGGER_UI_DEFAULT_PARAMETERS: Final[Mapping[str, Any]] = {
+    "dom_id": "#swagger-ui",
+    "layout": "BaseLayout",
+    "deepLinking": True,
+    "showExtensions": True,
+    "showCommonExtensions": True,
+    "validatorUrl": None,
+}
+#: FastAPI's name for `SWAGGER_UI_DEFAULT_PARAMETERS`.
+swagger_ui_default_parameters = SWAGGER_UI_DEFAULT_PARAMETERS
+
+_CDN_SWAGGER_JS: Final = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js"
+_CDN_SWAGGER_CSS: Final = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css"
+_CDN_REDOC_JS: Final = "https://cdn.jsdelivr.net/npm/redoc@2/bundles/redoc.standalone.js"
+_FASTAPI_FAVICON: Final = "https://fastapi.tiangolo.com/img/favicon.png"
+_GOOGLE_FONTS: Final = "https://fonts.googleapis.com/css?family=Montserrat:300,400,700|Roboto:300,400,700"
 
 _PACKAGE: Final = "openapi-ui-bundles"
 _REDOC_CDN_LOGO: Final = "https://cdn.redoc.ly/redoc/logo-mini.svg"
@@ -44,27 +78,115 @@ _SWAGGER_PAGE: Final = Template("""<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>$title</title>
-<link rel="icon" type="image/png" sizes="32x32" href="$assets/favicon-32x32.png">
-<link rel="icon" type="image/png" sizes="16x16" href="$assets/favicon-16x16.png">
-<link rel="stylesheet" href="$assets/swagger-ui.css">
+$icons
+<link rel="stylesheet" href="$css">
 <style>html { overflow-y: scroll; } body { margin: 0; background: #fafafa; }</style>
 </head>
 <body>
-<div id="swagger-ui"></div>
-<script src="$assets/swagger-ui-bundle.js"></script>
-<script>
-const config = $config;
+<div id="$dom_id"></div>
+<script src="$bundle"></script>
+$preset<script>
+const config = {
+$config
+presets: [
+  SwaggerUIBundle.presets.apis,
+  SwaggerUIBundle.SwaggerUIStandalonePreset || window.SwaggerUIStandalonePreset
+].filter(Boolean),
+};
 const redirect = $oauth2_redirect_url;
 if (redirect !== null) {
   config.oauth2RedirectUrl = new URL(redirect, window.location.href).href;
 }
-config.dom_id = "#swagger-ui";
-config.presets = [SwaggerUIBundle.presets.apis];
 window.ui = SwaggerUIBundle(config);
+const initOAuth = $init_oauth;
+if (initOAuth !== null) {
+  window.ui.initOAuth(initOAuth);
+}
 </script>
 </body>
 </html>
 """)
+
+# Swagger UI opens the authorization server in a popup after storing, in its own window,
+# ``swaggerUIRedirectOauth2 = {auth, state, redirectUrl, callback, errCb}``; the server sends the
+# popup back here with the result in the query (code flows) or the fragment (implicit flow). This
+# page hands it to the opener the way swagger-ui's own oauth2-redirect.html does, then closes.
+_OAUTH2_REDIRECT_PAGE: Final = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>Swagger UI: OAuth2 Redirect</title>
+</head>
+<body>
+<noscript>This page completes a sign-in from the API docs; it needs JavaScript.</noscript>
+<script>
+"use strict";
+(function () {
+  var CODE_FLOWS = ["accessCode", "authorizationCode", "authorization_code"];
+
+  function received() {
+    var hash = window.location.hash.substring(1);
+    var text = /code|token|error/.test(hash) ? hash.replace("?", "&") : window.location.search.substring(1);
+    var values = {};
+    new URLSearchParams(text).forEach(function (value, key) { values[key] = value; });
+    return values;
+  }
+
+  function run() {
+    var oauth2 = null;
+    try {
+      oauth2 = window.opener && window.opener.swaggerUIRedirectOauth2;
+    } catch (error) {
+      // An opener on another origin: nothing this page may hand the result to.
+    }
+    if (!oauth2) {
+      document.body.textContent = "Nothing to complete: open this page from the API docs' Authorize dialog.";
+      return;
+    }
+    var qp = received();
+    var isValid = qp.state === oauth2.state;
+    var redirectUrl = oauth2.redirectUrl;
+    var flow = oauth2.auth.schema.get("flow");
+    if (CODE_FLOWS.indexOf(flow) !== -1 && !oauth2.auth.code) {
+      if (!isValid) {
+        oauth2.errCb({
+          authId: oauth2.auth.name,
+          source: "auth",
+          level: "warning",
+          message: "Authorization may be unsafe, passed state was changed in server. " +
+            "The passed state wasn't returned from auth server."
+        });
+      }
+      if (qp.code) {
+        delete oauth2.state;
+        oauth2.auth.code = qp.code;
+        oauth2.callback({auth: oauth2.auth, redirectUrl: redirectUrl});
+      } else {
+        var message = "[Authorization failed]: no accessCode received from the server.";
+        if (qp.error) {
+          message = "[" + qp.error + "]: " +
+            (qp.error_description ? qp.error_description + ". "
+              : "no accessCode received from the server. ") +
+            (qp.error_uri ? "More info: " + qp.error_uri : "");
+        }
+        oauth2.errCb({authId: oauth2.auth.name, source: "auth", level: "error", message: message});
+      }
+    } else {
+      oauth2.callback({auth: oauth2.auth, token: qp, isValid: isValid, redirectUrl: redirectUrl});
+    }
+    window.close();
+  }
+
+  if (document.readyState !== "loading") {
+    run();
+  } else {
+    document.addEventListener("DOMContentLoaded", run);
+  }
+})();
+</script>
+</body>
+</html>
+"""
 
 _REDOC_PAGE: Final = Template("""<!doctype html>
 <html lang="en">
@@ -72,12 +194,21 @@ _REDOC_PAGE: Final = Template("""<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>$title</title>
-<link rel="icon" type="image/svg+xml" href="$assets/redoc-logo.svg">
+$head
 <style>body { margin: 0; padding: 0; }</style>
 </head>
 <body>
+<noscript>ReDoc needs JavaScript to show the API documentation.</noscript>
 <div id="redoc"></div>
+$logo<script src="$bundle"></script>
 <script>
+Redoc.init($openapi_url, $options, document.getElementById("redoc"));
+</script>
+</body>
+</html>
+""")
+
+_REDOC_LOGO_SCRIPT: Final = Template("""<script>
 (() => {
   // ReDoc's sidebar footer loads its logo from a CDN; point it at the copy served with the page.
   const remote = $remote_logo;
@@ -93,18 +224,30 @@ _REDOC_PAGE: Final = Template("""<!doctype html>
   });
 })();
 </script>
-<script src="$assets/redoc.standalone.js"></script>
-<script>
-Redoc.init($openapi_url, $options, document.getElementById("redoc"));
-</script>
-</body>
-</html>
 """)
+
+_SYSTEM_FONTS: Final[dict[str, Any]] = {
+    "theme": {
+        "typography": {
+            "fontFamily": _SANS,
+            "headings": {"fontFamily": _SANS},
+            "code": {"fontFamily": _MONO},
+        }
+    }
+}
 
 
 def _script_json(value: object) -> str:
-    """Encode ``value`` as a JavaScript literal that cannot close or confuse its ``<script>`` element."""
-    text = json.dumps(value, ensure_ascii=True)
+    """Encode ``value`` as a JavaScript literal that cannot close or confuse its ``<script>`` element.
+
+    Values JSON cannot hold (a date, a set) are converted as pydantic converts them.
+    """
+    try:
+        text = json.dumps(value, ensure_ascii=True)
+    except TypeError:
+        from pydantic_core import to_jsonable_python
+
+        text = json.dumps(to_jsonable_python(value, fallback=str), ensure_ascii=True)
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
@@ -116,8 +259,52 @@ def _base(assets_url: str) -> str:
     return assets_url.rstrip("/")
 
 
+def swagger_ui_config(openapi_url: str, parameters: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The configuration object given to ``SwaggerUIBundle``: the defaults, then `parameters`."""
+    return {"url": openapi_url, **SWAGGER_UI_DEFAULT_PARAMETERS, **(parameters or {})}
+
+
+def _render_swagger(
+    *,
+    title: str,
+    config: dict[str, Any],
+    icons: list[tuple[str, str | None]],
+    css_url: str,
+    js_url: str,
+    preset_url: str | None,
+    oauth2_redirect_url: str | None,
+    init_oauth: Mapping[str, Any] | None,
+) -> str:
+    links = []
+    for href, size in icons:
+        sized = f' type="image/png" sizes="{size}"' if size else ""
+        links.append(f'<link rel="icon"{sized} href="{_attr(href)}">')
+    # Only the standalone layout needs the preset; the page loads it only then.
+    needs_preset = config.get("layout") == "StandaloneLayout" and preset_url is not None
+    preset = f'<script src="{_attr(preset_url)}"></script>\n' if needs_preset and preset_url else ""
+    dom_id = str(config.get("dom_id") or "#swagger-ui")
+    return _SWAGGER_PAGE.substitute(
+        title=html.escape(title),
+        icons="\n".join(links),
+        css=_attr(css_url),
+        bundle=_attr(js_url),
+        preset=preset,
+        dom_id=_attr(dom_id.removeprefix("#")),
+        # One ``"key": value,`` line each, as FastAPI writes them (tests and tools look for them).
+        config="\n".join(f"{_script_json(key)}: {_script_json(value)}," for key, value in config.items()),
+        oauth2_redirect_url=_script_json(oauth2_redirect_url),
+        init_oauth=_script_json(dict(init_oauth) if init_oauth else None),
+    )
+
+
 def swagger_ui_html(
-    *, title: str, openapi_url: str, assets_url: str, oauth2_redirect_url: str | None = None
+    *,
+    title: str,
+    openapi_url: str,
+    assets_url: str,
+    oauth2_redirect_url: str | None = None,
+    parameters: Mapping[str, Any] | None = None,
+    init_oauth: Mapping[str, Any] | None = None,
 ) -> str:
     """Render the Swagger UI page for the document at ``openapi_url``.
 
@@ -130,16 +317,24 @@ def swagger_ui_html(
         assets_url: The URL under which the app serves `asset_path`'s files, e.g. ``/docs/assets``.
         oauth2_redirect_url: The URL of an OAuth2 redirect page for Swagger UI's Authorize dialog;
             resolved against the page's own URL, so a path is enough. None leaves it unset.
+        parameters: Swagger UI configuration merged over `SWAGGER_UI_DEFAULT_PARAMETERS`
+            (JSON values only: functions cannot be passed).
+        init_oauth: The settings given to Swagger UI's ``initOAuth`` (``clientId``, ``scopes``,
+            ``usePkceWithAuthorizationCodeGrant``...); None does not call it.
 
     Returns:
         The HTML document.
     """
-    config = {"url": openapi_url, "deepLinking": True, "layout": "BaseLayout", "validatorUrl": None}
-    return _SWAGGER_PAGE.substitute(
-        title=html.escape(title),
-        assets=_attr(_base(assets_url)),
-        config=_script_json(config),
-        oauth2_redirect_url=_script_json(oauth2_redirect_url),
+    base = _base(assets_url)
+    return _render_swagger(
+        title=title,
+        config=swagger_ui_config(openapi_url, parameters),
+        icons=[(f"{base}/favicon-32x32.png", "32x32"), (f"{base}/favicon-16x16.png", "16x16")],
+        css_url=f"{base}/swagger-ui.css",
+        js_url=f"{base}/swagger-ui-bundle.js",
+        preset_url=f"{base}/swagger-ui-standalone-preset.js",
+        oauth2_redirect_url=oauth2_redirect_url,
+        init_oauth=init_oauth,
     )
 
 
@@ -158,23 +353,119 @@ def redoc_html(*, title: str, openapi_url: str, assets_url: str) -> str:
         The HTML document.
     """
     base = _base(assets_url)
-    options = {
-        "theme": {
-            "typography": {
-                "fontFamily": _SANS,
-                "headings": {"fontFamily": _SANS},
-                "code": {"fontFamily": _MONO},
-            }
-        }
-    }
-    return _REDOC_PAGE.substitute(
-        title=html.escape(title),
-        assets=_attr(base),
+    logo = _REDOC_LOGO_SCRIPT.substitute(
         remote_logo=_script_json(_REDOC_CDN_LOGO),
         local_logo=_script_json(f"{base}/redoc-logo.svg"),
-        openapi_url=_script_json(openapi_url),
-        options=_script_json(options),
     )
+    return _REDOC_PAGE.substitute(
+        title=html.escape(title),
+        head=f'<link rel="icon" type="image/svg+xml" href="{_attr(base)}/redoc-logo.svg">',
+        logo=logo,
+        bundle=f"{_attr(base)}/redoc.standalone.js",
+        openapi_url=_script_json(openapi_url),
+        options=_script_json(_SYSTEM_FONTS),
+    )
+
+
+def oauth2_redirect_html() -> str:
+    """Render the page Swagger UI's OAuth2 popup returns to (``oauth2RedirectUrl``).
+
+    It reads what the authorization server sent (a code, a token or an error, in the query or the
+    fragment), hands it to the docs page that opened the popup, as swagger-ui's own
+    ``oauth2-redirect.html`` does, and closes. It loads nothing.
+    """
+    return _OAUTH2_REDIRECT_PAGE
+
+
+# -- FastAPI's functions ---------------------------------------------------------------------------
+
+
+def _html_response(text: str) -> HTMLResponse:
+    from lanner.responses import HTMLResponse
+
+    return HTMLResponse(text)
+
+
+def get_swagger_ui_html(
+    *,
+    openapi_url: str,
+    title: str,
+    swagger_js_url: str = _CDN_SWAGGER_JS,
+    swagger_css_url: str = _CDN_SWAGGER_CSS,
+    swagger_favicon_url: str = _FASTAPI_FAVICON,
+    oauth2_redirect_url: str | None = None,
+    init_oauth: Mapping[str, Any] | None = None,
+    swagger_ui_parameters: Mapping[str, Any] | None = None,
+) -> HTMLResponse:
+    """A Swagger UI page loading its assets from the URLs given (FastAPI's function).
+
+    The defaults are FastAPI's CDN URLs; pass the URLs of files the app serves itself (for example
+    a `StaticFiles` mount) for docs that work offline. lanner's own ``/docs`` page needs none of
+    this: it serves its assets from the `openapi-ui-bundles` package.
+
+    Args:
+        openapi_url: the URL of the OpenAPI document.
+        title: the page title; HTML-escaped.
+        swagger_js_url: where the page loads Swagger UI's script from.
+        swagger_css_url: where the page loads Swagger UI's style sheet from.
+        swagger_favicon_url: the page's favicon.
+        oauth2_redirect_url: the OAuth2 redirect page (`get_swagger_ui_oauth2_redirect_html`);
+            a path is resolved against the page's URL.
+        init_oauth: the settings given to Swagger UI's ``initOAuth``.
+        swagger_ui_parameters: Swagger UI configuration merged over
+            `SWAGGER_UI_DEFAULT_PARAMETERS`.
+    """
+    preset = None
+    if swagger_js_url.endswith("swagger-ui-bundle.js"):
+        preset = swagger_js_url.removesuffix("swagger-ui-bundle.js") + "swagger-ui-standalone-preset.js"
+    text = _render_swagger(
+        title=title,
+        config=swagger_ui_config(openapi_url, swagger_ui_parameters),
+        icons=[(swagger_favicon_url, None)],
+        css_url=swagger_css_url,
+        js_url=swagger_js_url,
+        preset_url=preset,
+        oauth2_redirect_url=oauth2_redirect_url,
+        init_oauth=init_oauth,
+    )
+    return _html_response(text)
+
+
+def get_redoc_html(
+    *,
+    openapi_url: str,
+    title: str,
+    redoc_js_url: str = _CDN_REDOC_JS,
+    redoc_favicon_url: str = _FASTAPI_FAVICON,
+    with_google_fonts: bool = True,
+) -> HTMLResponse:
+    """A ReDoc page loading its script from `redoc_js_url` (FastAPI's function).
+
+    Args:
+        openapi_url: the URL of the OpenAPI document.
+        title: the page title; HTML-escaped.
+        redoc_js_url: where the page loads ReDoc's script from (FastAPI's CDN URL by default).
+        redoc_favicon_url: the page's favicon.
+        with_google_fonts: load ReDoc's fonts from Google Fonts; False uses the system's fonts
+            (and makes no request for fonts).
+    """
+    head = [f'<link rel="icon" href="{_attr(redoc_favicon_url)}">']
+    if with_google_fonts:
+        head.insert(0, f'<link rel="stylesheet" href="{_attr(_GOOGLE_FONTS)}">')
+    text = _REDOC_PAGE.substitute(
+        title=html.escape(title),
+        head="\n".join(head),
+        logo="",
+        bundle=_attr(redoc_js_url),
+        openapi_url=_script_json(openapi_url),
+        options=_script_json({} if with_google_fonts else _SYSTEM_FONTS),
+    )
+    return _html_response(text)
+
+
+def get_swagger_ui_oauth2_redirect_html() -> HTMLResponse:
+    """Swagger UI's OAuth2 redirect page (FastAPI's function); see `oauth2_redirect_html`."""
+    return _html_response(oauth2_redirect_html())
 
 
 def _bundles() -> ModuleType | None:
@@ -186,7 +477,7 @@ def _bundles() -> ModuleType | None:
 
 
 def _locate(bundles: ModuleType, name: str) -> Path | None:
-    tool, filename = _ASSETS[name]  # callers pass known names only
+    tool, filename = _ASSETS.get(name) or _OPTIONAL_ASSETS[name]  # callers pass known names only
     path = Path(getattr(bundles, tool).static_path) / filename
     return path if path.is_file() else None
 
@@ -195,9 +486,10 @@ def asset_path(name: str) -> Path | None:
     """Return the installed file served as ``{assets_url}/{name}``.
 
     Only the names the pages load are known (``swagger-ui-bundle.js``, ``swagger-ui.css``,
-    ``favicon-32x32.png``, ``favicon-16x16.png``, ``redoc.standalone.js``, ``redoc-logo.svg``); a
-    name is looked up in that fixed list, never joined to a directory, so ``..`` or an absolute path
-    cannot reach another file.
+    ``favicon-32x32.png``, ``favicon-16x16.png``, ``redoc.standalone.js``, ``redoc-logo.svg``, and
+    ``swagger-ui-standalone-preset.js`` for the standalone layout); a name is looked up in that
+    fixed list, never joined to a directory, so ``..`` or an absolute path cannot reach another
+    file.
 
     Args:
         name: The last segment of the requested asset URL.
@@ -205,7 +497,7 @@ def asset_path(name: str) -> Path | None:
     Returns:
         The file's path, or None for an unknown name or when the asset package is not installed.
     """
-    if name not in _ASSETS:
+    if name not in _ASSETS and name not in _OPTIONAL_ASSETS:
         return None
     bundles = _bundles()
     return None if bundles is None else _locate(bundles, name)

@@ -1,0 +1,129 @@
+"""Compile one route into its `Endpoint`: the dependency plan, response model, status and options.
+
+The app compiles its routes here, and so does the OpenAPI generator for routes outside an app
+(callbacks, ``get_openapi(routes=...)``), so the two can never disagree.
+"""
+
+from __future__ import annotations
+
+import collections.abc
+import inspect
+import typing
+from collections.abc import Callable, Mapping
+from typing import Any, cast
+
+from lanner._validation import ResponseSerializer, wants_response_model
+from lanner.di import build_dependency_plan
+from lanner.endpoint import Endpoint, Runtime
+from lanner.errors import ExceptionHandlers
+from lanner.params import MISSING
+from lanner.responses import RedirectResponse, Response
+from lanner.routing import Route
+
+_STREAMS = frozenset(
+    (
+        collections.abc.AsyncIterable,
+        collections.abc.AsyncIterator,
+        collections.abc.AsyncGenerator,
+        collections.abc.Iterable,
+        collections.abc.Iterator,
+        collections.abc.Generator,
+    )
+)
+
+
+def compile_route(
+    route: Route,
+    runtime: Runtime | None = None,
+    overrides: Mapping[Any, Any] | None = None,
+    *,
+    strict_content_type: bool = True,
+) -> Endpoint:
+    """Compile `route` into its `Endpoint`.
+
+    Args:
+        route: the route (its options hold what the routers around it added).
+        runtime: what the endpoints of an app share; a fresh one without hooks when None (enough
+            to document the route, not to serve it inside an app).
+        overrides: replacements for dependency callables (``app.dependency_overrides``).
+        strict_content_type: the app's setting, for routes that do not set their own.
+
+    Raises:
+        TypeError: the handler or a dependency cannot be planned.
+    """
+    options = route.options
+    plan = build_dependency_plan(route.handler, route.compiled.param_names, options.dependencies, overrides)
+    model = options.response_model
+    if model is MISSING:
+        annotation = plan.handler.plan.return_annotation
+        if plan.handler.plan.kind in ("generator", "async_generator"):
+            # A handler that yields streams items: they are what the annotation validates.
+            annotation = stream_item_type(annotation)
+        model = annotation if is_model_annotation(annotation) else None
+    serializer = ResponseSerializer(
+        model,
+        options.response_model_exclude_none,
+        include=options.response_model_include,
+        exclude=options.response_model_exclude,
+        exclude_unset=options.response_model_exclude_unset,
+        exclude_defaults=options.response_model_exclude_defaults,
+        by_alias=options.response_model_by_alias,
+    )
+    return Endpoint(
+        plan,
+        runtime or Runtime(ExceptionHandlers()),
+        options.status_code or _default_status(options.response_class),
+        options.response_class,
+        serializer,
+        options.max_body_size,
+        methods=route.methods,
+        csrf_exempt=options.csrf_exempt,
+        template_folders=options.template_folders,
+        form_limits=options.form_limits,
+        strict_content_type=strict_content_type
+        if options.strict_content_type is None
+        else options.strict_content_type,
+        route_handler=None if options.route_class is None else _route_handler(route),
+    )
+
+
+def stream_item_type(annotation: Any) -> Any:
+    """The item type of ``AsyncIterable[Item]`` (and the like); `inspect.Signature.empty` if none."""
+    if typing.get_origin(annotation) in _STREAMS and typing.get_args(annotation):
+        return typing.get_args(annotation)[0]
+    return inspect.Signature.empty
+
+
+def is_model_annotation(annotation: Any) -> bool:
+    """Whether a return annotation is a response model (not a response class, not plain data).
+
+    A stream's annotation (``AsyncIterable[str]``) is not one: its items may be.
+    """
+    if annotation is inspect.Signature.empty or annotation is type(None):
+        return False
+    if typing.get_origin(annotation) in _STREAMS or annotation in _STREAMS:
+        return False
+    if isinstance(annotation, type) and issubclass(annotation, Response):
+        return False
+    if any(isinstance(arg, type) and issubclass(arg, Response) for arg in typing.get_args(annotation)):
+        return False  # `-> HTMLResponse | RedirectResponse` returns responses, not data
+    return wants_response_model(annotation)
+
+
+def _default_status(response_class: type | None) -> int:
+    """A route's status when none is given: 307 for a redirect class (a returned URL redirects)."""
+    if isinstance(response_class, type) and issubclass(response_class, RedirectResponse):
+        return 307
+    return 200
+
+
+def _route_handler(route: Route) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Build the route's custom handler from the function that runs it (see `APIRoute`)."""
+    route_class = route.options.route_class
+    assert route_class is not None
+
+    def build(handle: Callable[..., Any]) -> Callable[..., Any]:
+        custom = route_class(route.path, route.handler, methods=route.methods, handle=handle)
+        return cast(Callable[..., Any], custom.get_route_handler())
+
+    return build
