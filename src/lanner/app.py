@@ -25,6 +25,7 @@ from lanner.lifespan import (
 from lanner.middleware import FunctionMiddleware
 from lanner.openapi.generator import OpenAPIInfo, build_openapi
 from lanner.openapi.pages import add_docs_routes
+from lanner.openapi.routers import WebhookRouter
 from lanner.params import Depends
 from lanner.requests import DEFAULT_MAX_BODY_SIZE
 from lanner.routing import NoMatchFound, Route, Router, RouteTable, StaticFolder, caller_relative
@@ -200,7 +201,7 @@ class Lanner(Router):
             raise ValueError(f"openapi_compat must be 'lanner' or 'fastapi', not {openapi_compat!r}")
         self.openapi_compat = openapi_compat
         self.strict_content_type = strict_content_type
-        self.webhooks = webhooks if webhooks is not None else Router()
+        self.webhooks = webhooks if webhooks is not None else WebhookRouter()
         self.separate_input_output_schemas = separate_input_output_schemas
         self.root_path = root_path.rstrip("/")
         self.debug = os.environ.get("LANNER_DEBUG") == "1" if debug is None else debug

@@ -256,6 +256,16 @@ class Route:
     compiled: CompiledPath
 
     @property
+    def endpoint(self) -> Handler:
+        """The handler (FastAPI's name for it)."""
+        return self.handler
+
+    @property
+    def tags(self) -> list[str]:
+        """The route's OpenAPI tags."""
+        return list(self.options.tags)
+
+    @property
     def name(self) -> str:
         """The route's name for `url_path_for` (the handler's name unless given)."""
         return str(self.options.name or getattr(self.handler, "__name__", "route"))
