@@ -278,12 +278,13 @@ class Route:
         name: str | None = None,
         template_folders: Sequence[str] = (),
         defaults: RouterDefaults = _NO_DEFAULTS,
+        compile: Callable[[str], CompiledPath] | None = None,
     ) -> Route:
         """Return a copy mounted under `prefix`, with extra tags and dependencies first.
 
         A router `name` prefixes the route's name (``blog.index``), as a Flask blueprint does;
         `template_folders` are searched after the route's own; `defaults` fill in what the route
-        does not set.
+        does not set; `compile` parses the new path (`compile_path` unless given).
         """
         options = dataclasses.replace(
             defaults.apply(self.options),
@@ -293,7 +294,7 @@ class Route:
             template_folders=(*self.options.template_folders, *template_folders),
         )
         path = prefix + self.path
-        return Route(path, self.handler, self.methods, options, compile_path(path))
+        return Route(path, self.handler, self.methods, options, (compile or compile_path)(path))
 
 
 class APIRoute:
@@ -406,6 +407,18 @@ class Router:
     def route_class(self, value: type | None) -> None:
         self.defaults = dataclasses.replace(self.defaults, route_class=value)
 
+    #: What its routes are called in error messages.
+    _kind = "route"
+
+    def _check_path(self, path: str) -> None:
+        """Refuse a path `add_route` cannot take (subclasses that only document routes relax it)."""
+        if not path.startswith("/") and not (path == "" and self.prefix):
+            raise ValueError(f"route path {path!r} must start with '/'")
+
+    def _compile(self, path: str) -> CompiledPath:
+        """Parse a route's full path for matching."""
+        return compile_path(path)
+
     def _check(self, route: Route) -> None:
         for method in sorted(route.methods):
             other = self._shapes.get((route.compiled.shape, method))
@@ -437,11 +450,10 @@ class Router:
                 with a prefix), or `methods` is empty or names an unknown method.
             TypeError: an unknown option was given.
         """
-        if not path.startswith("/") and not (path == "" and self.prefix):
-            raise ValueError(f"route path {path!r} must start with '/'")
+        self._check_path(path)
         methods = frozenset(m.upper() for m in methods)
         if not methods:
-            raise ValueError(f"route {path!r} needs at least one HTTP method")
+            raise ValueError(f"{self._kind} {path!r} needs at least one HTTP method")
         if unknown := methods - set(HTTP_METHODS):
             raise ValueError(f"unsupported HTTP method(s) {sorted(unknown)}")
         if "dependencies" in options:
@@ -452,7 +464,13 @@ class Router:
             options.pop("responses", None)
         route = Route("", handler, methods, RouteOptions(**options), compile_path("/"))
         full = route.with_prefix(
-            self.prefix + path, self.tags, self.dependencies, self.name, self.template_folders, self.defaults
+            self.prefix + path,
+            self.tags,
+            self.dependencies,
+            self.name,
+            self.template_folders,
+            self.defaults,
+            self._compile,
         )
         return self._register(full)
 

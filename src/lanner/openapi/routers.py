@@ -26,13 +26,10 @@ Their routes cannot be included in a served router: they describe requests the A
 
 from __future__ import annotations
 
-import dataclasses
 import re
-from collections.abc import Iterable
-from typing import Any
 
 from lanner.exceptions import RouteConflictError
-from lanner.routing import HTTP_METHODS, CompiledPath, Handler, Route, RouteOptions, Router
+from lanner.routing import CompiledPath, Route, Router
 
 # {name} and {name:convertor} are parameters; {$...} is a runtime expression, not one.
 _PARAM = re.compile(r"{([A-Za-z_][A-Za-z0-9_]*)(?::[A-Za-z_][A-Za-z0-9_]*)?}")
@@ -44,77 +41,27 @@ def documented_path(path: str) -> CompiledPath:
     return CompiledPath(path, (), names, {})
 
 
-def add_documented_route(
-    router: Router,
-    path: str,
-    handler: Handler,
-    methods: Iterable[str] = ("GET",),
-    kind: str = "route",
-    **options: Any,
-) -> Route:
-    """Add to `router` a route whose path is a key only documented (a webhook's, a callback's).
+class _DocumentedRouter(Router):
+    """A `Router` whose route paths are free-form keys, only documented.
 
-    The route gets the router's prefix, tags, dependencies and defaults as `Router.add_route`
-    gives them, but its path is kept as written (``new-subscription``,
+    Its routes get the router's prefix, tags, dependencies and defaults as any router's do, but
+    their paths are kept as written (``new-subscription``,
     ``{$callback_url}/invoices/{$request.body.id}``) and never compiled for matching: such a route
     cannot be served (including it in a served router fails).
-
-    Raises:
-        RouteConflictError: the key is already documented for one of the methods.
-        ValueError: `path` is empty, or `methods` is empty or names an unknown method.
-        TypeError: an unknown option was given.
     """
-    if not path and not router.prefix:
-        raise ValueError(f"a {kind} needs a name")
-    methods = frozenset(m.upper() for m in methods)
-    if not methods:
-        raise ValueError(f"{kind} {path!r} needs at least one HTTP method")
-    if unknown := methods - set(HTTP_METHODS):
-        raise ValueError(f"unsupported HTTP method(s) {sorted(unknown)}")
-    if "dependencies" in options:
-        options["dependencies"] = tuple(options["dependencies"] or ())
-    if "tags" in options:
-        tags = options["tags"]
-        if isinstance(tags, str):
-            raise TypeError(f"tags must be a list of strings, not the string {tags!r}")
-        options["tags"] = tuple(tags or ())
-    if options.get("responses") is None:
-        options.pop("responses", None)
-    own = RouteOptions(**options)
-    route_name = own.name or getattr(handler, "__name__", "route")
-    merged = dataclasses.replace(
-        router.defaults.apply(own),
-        tags=tuple(dict.fromkeys((*router.tags, *own.tags))),
-        dependencies=(*router.dependencies, *own.dependencies),
-        name=f"{router.name}.{route_name}" if router.name else own.name,
-    )
-    full = router.prefix + path
-    for other in router.routes:
-        if other.path == full and other.methods & methods:
-            method = sorted(other.methods & methods)[0]
-            raise RouteConflictError(f"{method} {full} is documented twice")
-    route = Route(full, handler, methods, merged, documented_path(full))
-    router.routes.append(route)
-    router._routes_changed()  # the hook `Router` subclasses use to drop what they cached
-    return route
 
+    def _check_path(self, path: str) -> None:
+        if not path and not self.prefix:
+            raise ValueError(f"a {self._kind} needs a name")
 
-class _DocumentedRouter(Router):
-    """A `Router` whose route paths are free-form keys, only documented."""
+    def _compile(self, path: str) -> CompiledPath:
+        return documented_path(path)
 
-    _kind = "route"
-
-    def add_route(
-        self, path: str, handler: Handler, methods: Iterable[str] = ("GET",), **options: Any
-    ) -> Route:
-        """Register `handler` under the key `path` for `methods` (see `add_documented_route`).
-
-        Raises:
-            RouteConflictError: the key is already documented for one of the methods.
-            ValueError: `path` is empty, or `methods` is empty or names an unknown method.
-            TypeError: an unknown option was given.
-        """
-        return add_documented_route(self, path, handler, methods, self._kind, **options)
+    def _check(self, route: Route) -> None:
+        for other in self.routes:
+            if other.path == route.path and other.methods & route.methods:
+                method = sorted(other.methods & route.methods)[0]
+                raise RouteConflictError(f"{method} {route.path} is documented twice")
 
 
 class WebhookRouter(_DocumentedRouter):
