@@ -104,8 +104,7 @@ def read_model(model: ParamModel, data: dict[str, Any], errors: list[dict[str, A
         if request_key in data:
             values[model_key] = data[request_key]
     if model.extras:
-        taken = {request_key for _, request_key in model.fields} | model.renames.keys()
-        values.update((key, value) for key, value in data.items() if key not in taken)
+        values.update((key, value) for key, value in data.items() if key not in model.taken)
     if model.optional and not values:
         return model.default
     if not model.renames:

@@ -8,6 +8,7 @@ and which are dependencies.
 from __future__ import annotations
 
 import collections.abc
+import copy
 import dataclasses
 import functools
 import inspect
@@ -47,6 +48,8 @@ class ParamModel:
         keys: each field's request key (a header name for headers) and whether it repeats.
         fields: (model key, request key) pairs.
         extras: the model allows or forbids extra keys: every other key is passed on too.
+        taken: the request keys of its fields (and their unconverted header names), which are
+            never extras.
         optional: the annotation is ``Model | None``: with none of its keys sent, the parameter
             gets `default` instead of a validation error.
         default: the parameter's default when `optional`.
@@ -58,6 +61,7 @@ class ParamModel:
     keys: tuple[tuple[str, bool], ...]
     fields: tuple[tuple[str, str], ...] = ()
     extras: bool = False
+    taken: frozenset[str] = frozenset()
     optional: bool = False
     default: Any = None
     renames: dict[str, str] = dataclasses.field(default_factory=dict)
@@ -357,6 +361,7 @@ def _param_model(name: str, annotation: Any, model: Any, default: Any, marker: P
         tuple(keys),
         tuple(fields),
         extras=extra in ("allow", "forbid"),
+        taken=frozenset(request_key for _, request_key in fields) | renames.keys(),
         optional=model is not annotation,
         default=None if default is MISSING else default,
         renames=renames,
@@ -367,12 +372,9 @@ def _with_call(marker: Depends, call: Callable[..., Any]) -> Depends:
     """`marker` with its callable filled in (the annotation's, for a bare ``Depends()``)."""
     if marker.dependency is call:
         return marker
-    copy = object.__new__(type(marker))
-    for cls in type(marker).__mro__:
-        for slot in getattr(cls, "__slots__", ()):
-            setattr(copy, slot, getattr(marker, slot))
-    copy.dependency = call
-    return copy
+    filled = copy.copy(marker)  # keeps a `Security`'s scopes
+    filled.dependency = call
+    return filled
 
 
 def _is_body_type(annotation: Any) -> bool:
