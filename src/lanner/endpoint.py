@@ -7,16 +7,14 @@ the sources the plan names, validates, calls, renders and sends.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator, Sequence
-from concurrent.futures import Future
 from contextlib import AsyncExitStack
-from types import TracebackType
 from typing import Any
 
+from lanner._calls import cleanup, invoke, starter, unwind, wrap
 from lanner._sources import (
     bind_body,
     bind_form,
@@ -30,12 +28,12 @@ from lanner._sources import (
 )
 from lanner._validation import ResponseSerializer
 from lanner.background import BackgroundTasks
-from lanner.concurrency import cleanup_pool, dependency_pool, run_cleanup, run_in_threadpool
+from lanner.concurrency import run_in_threadpool
 from lanner.cookies import parse_cookies
 from lanner.datastructures import quote_path, quote_query
 from lanner.di import DependencyPlan, Step, build_dependency_plan
 from lanner.errors import ExceptionHandlers, accepts_html, http_problem, loggable
-from lanner.exceptions import HTTPException, LannerError, RequestValidationError
+from lanner.exceptions import HTTPException, RequestValidationError
 from lanner.forms import FORM_LIMITS_SCOPE_KEY, FORM_SCOPE_KEY
 from lanner.requests import ClientDisconnect, Request
 from lanner.responses import (
@@ -47,7 +45,7 @@ from lanner.responses import (
     text_content_type,
 )
 from lanner.sessions import Session, SessionConfig, verify_csrf_token
-from lanner.signature import CallPlan, body_kind
+from lanner.signature import body_kind
 from lanner.types import Message, Receive, Scope, Send
 
 logger = logging.getLogger("lanner.error")
@@ -99,74 +97,13 @@ class Runtime:
                 if call in self.app_values:
                     continue
                 kwargs = {name: self.app_values[by_slot[slot].plan.call] for name, slot in step.inputs}
-                self.app_values[call] = await _invoke(step.plan, _wrap(step.plan), kwargs, self.app_stack)
+                self.app_values[call] = await invoke(step.plan, wrap(step.plan), kwargs, self.app_stack)
 
     async def close_app_values(self) -> None:
         """Clean up app-scoped dependencies (generators resume after their ``yield``)."""
         stack, self.app_stack = self.app_stack, AsyncExitStack()
         self.app_values.clear()
         await stack.aclose()
-
-
-class _ThreadedContext:
-    """Run a sync generator dependency's setup and cleanup in threads.
-
-    The setup runs in the dependency pool and the cleanup in the cleanup pool, never in the pool
-    of handlers: when every handler thread is blocked waiting for a resource (a connection from a
-    small pool), the requests holding one can still finish and give it back.
-    """
-
-    def __init__(self, manager: contextlib.AbstractContextManager[Any]) -> None:
-        self._manager = manager
-
-    async def __aenter__(self) -> Any:
-        setup = dependency_pool().submit(self._manager.__enter__)
-        try:
-            return await asyncio.wrap_future(setup)
-        except asyncio.CancelledError:
-            # The thread cannot be stopped: once the setup it is running succeeds, undo it.
-            setup.add_done_callback(self._undo)
-            raise
-
-    def _undo(self, setup: Future[Any]) -> None:
-        if not setup.cancelled() and setup.exception() is None:
-            cancelled = asyncio.CancelledError()
-            cleanup_pool().submit(_exit_quietly, self._manager, cancelled)
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> bool | None:
-        return await run_cleanup(self._manager.__exit__, exc_type, exc, tb)
-
-
-def _exit_quietly(manager: contextlib.AbstractContextManager[Any], failure: BaseException) -> None:
-    """Exit `manager` as if `failure` were raised in its block; log what the exit raises."""
-    try:
-        manager.__exit__(type(failure), failure, None)
-    except BaseException as exc:  # a generator re-raising `failure` makes __exit__ return False
-        logger.error("Exception in dependency cleanup", exc_info=exc)
-
-
-def _wrap(plan: CallPlan) -> Callable[..., Any]:
-    if plan.kind == "async_generator":
-        return contextlib.asynccontextmanager(plan.call)
-    if plan.kind == "generator":
-        return contextlib.contextmanager(plan.call)
-    return plan.call
-
-
-async def _invoke(
-    plan: CallPlan, call: Callable[..., Any], kwargs: dict[str, Any], stack: AsyncExitStack | None
-) -> Any:
-    kind = plan.kind
-    if kind == "async":
-        return await call(**kwargs)
-    if kind == "sync":
-        return await run_in_threadpool(call, **kwargs)
-    assert stack is not None
-    if kind == "async_generator":
-        return await stack.enter_async_context(call(**kwargs))
-    return await stack.enter_async_context(_ThreadedContext(call(**kwargs)))
 
 
 def _add_vary(response: Response, name: str) -> None:
@@ -218,14 +155,14 @@ class Endpoint:
         self._streams = plan.handler.plan.kind in ("generator", "async_generator")
         if self._streams:
             handler_step = steps[-1]
-            starter = dataclasses.replace(
-                handler_step.plan, kind="async", call=_starter(handler_step.plan.call)
+            starting = dataclasses.replace(
+                handler_step.plan, kind="async", call=starter(handler_step.plan.call)
             )
-            steps = (*steps[:-1], dataclasses.replace(handler_step, plan=starter))
+            steps = (*steps[:-1], dataclasses.replace(handler_step, plan=starting))
             # PERF(all): only streaming routes pay for the check, through their own renderer.
             self._render = self._render_stream  # type: ignore[method-assign]
         self._steps = steps
-        self._calls = tuple(_wrap(step.plan) for step in self._steps)
+        self._calls = tuple(wrap(step.plan) for step in self._steps)
         self._app_steps = tuple((s.slot, s.plan.call) for s in plan.app_steps)
         self._slots = len(plan.steps)
         self.status_code = status_code
@@ -379,7 +316,7 @@ class Endpoint:
                     # HTTPException): it runs before the answer is chosen (FastAPI since 0.106).
                     unwinding = stack
                     stack = None
-                    exc = await _unwind(unwinding, exc)
+                    exc = await unwind(unwinding, exc)
                 if request is None:
                     request = Request(scope, receive, self._max_body)
                 response = await runtime.handlers.respond(request, exc)
@@ -398,7 +335,7 @@ class Endpoint:
             raise
         finally:
             if stack is not None:
-                await _cleanup(stack, failure)
+                await cleanup(stack, failure)
             succeeded = failure is None
             # The exception's traceback holds this frame, which holds the exception: without this
             # every failed request would leave a cycle (request, headers, response) to the GC.
@@ -572,7 +509,7 @@ class Endpoint:
                 kwargs[name] = session
             if step.constants:
                 kwargs.update(step.constants)
-            result = await _invoke(plan, call, kwargs, stack)
+            result = await invoke(plan, call, kwargs, stack)
             results[step.slot] = result
         return result
 
@@ -622,15 +559,6 @@ _ROUTE_CALL = "lanner.route_call"
 JSON_LINES = "application/jsonl"
 
 
-def _starter(call: Callable[..., Any]) -> Callable[..., Any]:
-    """An async function that creates `call`'s generator without running any of it."""
-
-    async def start(**kwargs: Any) -> Any:
-        return call(**kwargs)
-
-    return start
-
-
 def _json_lines(items: Any, serializer: ResponseSerializer) -> Any:
     """Each item as one line of JSON, through the route's item model when it declares one."""
     if hasattr(items, "__aiter__"):
@@ -653,53 +581,6 @@ def _json_lines(items: Any, serializer: ResponseSerializer) -> Any:
             items.close()
 
     return sync_lines()
-
-
-async def _cleanup(stack: AsyncExitStack, failure: BaseException | None) -> None:
-    """Run the code after ``yield`` in the request's dependencies, exactly once.
-
-    The cleanups run in a task of their own, shielded: a request cancelled while they run (a second
-    timeout, a server shutdown) does not cut them short; they finish in the background.
-    """
-    task = asyncio.ensure_future(_close_stack(stack, failure))
-    await asyncio.shield(task)
-
-
-async def _unwind(stack: AsyncExitStack, failure: Exception) -> Exception:
-    """Run the cleanups with `failure` raised in them; return the exception to answer.
-
-    That is `failure` when they re-raise it, or the exception one of them raised instead. A
-    cleanup that swallows it leaves nothing to answer with: that is the user's mistake, reported
-    as a `LannerError` (a 500).
-    """
-
-    async def run() -> Exception:
-        try:
-            swallowed = await stack.__aexit__(type(failure), failure, failure.__traceback__)
-        except Exception as raised:
-            return raised
-        if not swallowed:
-            return failure
-        error = LannerError(
-            "No response to send: the route ended by raising an exception and a dependency with "
-            f"yield caught it ({failure!r}) without raising it again. Re-raise it (or raise an "
-            "HTTPException) in the dependency's except block."
-        )
-        error.__cause__ = failure
-        return error
-
-    # Shielded like `_cleanup`: a cancelled request does not cut the cleanups short.
-    return await asyncio.shield(asyncio.ensure_future(run()))
-
-
-async def _close_stack(stack: AsyncExitStack, failure: BaseException | None) -> None:
-    try:
-        if failure is None:
-            await stack.aclose()
-        else:
-            await stack.__aexit__(type(failure), failure, failure.__traceback__)
-    except BaseException as exc:  # the stack does not re-raise `failure` itself, only new errors
-        logger.error("Exception in dependency cleanup", exc_info=exc)
 
 
 async def _run_background(tasks: BackgroundTasks, scope: Scope) -> None:
