@@ -20,15 +20,14 @@ from lanner.params import MISSING
 from lanner.responses import RedirectResponse, Response
 from lanner.routing import Route
 
-_STREAMS = frozenset(
-    (
-        collections.abc.AsyncIterable,
-        collections.abc.AsyncIterator,
-        collections.abc.AsyncGenerator,
-        collections.abc.Iterable,
-        collections.abc.Iterator,
-        collections.abc.Generator,
-    )
+# A tuple, not a set: `annotation in _STREAMS` must not need a hashable annotation.
+_STREAMS = (
+    collections.abc.AsyncIterable,
+    collections.abc.AsyncIterator,
+    collections.abc.AsyncGenerator,
+    collections.abc.Iterable,
+    collections.abc.Iterator,
+    collections.abc.Generator,
 )
 
 
@@ -94,6 +93,11 @@ def stream_item_type(annotation: Any) -> Any:
     return inspect.Signature.empty
 
 
+def is_stream_annotation(annotation: Any) -> bool:
+    """Whether `annotation` describes a stream (``AsyncIterable[Item]``, bare ``Iterator``...)."""
+    return typing.get_origin(annotation) in _STREAMS or annotation in _STREAMS
+
+
 def is_model_annotation(annotation: Any) -> bool:
     """Whether a return annotation is a response model (not a response class, not plain data).
 
@@ -101,7 +105,7 @@ def is_model_annotation(annotation: Any) -> bool:
     """
     if annotation is inspect.Signature.empty or annotation is type(None):
         return False
-    if typing.get_origin(annotation) in _STREAMS or annotation in _STREAMS:
+    if is_stream_annotation(annotation):
         return False
     if isinstance(annotation, type) and issubclass(annotation, Response):
         return False
