@@ -534,7 +534,9 @@ class Lanner(Router):
             await target(scope, receive, send, params)
             return
         if scope["type"] == "http":
-            scope["app"] = self  # middleware may build requests that need it
+            # Set before the middleware, which may build requests that need it; a mounted app
+            # sees its parent too.
+            scope["app"] = self
         await frozen.entry(scope, receive, send)
 
     def _target(self, frozen: _Frozen, scope: Scope, path: str) -> tuple[EndpointLike, dict[str, Any]]:
@@ -553,7 +555,6 @@ class Lanner(Router):
         if self.root_path and not scope.get("root_path"):
             scope["root_path"] = self.root_path
         if kind == "http":
-            scope["app"] = self  # mounted apps see the parent too
             path = _route_path(scope)
             if self._mounts and await self._serve_mount(path, scope, receive, send):
                 return

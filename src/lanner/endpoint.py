@@ -199,8 +199,11 @@ class Endpoint:
         self._csrf = runtime.csrf and not csrf_exempt and not _UNSAFE_METHODS.isdisjoint(methods)
         self._template_folders = template_folders
         self.form_limits = form_limits or runtime.form_limits
+        #: A custom route class's handler (`lanner.routing.APIRoute`), wrapping `_run_for`.
+        self._route_handler = None if route_handler is None else route_handler(self._run_for)
         self._needs_request = bool(
-            self._body_plans
+            self._route_handler is not None
+            or self._body_plans
             or runtime.before
             or runtime.after
             or any(p.request_args for p in plans)
@@ -229,19 +232,13 @@ class Endpoint:
                 or self._csrf
                 or template_folders
                 or self._form_body
+                or self._route_handler is not None
             )
         )
-        #: A custom route class's handler (`lanner.routing.APIRoute`), wrapping `_run_for`.
-        self._route_handler = None if route_handler is None else route_handler(self._run_for)
-        if self._route_handler is not None:
-            self._direct = False
-            self._needs_request = True
         self._bare = self._direct and not handler.reads_request
         #: The coroutine function that serves this route, chosen once; the app's route table holds
         #: it rather than the endpoint, which saves a coroutine per request.
         self.serve: EndpointLike = self._serve_direct if self._direct else self._serve
-        if self._route_handler is not None:
-            self.serve = self._serve
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, path_params: dict[str, Any]) -> None:
         """Serve one request."""
