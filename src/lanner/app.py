@@ -14,7 +14,7 @@ from lanner._compile import compile_route
 from lanner.concurrency import configure_default_pool
 from lanner.datastructures import State, quote_path
 from lanner.endpoint import Endpoint, EndpointLike, ErrorEndpoint, RedirectEndpoint, Runtime
-from lanner.errors import ErrorBoundary, ExceptionHandler, ExceptionHandlers
+from lanner.errors import SERVER_EXCEPTION_KEY, ErrorBoundary, ExceptionHandler, ExceptionHandlers
 from lanner.lifespan import (
     DEFAULT_SHUTDOWN_TIMEOUT,
     Lifespan,
@@ -600,8 +600,8 @@ class Lanner(Router):
                     await app(child, receive, send)
                 finally:
                     # A mounted lanner app's 500: the test client re-raises it from here.
-                    if "lanner.server_exception" in child:
-                        scope["lanner.server_exception"] = child["lanner.server_exception"]
+                    if SERVER_EXCEPTION_KEY in child:
+                        scope[SERVER_EXCEPTION_KEY] = child[SERVER_EXCEPTION_KEY]
                 return True
         return False
 
