@@ -40,7 +40,7 @@ BodyKind = typing.Literal["json", "form"]
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class ParamModel:
-    """A pydantic model whose fields are read one key each from the query, headers or cookies.
+    """A pydantic model whose fields are read one key each from the query, headers, cookies or a form.
 
     Attributes:
         name: the parameter's name.
@@ -67,19 +67,6 @@ class ParamModel:
     renames: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
-#: The former name of `ParamModel`, when only query models existed.
-QueryModel = ParamModel
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class FormModel:
-    """A pydantic model whose fields are read from a form body."""
-
-    name: str
-    validator: ValueValidator
-    keys: tuple[tuple[str, bool], ...]
-
-
 @dataclasses.dataclass(frozen=True, slots=True)
 class FormPlan:
     """How a form body is bound: which fields and files are read and what validates them.
@@ -95,7 +82,7 @@ class FormPlan:
 
     fields: SourceValidator | None
     files: SourceValidator | None
-    models: tuple[FormModel, ...]
+    models: tuple[ParamModel, ...]
     keys: tuple[tuple[str, bool], ...]
     byte_keys: tuple[str, ...]
     required: bool
@@ -242,7 +229,7 @@ class _Collector:
         }
         self.markers: dict[str, Param] = {}
         self.param_models: dict[str, list[ParamModel]] = {"query": [], "header": [], "cookie": []}
-        self.form_models: list[FormModel] = []
+        self.form_models: list[ParamModel] = []
         self.request_args: list[str] = []
         self.response_args: list[str] = []
         self.background_args: list[str] = []
@@ -316,7 +303,7 @@ class _Collector:
             require_multipart()  # fail at registration, not on the first upload
         if source == "form" and is_model_type(annotation):
             keys = tuple(model_field_keys(annotation))
-            self.form_models.append(FormModel(name, ValueValidator("form", annotation), keys))
+            self.form_models.append(ParamModel(name, ValueValidator("form", annotation), keys))
             return
         spec = FieldSpec(
             name, key, annotation, no_default() if default is MISSING else default, marker.constraints()
