@@ -20,6 +20,7 @@ from lanner.security import (
     OAuth2PasswordBearer,
 )
 from lanner.testing import TestClient
+from tests.security_support import client_for
 
 
 @pytest.fixture
@@ -29,21 +30,6 @@ def anyio_backend():
 
 def basic(raw: bytes) -> str:
     return "Basic " + base64.b64encode(raw).decode("ascii")
-
-
-def client_for(dependency: Any) -> TestClient:
-    """An app whose only route returns what `dependency` produced (or None) as JSON."""
-    app = Lanner()
-
-    @app.get("/")
-    async def show(value: Annotated[Any, Depends(dependency)]) -> dict[str, Any]:
-        if isinstance(value, HTTPAuthorizationCredentials):
-            return {"scheme": value.scheme, "credentials": value.credentials}
-        if isinstance(value, HTTPBasicCredentials):
-            return {"username": value.username, "password": value.password}
-        return {"value": value}
-
-    return TestClient(app)
 
 
 def assert_401(response: Any, challenge: str) -> None:

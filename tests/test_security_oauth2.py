@@ -18,7 +18,6 @@ from lanner.security import (
     HTTPAuthorizationCredentials,
     HTTPBase,
     HTTPBasic,
-    HTTPBasicCredentials,
     HTTPBearer,
     HTTPDigest,
     OAuth2,
@@ -30,21 +29,7 @@ from lanner.security import (
     SecurityScopes,
 )
 from lanner.testing import TestClient
-
-
-def client_for(dependency: Any) -> TestClient:
-    """An app whose only route returns what `dependency` produced (or None) as JSON."""
-    app = Lanner()
-
-    @app.get("/")
-    async def show(value: Annotated[Any, Depends(dependency)]) -> dict[str, Any]:
-        if isinstance(value, HTTPAuthorizationCredentials):
-            return {"scheme": value.scheme, "credentials": value.credentials}
-        if isinstance(value, HTTPBasicCredentials):
-            return {"username": value.username, "password": value.password}
-        return {"value": value}
-
-    return TestClient(app)
+from tests.security_support import client_for
 
 
 def assert_not_authenticated(response: Any, challenge: str) -> None:
