@@ -35,12 +35,13 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, reject, settings
 from hypothesis import strategies as st
 
+from lanner._paths import _search
 from lanner.convertors import split_mixed
 from lanner.datastructures import Headers, QueryParams
 from lanner.exceptions import HTTPException
 from lanner.requests import DEFAULT_MAX_BODY_SIZE, parse_cookies
 from lanner.responses import Response
-from lanner.routing import NoMatchFound, Route, RouteTable, _search, compile_path
+from lanner.routing import NoMatchFound, Route, RouteTable, compile_path
 
 from .fuzz_support import (
     FILE_CONTENT,

@@ -15,6 +15,7 @@ import pytest
 from pydantic import Field
 
 from lanner import Body, Depends, HTTPException, Lanner, Request, Response, Router
+from lanner._paths import _search, _walk
 from lanner.exceptions import RequestValidationError, RouteConflictError
 from lanner.responses import HTMLResponse, PlainTextResponse
 from lanner.routing import (
@@ -25,8 +26,6 @@ from lanner.routing import (
     Route,
     RouteOptions,
     RouteTable,
-    _search,
-    _walk,
     compile_path,
 )
 from lanner.testing import TestClient
