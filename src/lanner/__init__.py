@@ -27,6 +27,7 @@ from lanner.security import (
     OpenIdConnect,
 )
 from lanner.sessions import Session, flash, get_flashed_messages
+from lanner.websockets import WebSocket, WebSocketDisconnect, WebSocketException, WebSocketState
 
 __version__ = "0.1.0"
 
@@ -67,6 +68,10 @@ __all__ = [
     "SecurityScopes",
     "Session",
     "UploadFile",
+    "WebSocket",
+    "WebSocketDisconnect",
+    "WebSocketException",
+    "WebSocketState",
     "__version__",
     "flash",
     "get_flashed_messages",

@@ -52,6 +52,10 @@ def compile_route(
     """
     options = route.options
     plan = build_dependency_plan(route.handler, route.compiled.param_names, options.dependencies, overrides)
+    for step in plan.steps:
+        if step.plan.websocket_args:
+            owner = getattr(step.plan.call, "__qualname__", repr(step.plan.call))
+            raise TypeError(f"{owner}: a WebSocket parameter needs a WebSocket route (@app.websocket)")
     model = options.response_model
     if model is MISSING:
         annotation = plan.handler.plan.return_annotation

@@ -14,7 +14,13 @@ from lanner._compile import compile_route
 from lanner.concurrency import configure_default_pool
 from lanner.datastructures import State, quote_path
 from lanner.endpoint import Endpoint, EndpointLike, ErrorEndpoint, RedirectEndpoint, Runtime
-from lanner.errors import SERVER_EXCEPTION_KEY, ErrorBoundary, ExceptionHandler, ExceptionHandlers
+from lanner.errors import (
+    SERVER_EXCEPTION_KEY,
+    ErrorBoundary,
+    ExceptionHandler,
+    ExceptionHandlers,
+    ProblemResponse,
+)
 from lanner.lifespan import (
     DEFAULT_SHUTDOWN_TIMEOUT,
     Lifespan,
@@ -30,8 +36,10 @@ from lanner.params import Depends
 from lanner.requests import DEFAULT_MAX_BODY_SIZE
 from lanner.routing import NoMatchFound, Route, Router, RouteTable, StaticFolder, caller_relative
 from lanner.sessions import SessionConfig
+from lanner.socket_endpoint import WebSocketEndpoint, compile_websocket_route, refuse_handshake
 from lanner.staticfiles import StaticFiles
 from lanner.types import ASGIApp, Receive, Scope, Send
+from lanner.websockets import WebSocket, WebSocketLimits
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -81,6 +89,8 @@ class _Frozen:
     runtime: Runtime
     entry: ASGIApp
     direct: bool  # no middleware and no mounts: `__call__` routes HTTP requests itself
+    sockets: RouteTable[WebSocketEndpoint]
+    socket_endpoints: dict[Route, WebSocketEndpoint]
 
 
 class Lanner(Router):
@@ -142,6 +152,11 @@ class Lanner(Router):
         root_path: the path prefix a proxy strips before forwarding (set in each request's scope
             unless the server sets one).
         responses, default_response_class, callbacks: defaults for every route, as in `Router`.
+        max_message_size, idle_timeout, max_send_queue, on_invalid: WebSocket limits for every
+            WebSocket route (routes may set their own): the largest message in bytes (1 MiB; 1009
+            close beyond), seconds a receive waits for the client (300; 1001 close after; None
+            for no limit), sends waiting on a slow client (64; 1008 close beyond), and what a
+            message failing ``receive_json(Model)`` gets (``"close"``: 1007, or ``"reply"``).
     """
 
     def __init__(
@@ -189,6 +204,10 @@ class Lanner(Router):
         responses: Mapping[int | str, Any] | None = None,
         default_response_class: type | None = None,
         callbacks: Sequence[Any] | None = None,
+        max_message_size: int = 1024 * 1024,
+        idle_timeout: float | None = 300.0,
+        max_send_queue: int = 64,
+        on_invalid: typing.Literal["close", "reply"] = "close",
     ) -> None:
         super().__init__(
             dependencies=dependencies,
@@ -200,6 +219,7 @@ class Lanner(Router):
         if openapi_compat not in ("lanner", "fastapi"):
             raise ValueError(f"openapi_compat must be 'lanner' or 'fastapi', not {openapi_compat!r}")
         self.openapi_compat = openapi_compat
+        self.websocket_limits = WebSocketLimits(max_message_size, idle_timeout, max_send_queue, on_invalid)
         self.strict_content_type = strict_content_type
         self.webhooks = webhooks if webhooks is not None else WebhookRouter()
         self.separate_input_output_schemas = separate_input_output_schemas
@@ -462,7 +482,16 @@ class Lanner(Router):
         self._mounts.sort(key=lambda mount: len(mount[0]), reverse=True)
         direct = not self._middleware and not self._mounts and not self.root_path
         not_found = ErrorEndpoint(runtime, 404)
-        frozen = _Frozen(table, endpoints, names, not_found, {}, runtime, entry, direct)
+        sockets: RouteTable[WebSocketEndpoint] = RouteTable()
+        socket_endpoints: dict[Route, WebSocketEndpoint] = {}
+        for route in self.websocket_routes:
+            socket = compile_websocket_route(route, runtime, self.dependency_overrides, self.websocket_limits)
+            socket_endpoints[route] = socket
+            sockets.add(route.compiled, ("GET",), socket)
+            names.setdefault(route.name, route)
+        frozen = _Frozen(
+            table, endpoints, names, not_found, {}, runtime, entry, direct, sockets, socket_endpoints
+        )
         self._frozen = frozen
         return frozen
 
@@ -574,7 +603,13 @@ class Lanner(Router):
             path = _route_path(scope)
             if self._mounts and await self._serve_mount(path, scope, receive, send):
                 return
-            await send({"type": "websocket.close", "code": 1000})
+            scope["app"] = self
+            socket, params, _ = frozen.sockets.find("GET", path)
+            if socket is None:
+                await refuse_handshake(WebSocket(scope, receive, send), _NO_SOCKET, "Not Found")
+                return
+            scope["path_params"] = params
+            await socket.serve(scope, receive, send, params)
 
     def _miss(self, frozen: _Frozen, method: str, path: str, allowed: set[str]) -> EndpointLike:
         if allowed:
@@ -607,9 +642,12 @@ class Lanner(Router):
 
     async def _startup(self) -> None:
         frozen = self._frozen or self._freeze()
-        for endpoint in frozen.endpoints.values():
-            if endpoint.plan.app_steps:
-                await frozen.runtime.start_app_steps(endpoint.plan)
+        plans = [e.plan for e in frozen.endpoints.values()] + [
+            e.plan for e in frozen.socket_endpoints.values()
+        ]
+        for plan in plans:
+            if plan.app_steps:
+                await frozen.runtime.start_app_steps(plan)
         if self.freeze_gc and not self._holds_heap:
             # PERF(p99): a full collection of the 1,000-route benchmark app took ~110 ms.
             _heap.hold()
@@ -622,6 +660,10 @@ class Lanner(Router):
         await self._runtime.close_app_values()
         if self.sessions is not None:
             await self.sessions.aclose()  # a Redis store's connections
+
+
+#: The answer to a WebSocket handshake for a path no WebSocket route serves.
+_NO_SOCKET = ProblemResponse(404, "Not Found")
 
 
 def _route_path(scope: Scope) -> str:

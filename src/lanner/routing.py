@@ -17,6 +17,7 @@ from lanner.params import MISSING, Depends
 
 __all__ = [
     "HTTP_METHODS",
+    "WEBSOCKET",
     "APIRoute",
     "CompiledPath",
     "NoMatchFound",
@@ -76,6 +77,23 @@ class RouteOptions:
     generate_unique_id_function: Callable[..., str] | None = None
     #: A `Route` subclass whose ``get_route_handler`` wraps how requests reach the handler.
     route_class: type | None = None
+    #: WebSocket routes: the message types the client sends, and those it receives (documented
+    #: in ``x-websockets`` and ``/asyncapi.json``).
+    receives: Any = None
+    sends: Any = None
+    #: WebSocket routes: limits (`lanner.websockets.WebSocketLimits`); unset ones are the app's.
+    max_message_size: int | None = None
+    idle_timeout: float | Any | None = MISSING
+    max_send_queue: int | None = None
+    on_invalid: str | None = None
+
+
+#: The pseudo-method WebSocket routes register under, so they never clash with HTTP ones.
+WEBSOCKET = "WEBSOCKET"
+_WEBSOCKET_OPTIONS = frozenset(
+    {"name", "tags", "summary", "description", "dependencies", "include_in_schema", "deprecated"}
+    | {"receives", "sends", "max_message_size", "idle_timeout", "max_send_queue", "on_invalid"}
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -262,6 +280,7 @@ class Router:
         self.name = name
         self.template_folders = (caller_relative(templates),) if templates is not None else ()
         self.routes: list[Route] = []
+        self.websocket_routes: list[Route] = []
         self.statics: list[StaticFolder] = []
         self.defaults = RouterDefaults(
             dict(responses or {}),
@@ -352,6 +371,51 @@ class Router:
             self._compile,
         )
         return self._register(full)
+
+    def add_websocket_route(self, path: str, handler: Handler, **options: Any) -> Route:
+        """Register `handler` for WebSocket connections to `path`.
+
+        Options: name, tags, summary, description, dependencies, include_in_schema, deprecated,
+        receives, sends (message types, for the documents), max_message_size, idle_timeout,
+        max_send_queue, on_invalid (``"close"`` or ``"reply"``).
+
+        Raises:
+            RouteConflictError: another WebSocket route has the same path shape.
+            ValueError: the path template is invalid.
+            TypeError: an option that WebSocket routes do not take was given.
+        """
+        self._check_path(path)
+        if unknown := set(options) - _WEBSOCKET_OPTIONS:
+            raise TypeError(f"WebSocket route {path!r}: unknown option(s) {sorted(unknown)}")
+        if options.get("on_invalid") not in ("close", "reply", None):
+            on_invalid = options["on_invalid"]
+            raise ValueError(f"on_invalid must be 'close' or 'reply', not {on_invalid!r}")
+        if "dependencies" in options:
+            options["dependencies"] = tuple(options["dependencies"] or ())
+        if "tags" in options:
+            options["tags"] = _names(options["tags"], "tags")
+        route = Route("", handler, frozenset({WEBSOCKET}), RouteOptions(**options), compile_path("/"))
+        full = route.with_prefix(
+            self.prefix + path, self.tags, self.dependencies, self.name, compile=self._compile
+        )
+        self._check(full)
+        self._shapes[(full.compiled.shape, WEBSOCKET)] = full
+        self.websocket_routes.append(full)
+        self._routes_changed()
+        return full
+
+    def websocket(self, path: str, **options: Any) -> Callable[[T], T]:
+        """Decorate a WebSocket handler for `path`; see `add_websocket_route` for options.
+
+        The handler takes a `lanner.websockets.WebSocket` parameter, and path, query, header and
+        cookie parameters and dependencies as an HTTP handler does.
+        """
+
+        def decorator(handler: T) -> T:
+            self.add_websocket_route(path, handler, **options)  # type: ignore[arg-type]
+            return handler
+
+        return decorator
 
     def route(
         self,
@@ -450,10 +514,19 @@ class Router:
             )
             for route in (dataclasses.replace(r, options=given.apply(r.options)) for r in router.routes)
         ]
-        for route in routes:
+        sockets = [
+            route.with_prefix(self.prefix + prefix, extra_tags, extra_dependencies, self.name)
+            for route in router.websocket_routes
+        ]
+        for route in (*routes, *sockets):
             self._check(route)
         for route in routes:
             self._register(route)
+        for route in sockets:
+            self._shapes[(route.compiled.shape, WEBSOCKET)] = route
+            self.websocket_routes.append(route)
+        if sockets:
+            self._routes_changed()
         for folder in router.statics:
             name = f"{self.name}.{folder.name}" if self.name else folder.name
             self.statics.append(

@@ -33,6 +33,7 @@ from lanner.params import MISSING, Body, Depends, File, Header, Param, Path, Que
 from lanner.requests import Request
 from lanner.responses import Response
 from lanner.sessions.mapping import Session
+from lanner.websockets import WebSocket
 
 CallKind = typing.Literal["async", "sync", "async_generator", "generator"]
 BodyKind = typing.Literal["json", "form"]
@@ -143,6 +144,8 @@ class CallPlan:
     dependencies: tuple[tuple[str, Depends], ...]
     security_scopes_args: tuple[str, ...]
     return_annotation: Any
+    #: Parameters that receive the `WebSocket` (WebSocket routes only).
+    websocket_args: tuple[str, ...] = ()
 
     @property
     def reads_request(self) -> bool:
@@ -160,6 +163,7 @@ class CallPlan:
             or self.response_args
             or self.background_args
             or self.session_args
+            or self.websocket_args
         )
 
 
@@ -235,6 +239,7 @@ class _Collector:
         self.background_args: list[str] = []
         self.session_args: list[str] = []
         self.security_scopes_args: list[str] = []
+        self.websocket_args: list[str] = []
         self.dependencies: list[tuple[str, Depends]] = []
 
     def add(self, name: str, annotation: Any, default: Any, path_names: Collection[str]) -> None:
@@ -261,6 +266,7 @@ class _Collector:
                 (BackgroundTasks, self.background_args),
                 (Session, self.session_args),
                 (SecurityScopes, self.security_scopes_args),
+                (WebSocket, self.websocket_args),
             ):
                 if _is_special(annotation, cls):
                     target.append(name)
@@ -496,5 +502,6 @@ def build_plan(
         session_args=tuple(collector.session_args),
         dependencies=tuple(collector.dependencies),
         security_scopes_args=tuple(collector.security_scopes_args),
+        websocket_args=tuple(collector.websocket_args),
         return_annotation=hints.get("return", inspect.Signature.empty),
     )

@@ -18,7 +18,9 @@ from typing import Any, Self, TypeVar
 
 import httpx
 
-__all__ = ["TestClient"]
+from lanner._testing_websocket import WebSocketDenialResponse, WebSocketTestSession
+
+__all__ = ["TestClient", "WebSocketDenialResponse", "WebSocketTestSession"]
 
 _Message = MutableMapping[str, Any]
 _Scope = MutableMapping[str, Any]
@@ -424,6 +426,49 @@ class TestClient(httpx.Client):
                 self._loop_thread.run(lifespan.shutdown(), self.app_timeout, "Lifespan shutdown")
         finally:
             super().__exit__(exc_type, exc_value, traceback)
+
+    def websocket_connect(
+        self,
+        url: str,
+        subprotocols: Sequence[str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> WebSocketTestSession:
+        """Open a WebSocket to the app: ``with client.websocket_connect("/ws") as ws: ...``.
+
+        The handshake carries the client's default headers and cookies, `headers` and the offered
+        `subprotocols`. The session sends with ``send_text/send_bytes/send_json`` and reads with
+        ``receive_text/receive_bytes/receive_json``; a close from the app raises
+        `lanner.websockets.WebSocketDisconnect` (``.code``, ``.reason``), and a handshake refused
+        with an HTTP response raises `WebSocketDenialResponse` (``.status_code``, ``.json()``).
+        """
+        target = self._merge_url(url)
+        scheme = "wss" if target.scheme in ("https", "wss") else "ws"
+        merged = httpx.Headers(self.headers)
+        merged.update(headers or {})
+        raw = [(key.lower(), value) for key, value in merged.raw]
+        raw = [(key, value) for key, value in raw if key not in (b"host", b"cookie")]
+        raw.insert(0, (b"host", target.netloc))
+        cookie = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
+        if cookie:
+            raw.append((b"cookie", cookie.encode("latin-1")))
+        scope: _Scope = {
+            "type": "websocket",
+            "asgi": dict(_ASGI_VERSIONS),
+            "http_version": "1.1",
+            "scheme": scheme,
+            "path": target.path,
+            "raw_path": target.raw_path.split(b"?", 1)[0],
+            "root_path": getattr(self._transport, "_root_path", ""),
+            "query_string": target.query,
+            "headers": raw,
+            "client": getattr(self._transport, "_client", ("testclient", 50000)),
+            "server": (target.host, target.port or _DEFAULT_PORTS.get(scheme, 80)),
+            "subprotocols": list(subprotocols or ()),
+            "extensions": {"websocket.http.response": {}},
+            "state": dict(self._lifespan_state),
+        }
+        loop = self._loop_thread._start()
+        return WebSocketTestSession(self.app, loop, scope, self.app_timeout, self)
 
     async def _start_lifespan(self) -> None:
         lifespan = _Lifespan(self.app, self._lifespan_state)

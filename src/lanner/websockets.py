@@ -1,0 +1,485 @@
+"""The WebSocket connection as a handler sees it: accept, receive, send and close, within limits.
+
+Every receive is bounded: a message over ``max_message_size`` closes the socket with 1009, a
+client silent for ``idle_timeout`` seconds is closed with 1001, a text frame where bytes were
+expected (or the reverse) with 1003, and a JSON message that does not parse or validate with 1007
+(or, with ``on_invalid="reply"``, an error message while the socket stays open). Sends are
+bounded too: more than ``max_send_queue`` sends waiting on a slow client close it with 1008. A
+client that leaves raises `WebSocketDisconnect` in the handler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import enum
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any, Literal, TypeVar, cast, overload
+
+import pydantic_core
+
+from lanner._json import loads_strict
+from lanner._validation import ValueValidator
+from lanner.cookies import parse_cookies
+from lanner.datastructures import URL, Address, Headers, QueryParams, State
+from lanner.exceptions import MalformedBodyError
+from lanner.types import AppProtocol, Message, Receive, Scope, Send
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "CloseCode",
+    "WebSocket",
+    "WebSocketDisconnect",
+    "WebSocketException",
+    "WebSocketLimits",
+    "WebSocketState",
+]
+
+M = TypeVar("M")
+OnInvalid = Literal["close", "reply"]
+#: RFC 6455 caps a close frame's reason at 123 bytes of UTF-8.
+_MAX_REASON = 123
+
+
+class CloseCode(enum.IntEnum):
+    """The WebSocket close codes lanner sends (RFC 6455 section 7.4.1)."""
+
+    NORMAL = 1000
+    GOING_AWAY = 1001
+    UNSUPPORTED_DATA = 1003
+    ABNORMAL = 1006
+    INVALID_PAYLOAD = 1007
+    POLICY_VIOLATION = 1008
+    MESSAGE_TOO_BIG = 1009
+    INTERNAL_ERROR = 1011
+
+
+class WebSocketState(enum.Enum):
+    """Where one side of a WebSocket is: before the handshake, open, or closed."""
+
+    CONNECTING = 0
+    CONNECTED = 1
+    DISCONNECTED = 2
+    #: The handshake was answered with an HTTP response instead (an error before ``accept``).
+    RESPONSE = 3
+
+
+class WebSocketDisconnect(Exception):
+    """The socket is closed: the client left (or lanner closed it over a limit or bad message).
+
+    Attributes:
+        code: the close code (1000 normal, 1001 going away, 1006 gone without a close frame...).
+        reason: the close reason, when one was given.
+    """
+
+    def __init__(self, code: int = 1000, reason: str | None = None) -> None:
+        super().__init__(code, reason)
+        self.code = code
+        self.reason = reason or ""
+
+    def __str__(self) -> str:
+        return f"WebSocket closed with code {self.code}" + (f": {self.reason}" if self.reason else "")
+
+
+class WebSocketException(Exception):
+    """Raise in a WebSocket handler or dependency to close the socket with `code` and `reason`.
+
+    Before ``accept`` the server refuses the handshake (HTTP 403) instead.
+    """
+
+    def __init__(self, code: int = 1008, reason: str | None = None) -> None:
+        super().__init__(code, reason)
+        self.code = code
+        self.reason = reason or ""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class WebSocketLimits:
+    """What one socket may cost; set per app and per route.
+
+    Attributes:
+        max_message_size: the largest message accepted, in bytes (1009 close beyond).
+        idle_timeout: seconds a receive waits for the client before closing with 1001 (None: no
+            limit).
+        max_send_queue: sends that may wait on a slow client at once (1008 close beyond).
+        on_invalid: what a message that fails ``receive_json(Model)`` gets: ``"close"`` (1007)
+            or ``"reply"`` (an error message; the socket stays open).
+    """
+
+    max_message_size: int = 1024 * 1024
+    idle_timeout: float | None = 300.0
+    max_send_queue: int = 64
+    on_invalid: OnInvalid = "close"
+
+    def __post_init__(self) -> None:
+        if self.max_message_size < 1:
+            raise ValueError(f"max_message_size must be at least 1, not {self.max_message_size}")
+        if self.idle_timeout is not None and self.idle_timeout <= 0:
+            raise ValueError(f"idle_timeout must be positive or None, not {self.idle_timeout}")
+        if self.max_send_queue < 1:
+            raise ValueError(f"max_send_queue must be at least 1, not {self.max_send_queue}")
+        if self.on_invalid not in ("close", "reply"):
+            raise ValueError(f"on_invalid must be 'close' or 'reply', not {self.on_invalid!r}")
+
+
+DEFAULT_LIMITS = WebSocketLimits()
+#: Close frames sent in the background (to slow clients), kept alive until sent.
+_closing: set[asyncio.Future[None]] = set()
+_validators: dict[Any, ValueValidator] = {}
+
+
+def _validator(model: Any) -> ValueValidator:
+    """One validator per message type, built on first use and kept (types are few and long-lived)."""
+    validator = _validators.get(model)
+    if validator is None:
+        validator = _validators[model] = ValueValidator("message", model)
+    return validator
+
+
+def _short(reason: str) -> str:
+    """`reason` cut to what a close frame carries."""
+    encoded = reason.encode("utf-8")
+    if len(encoded) <= _MAX_REASON:
+        return reason
+    return encoded[: _MAX_REASON - 3].decode("utf-8", "ignore") + "..."
+
+
+class WebSocket:
+    """One WebSocket connection.
+
+    Args:
+        scope: the ASGI ``websocket`` scope.
+        receive, send: the ASGI callables.
+        limits: the socket's limits (`WebSocketLimits`).
+    """
+
+    __slots__ = (
+        "_cookies",
+        "_headers",
+        "_idle",
+        "_max_size",
+        "_query",
+        "_receive",
+        "_send",
+        "_sending",
+        "_state",
+        "application_state",
+        "client_state",
+        "limits",
+        "scope",
+    )
+
+    def __init__(self, scope: Scope, receive: Receive, send: Send, limits: WebSocketLimits = DEFAULT_LIMITS):
+        self.scope = scope
+        self._receive = receive
+        self._send = send
+        self.limits = limits
+        self._idle = limits.idle_timeout
+        self._max_size = limits.max_message_size
+        self._sending = 0
+        #: The client's side: CONNECTING until its handshake is read, DISCONNECTED once it left.
+        self.client_state = WebSocketState.CONNECTING
+        #: The app's side: CONNECTING until `accept`, DISCONNECTED once closed.
+        self.application_state = WebSocketState.CONNECTING
+        self._headers: Headers | None = None
+        self._query: QueryParams | None = None
+        self._cookies: dict[str, str] | None = None
+        self._state: State | None = None
+
+    # -- what the handshake carried ------------------------------------------------------------
+
+    @property
+    def url(self) -> URL:
+        """The URL the client connected to (``ws://`` or ``wss://``)."""
+        return URL.from_scope(self.scope)
+
+    @property
+    def headers(self) -> Headers:
+        """The handshake's headers: case-insensitive, multi-valued."""
+        if self._headers is None:
+            self._headers = Headers(self.scope["headers"])
+        return self._headers
+
+    @property
+    def query_params(self) -> QueryParams:
+        """The query string as a multi-dict."""
+        if self._query is None:
+            self._query = QueryParams(self.scope.get("query_string", b""))
+        return self._query
+
+    @property
+    def path_params(self) -> dict[str, Any]:
+        """The values matched by the route's path template."""
+        return cast(dict[str, Any], self.scope.get("path_params", {}))
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        """The cookies the client sent with the handshake."""
+        if self._cookies is None:
+            self._cookies = parse_cookies("; ".join(self.headers.getlist("cookie")))
+        return self._cookies
+
+    @property
+    def client(self) -> Address | None:
+        """The client's host and port, when the server knows them."""
+        client = self.scope.get("client")
+        return Address(client[0], client[1]) if client else None
+
+    @property
+    def state(self) -> State:
+        """Per-connection storage, seeded from the lifespan state."""
+        if self._state is None:
+            self._state = State(dict(self.scope.get("state") or {}))
+        return self._state
+
+    @property
+    def app(self) -> AppProtocol:
+        """The application serving this socket."""
+        return cast(AppProtocol, self.scope["app"])
+
+    @property
+    def subprotocols(self) -> list[str]:
+        """The subprotocols the client offered, in its order of preference."""
+        return list(self.scope.get("subprotocols") or ())
+
+    def url_for(self, name: str, /, **path_params: Any) -> str:
+        """Return the path of the route called `name`, with the mount prefix."""
+        return str(self.scope.get("root_path", "")) + self.app.url_path_for(name, **path_params)
+
+    # -- the connection ---------------------------------------------------------------------
+
+    async def accept(
+        self,
+        subprotocol: str | None = None,
+        headers: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
+    ) -> None:
+        """Complete the handshake, choosing `subprotocol` and adding `headers` to the answer.
+
+        Raises:
+            RuntimeError: the socket was already accepted or closed.
+            WebSocketDisconnect: the client left before the handshake completed.
+        """
+        if self.client_state is WebSocketState.CONNECTING:
+            message = await self._receive()
+            if message["type"] == "websocket.disconnect":
+                self.client_state = WebSocketState.DISCONNECTED
+                raise WebSocketDisconnect(message.get("code", 1006), message.get("reason"))
+            self.client_state = WebSocketState.CONNECTED
+        if self.application_state is not WebSocketState.CONNECTING:
+            raise RuntimeError(f"accept() on a WebSocket that is {self.application_state.name.lower()}")
+        pairs = headers.items() if isinstance(headers, Mapping) else (headers or ())
+        raw = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in pairs]
+        self.application_state = WebSocketState.CONNECTED
+        await self._send({"type": "websocket.accept", "subprotocol": subprotocol, "headers": raw})
+
+    async def close(self, code: int = 1000, reason: str | None = None) -> None:
+        """Close the socket; before `accept` the handshake is refused (HTTP 403). Twice is a no-op."""
+        if self.application_state is WebSocketState.DISCONNECTED:
+            return
+        self.application_state = WebSocketState.DISCONNECTED
+        if self.client_state is WebSocketState.DISCONNECTED:
+            return
+        try:
+            await self._send({"type": "websocket.close", "code": code, "reason": _short(reason or "")})
+        except OSError:
+            self.client_state = WebSocketState.DISCONNECTED
+
+    async def receive(self) -> Message:
+        """Return the next ASGI message from the client, waiting at most ``idle_timeout`` seconds.
+
+        Raises:
+            WebSocketDisconnect: the client was silent for ``idle_timeout`` (closed with 1001).
+            RuntimeError: the client has already disconnected.
+        """
+        if self.client_state is WebSocketState.DISCONNECTED:
+            raise RuntimeError("receive() after the client disconnected")
+        if self._idle is None:
+            message = await self._receive()
+        else:
+            try:
+                async with asyncio.timeout(self._idle):
+                    message = await self._receive()
+            except TimeoutError:
+                await self._refuse(CloseCode.GOING_AWAY, f"no message for {self._idle:g} seconds")
+        kind = message["type"]
+        if kind == "websocket.disconnect":
+            self.client_state = WebSocketState.DISCONNECTED
+            self.application_state = WebSocketState.DISCONNECTED
+        elif kind == "websocket.connect":
+            self.client_state = WebSocketState.CONNECTED
+        return message
+
+    async def send(self, message: Message) -> None:
+        """Send an ASGI message, bounded by ``max_send_queue`` waiting sends.
+
+        Raises:
+            WebSocketDisconnect: the client is gone (1006), or too many sends were waiting on it
+                (the socket is closed with 1008).
+        """
+        if self._sending >= self.limits.max_send_queue:
+            self._give_up_on_slow_client()
+        self._sending += 1
+        try:
+            await self._send(message)
+        except OSError:
+            self.client_state = self.application_state = WebSocketState.DISCONNECTED
+            raise WebSocketDisconnect(CloseCode.ABNORMAL) from None
+        finally:
+            self._sending -= 1
+
+    def _give_up_on_slow_client(self) -> None:
+        """Close a client that does not read: its close frame waits behind the blocked sends."""
+        reason = "send queue full: the client reads too slowly"
+        if self.application_state is not WebSocketState.DISCONNECTED:
+            self.application_state = WebSocketState.DISCONNECTED
+            closing = asyncio.ensure_future(self._close_quietly(CloseCode.POLICY_VIOLATION, reason))
+            _closing.add(closing)
+            closing.add_done_callback(_closing.discard)
+        raise WebSocketDisconnect(CloseCode.POLICY_VIOLATION, reason)
+
+    async def _close_quietly(self, code: int, reason: str) -> None:
+        with contextlib.suppress(OSError, RuntimeError):
+            await self._send({"type": "websocket.close", "code": code, "reason": reason})
+
+    # -- messages ----------------------------------------------------------------------------
+
+    async def _next(self) -> str | bytes:
+        """The next message's payload, after the connection and size checks."""
+        if self.application_state is not WebSocketState.CONNECTED:
+            raise RuntimeError("the WebSocket is not accepted: call `await websocket.accept()` first")
+        message = await self.receive()
+        if message["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(message.get("code", 1000), message.get("reason"))
+        text: str | None = message.get("text")
+        if text is not None:
+            # PERF(ws-echo): a character is at most 4 bytes, so most texts skip the encoding.
+            if len(text) * 4 > self._max_size and len(text.encode("utf-8")) > self._max_size:
+                await self._too_big()
+            return text
+        data: bytes = message.get("bytes") or b""
+        if len(data) > self._max_size:
+            await self._too_big()
+        return data
+
+    async def _too_big(self) -> None:
+        await self._refuse(CloseCode.MESSAGE_TOO_BIG, f"message over {self._max_size} bytes")
+
+    async def _refuse(self, code: int, reason: str) -> None:
+        """Close with `code` and raise the `WebSocketDisconnect` the handler sees."""
+        await self.close(code, reason)
+        raise WebSocketDisconnect(code, _short(reason))
+
+    async def receive_text(self) -> str:
+        """Return the next text message (a binary one closes the socket with 1003).
+
+        Raises:
+            WebSocketDisconnect: the socket closed (see the module's limits).
+        """
+        payload = await self._next()
+        if type(payload) is not str:
+            await self._refuse(CloseCode.UNSUPPORTED_DATA, "expected a text message")
+        return cast(str, payload)
+
+    async def receive_bytes(self) -> bytes:
+        """Return the next binary message (a text one closes the socket with 1003).
+
+        Raises:
+            WebSocketDisconnect: the socket closed (see the module's limits).
+        """
+        payload = await self._next()
+        if type(payload) is not bytes:
+            await self._refuse(CloseCode.UNSUPPORTED_DATA, "expected a binary message")
+        return cast(bytes, payload)
+
+    @overload
+    async def receive_json(self, model: None = None) -> Any: ...
+
+    @overload
+    async def receive_json(self, model: type[M]) -> M: ...
+
+    async def receive_json(self, model: Any = None) -> Any:
+        """Return the next message parsed as JSON, validated as `model` when one is given.
+
+        Text and binary messages are both read. The message is parsed and validated in one pass
+        from its raw text. One that fails closes the socket with 1007; with the route option
+        ``on_invalid="reply"`` the client gets ``{"type": "error", "detail": ..., "errors": [...]}``
+        instead and the next message is read.
+
+        Raises:
+            WebSocketDisconnect: the socket closed (see the module's limits).
+        """
+        validator = None if model is None else _validator(model)
+        while True:
+            payload = await self._next()
+            raw = payload.encode("utf-8") if type(payload) is str else cast(bytes, payload)
+            errors: list[dict[str, Any]] = []
+            try:
+                if validator is None:
+                    return loads_strict(raw)
+                value = validator.validate_json(raw, errors)
+            except (MalformedBodyError, ValueError) as exc:
+                errors = [{"type": "json_invalid", "loc": ["message"], "msg": f"Invalid JSON: {exc}"}]
+            else:
+                if not errors:
+                    return value
+            await self._invalid(errors)
+
+    async def _invalid(self, errors: list[dict[str, Any]]) -> None:
+        first = errors[0]
+        where = ".".join(str(part) for part in first.get("loc", ())[1:])
+        detail = f"{where}: {first['msg']}" if where else str(first["msg"])
+        if self.limits.on_invalid == "close":
+            await self._refuse(CloseCode.INVALID_PAYLOAD, detail)
+        reply = {
+            "type": "error",
+            "detail": detail,
+            "errors": [{k: error[k] for k in ("type", "loc", "msg") if k in error} for error in errors],
+        }
+        await self.send_json(reply)
+
+    async def send_text(self, data: str) -> None:
+        """Send a text message."""
+        await self.send({"type": "websocket.send", "text": data})
+
+    async def send_bytes(self, data: bytes) -> None:
+        """Send a binary message."""
+        await self.send({"type": "websocket.send", "bytes": data})
+
+    async def send_json(self, data: Any, mode: Literal["text", "binary"] = "text") -> None:
+        """Send `data` as JSON (models, dataclasses, datetimes and UUIDs included), as text or binary."""
+        raw = pydantic_core.to_json(data)
+        if mode == "binary":
+            await self.send({"type": "websocket.send", "bytes": raw})
+        else:
+            await self.send({"type": "websocket.send", "text": raw.decode("utf-8")})
+
+    async def iter_text(self) -> AsyncIterator[str]:
+        """Yield text messages until the socket closes."""
+        try:
+            while True:
+                yield await self.receive_text()
+        except WebSocketDisconnect:
+            return
+
+    async def iter_bytes(self) -> AsyncIterator[bytes]:
+        """Yield binary messages until the socket closes."""
+        try:
+            while True:
+                yield await self.receive_bytes()
+        except WebSocketDisconnect:
+            return
+
+    @overload
+    def iter_json(self, model: None = None) -> AsyncIterator[Any]: ...
+
+    @overload
+    def iter_json(self, model: type[M]) -> AsyncIterator[M]: ...
+
+    async def iter_json(self, model: Any = None) -> AsyncIterator[Any]:
+        """Yield JSON messages (validated as `model` when given) until the socket closes."""
+        try:
+            while True:
+                yield await self.receive_json(model)
+        except WebSocketDisconnect:
+            return
