@@ -514,6 +514,10 @@ class Lanner(Router):
         """Each route's compiled endpoint (compiles the app if needed)."""
         return (self._frozen or self._freeze()).endpoints
 
+    def iter_websocket_routes(self) -> Iterator[tuple[Route, WebSocketEndpoint]]:
+        """Yield each WebSocket route with its compiled endpoint, in registration order."""
+        yield from (self._frozen or self._freeze()).socket_endpoints.items()
+
     def iter_routes(self) -> Iterator[tuple[Route, Endpoint]]:
         """Yield each route with its compiled endpoint, in registration order."""
         yield from self.endpoints.items()
