@@ -19,7 +19,7 @@ def load(name: str):
 
 
 def test_every_example_is_tested():
-    tested = {"demo", "quickstart", "secure"}
+    tested = {"demo", "quickstart", "secure", "websockets"}
     assert {p.stem for p in EXAMPLES.glob("*.py")} == tested
     # Example packages have a test module of their own.
     packages = {p.parent.name for p in EXAMPLES.glob("*/__init__.py")}
@@ -111,3 +111,28 @@ def test_secure():
     assert doc["paths"]["/me"]["get"]["security"] == [{"HTTPBearer": []}]
     assert doc["paths"]["/stats"]["get"]["security"] == [{"ServiceKey": []}]
     assert "security" not in doc["paths"]["/health"]["get"]
+
+
+def test_websockets_example():
+    from lanner import WebSocketDisconnect
+    from lanner.testing import WebSocketDenialResponse
+
+    module = load("websockets")
+    client = TestClient(module.app)
+    with client.websocket_connect("/rooms/1?name=ada") as ws:
+        ws.send_json({"kind": "dot", "x": 1, "y": 2})
+        assert ws.receive_json() == {"number": 1, "by": "ada"}
+        ws.send_json({"kind": "dot", "x": 5000, "y": 2})
+        error = ws.receive_json()
+        assert error["type"] == "error"
+        assert error["errors"][0]["loc"] == ["message", "x"]
+        ws.send_json({"kind": "line", "x": 3, "y": 4})
+        assert ws.receive_json() == {"number": 2, "by": "ada"}
+    assert len(module.boards[1]) == 2
+    with pytest.raises(WebSocketDenialResponse) as refused, client.websocket_connect("/rooms/1"):
+        pass
+    assert refused.value.status_code == 422
+    with pytest.raises(WebSocketDisconnect) as closed, client.websocket_connect("/rooms/101?name=bob"):
+        pass  # refused before accept
+    assert closed.value.code == 4004
+    assert 101 not in module.boards  # the dependency's cleanup ran
