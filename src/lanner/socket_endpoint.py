@@ -98,6 +98,7 @@ class WebSocketEndpoint:
             failure = exc
             await self._fail(websocket, exc)
         finally:
+            websocket.release()
             if stack is not None:
                 await cleanup(stack, failure)
         if websocket.application_state is not WebSocketState.DISCONNECTED:

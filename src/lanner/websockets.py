@@ -145,6 +145,65 @@ def _short(reason: str) -> str:
     return encoded[: _MAX_REASON - 3].decode("utf-8", "ignore") + "..."
 
 
+class _IdleTimer:
+    """Cancel a receive that waited ``timeout`` seconds: one timer per socket, not one per message.
+
+    The timer fires at most once per ``timeout``; a receive that started later than the timer was
+    set pushes it back instead of being cancelled.
+    """
+
+    __slots__ = ("_fired", "_handle", "_loop", "_since", "_task", "timeout")
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._handle: asyncio.TimerHandle | None = None
+        self._task: asyncio.Task[Any] | None = None
+        self._since = 0.0
+        self._fired = False
+
+    def start_wait(self) -> None:
+        """A receive starts waiting in the current task."""
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
+        self._since = loop.time()
+        self._task = asyncio.current_task()
+        if self._handle is None:
+            self._handle = loop.call_at(self._since + self.timeout, self._check)
+
+    def end_wait(self) -> None:
+        """The receive is over (a message, or an error)."""
+        self._task = None
+
+    def expired(self, task: asyncio.Task[Any] | None) -> bool:
+        """Whether the cancellation `task` got is this timer's (then it is taken back)."""
+        if not self._fired:
+            return False
+        self._fired = False
+        # Another cancellation at the same moment (a server shutting down) still wins.
+        return task is None or task.uncancel() == 0
+
+    def stop(self) -> None:
+        """Cancel the timer for good (the socket is done)."""
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        self._task = None
+
+    def _check(self) -> None:
+        self._handle = None
+        task, loop = self._task, self._loop
+        if task is None or loop is None:
+            return  # not receiving now: the next receive sets the timer again
+        due = self._since + self.timeout
+        if loop.time() >= due:
+            self._fired = True
+            task.cancel()
+        else:
+            self._handle = loop.call_at(due, self._check)
+
+
 class WebSocket:
     """One WebSocket connection.
 
@@ -175,7 +234,7 @@ class WebSocket:
         self._receive = receive
         self._send = send
         self.limits = limits
-        self._idle = limits.idle_timeout
+        self._idle = None if limits.idle_timeout is None else _IdleTimer(limits.idle_timeout)
         self._max_size = limits.max_message_size
         self._sending = 0
         #: The client's side: CONNECTING until its handshake is read, DISCONNECTED once it left.
@@ -278,12 +337,18 @@ class WebSocket:
         if self.application_state is WebSocketState.DISCONNECTED:
             return
         self.application_state = WebSocketState.DISCONNECTED
+        self.release()
         if self.client_state is WebSocketState.DISCONNECTED:
             return
         try:
             await self._send({"type": "websocket.close", "code": code, "reason": _short(reason or "")})
         except OSError:
             self.client_state = WebSocketState.DISCONNECTED
+
+    def release(self) -> None:
+        """Stop the socket's idle timer (lanner calls this when the handler returns)."""
+        if self._idle is not None:
+            self._idle.stop()
 
     async def receive(self) -> Message:
         """Return the next ASGI message from the client, waiting at most ``idle_timeout`` seconds.
@@ -294,18 +359,24 @@ class WebSocket:
         """
         if self.client_state is WebSocketState.DISCONNECTED:
             raise RuntimeError("receive() after the client disconnected")
-        if self._idle is None:
+        idle = self._idle
+        if idle is None:
             message = await self._receive()
         else:
+            idle.start_wait()
             try:
-                async with asyncio.timeout(self._idle):
-                    message = await self._receive()
-            except TimeoutError:
-                await self._refuse(CloseCode.GOING_AWAY, f"no message for {self._idle:g} seconds")
+                message = await self._receive()
+            except asyncio.CancelledError:
+                if not idle.expired(asyncio.current_task()):
+                    raise
+                await self._refuse(CloseCode.GOING_AWAY, f"no message for {idle.timeout:g} seconds")
+            finally:
+                idle.end_wait()
         kind = message["type"]
         if kind == "websocket.disconnect":
             self.client_state = WebSocketState.DISCONNECTED
             self.application_state = WebSocketState.DISCONNECTED
+            self.release()
         elif kind == "websocket.connect":
             self.client_state = WebSocketState.CONNECTED
         return message
