@@ -19,7 +19,7 @@ def load(name: str):
 
 
 def test_every_example_is_tested():
-    tested = {"demo", "quickstart", "secure", "websockets"}
+    tested = {"batching", "demo", "quickstart", "secure", "websockets"}  # batching: tests/test_batching.py
     assert {p.stem for p in EXAMPLES.glob("*.py")} == tested
     # Example packages have a test module of their own.
     packages = {p.parent.name for p in EXAMPLES.glob("*/__init__.py")}

@@ -3,6 +3,7 @@
 from lanner import status
 from lanner.app import Lanner
 from lanner.background import BackgroundTasks
+from lanner.batching import batched
 from lanner.encoders import jsonable_encoder
 from lanner.exceptions import HTTPException, RequestValidationError
 from lanner.forms import FormData, FormLimits, UploadFile
@@ -73,6 +74,7 @@ __all__ = [
     "WebSocketException",
     "WebSocketState",
     "__version__",
+    "batched",
     "flash",
     "get_flashed_messages",
     "jsonable_encoder",

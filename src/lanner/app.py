@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from lanner import _heap
 from lanner._compile import compile_route
+from lanner.batching import drain_batchers, start_batchers
 from lanner.concurrency import configure_default_pool
 from lanner.datastructures import State, quote_path
 from lanner.endpoint import Endpoint, EndpointLike, ErrorEndpoint, RedirectEndpoint, Runtime
@@ -656,8 +657,11 @@ class Lanner(Router):
             # PERF(p99): a full collection of the 1,000-route benchmark app took ~110 ms.
             _heap.hold()
             self._holds_heap = True
+        await start_batchers()
 
     async def _shutdown(self) -> None:
+        # First: queued @batched calls still get their answers, and may use app-scoped values.
+        await drain_batchers()
         if self._holds_heap:
             _heap.release()
             self._holds_heap = False
