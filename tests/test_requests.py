@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Annotated, Any
 
@@ -12,6 +13,8 @@ from lanner.datastructures import Address
 from lanner.exceptions import MalformedBodyError, MalformedQueryError
 from lanner.requests import DEFAULT_MAX_BODY_SIZE, ClientDisconnect, parse_cookies
 from lanner.testing import TestClient
+
+from .asgi_driver import send_raw
 
 Message = dict[str, Any]
 
@@ -555,3 +558,176 @@ def test_json_refuses_numbers_too_large_for_a_float() -> None:
         # Large but finite numbers, and the same text inside a string, are fine.
         ok = client.post(path, content=b'[1e300, "1e999", 123]', headers={"content-type": "application/json"})
         assert ok.json() == {"payload": [1e300, "1e999", 123]}
+
+
+# -- is_disconnected, and a body streamed without buffering ---------------------------------------
+
+
+class Connection:
+    """A receive callable like a server's: the messages it holds come at once, then it waits."""
+
+    def __init__(self, *messages: Message) -> None:
+        self.ready = list(messages)
+        self.arrived = asyncio.Event()
+        self.calls = 0
+        self.cancelled = 0
+
+    async def __call__(self) -> Message:
+        self.calls += 1
+        try:
+            while not self.ready:
+                self.arrived.clear()
+                await self.arrived.wait()
+        except asyncio.CancelledError:
+            self.cancelled += 1
+            raise
+        return self.ready.pop(0)
+
+    def deliver(self, message: Message) -> None:
+        self.ready.append(message)
+        self.arrived.set()
+
+
+def part(body: bytes, more_body: bool = True) -> Message:
+    return {"type": "http.request", "body": body, "more_body": more_body}
+
+
+GONE: Message = {"type": "http.disconnect"}
+
+
+@pytest.mark.anyio
+async def test_is_disconnected_is_false_while_connected_then_true_after_the_disconnect() -> None:
+    connection = Connection(part(b"ab", more_body=False))
+    request = Request(make_scope("POST"), connection)
+    assert await request.body() == b"ab"
+    assert await request.is_disconnected() is False
+    assert connection.cancelled == 1  # the check did not wait for the network
+    connection.deliver(GONE)
+    assert await request.is_disconnected() is True
+    calls = connection.calls
+    assert await request.is_disconnected() is True
+    assert connection.calls == calls  # remembered, not asked again
+
+
+@pytest.mark.anyio
+async def test_is_disconnected_keeps_an_unread_body_for_stream_and_body() -> None:
+    connection = Connection(part(b"ab"), part(b""), part(b"cd", more_body=False))
+    request = Request(make_scope("POST"), connection)
+    assert await request.is_disconnected() is False
+    assert await request.is_disconnected() is False
+    assert [chunk async for chunk in request.stream()] == [b"ab", b"cd"]
+
+    connection = Connection(part(b"ab"))
+    request = Request(make_scope("POST"), connection)
+    assert await request.is_disconnected() is False
+    connection.deliver(part(b"cd", more_body=False))
+    assert await request.body() == b"abcd"
+
+
+@pytest.mark.anyio
+async def test_is_disconnected_sees_a_disconnect_behind_an_unread_body() -> None:
+    request = Request(make_scope("POST"), Connection(part(b"ab"), GONE))
+    assert await request.is_disconnected() is True
+    received = []
+    with pytest.raises(ClientDisconnect):
+        async for chunk in request.stream():
+            received.append(chunk)
+    assert received == [b"ab"]
+
+
+@pytest.mark.anyio
+async def test_a_disconnect_met_while_reading_the_body_is_remembered() -> None:
+    receive = Receiver(part(b"ab"), GONE)  # a third receive() would fail the test
+    request = Request(make_scope("POST"), receive)
+    with pytest.raises(ClientDisconnect):
+        await request.body()
+    assert await request.is_disconnected() is True
+    assert receive.calls == 2
+
+
+@pytest.mark.anyio
+async def test_is_disconnected_without_a_receive_channel() -> None:
+    assert await Request(make_scope()).is_disconnected() is False
+
+
+class Flood:
+    """A client that always has another message ready."""
+
+    def __init__(self, message: Message) -> None:
+        self.message = message
+        self.calls = 0
+
+    async def __call__(self) -> Message:
+        self.calls += 1
+        return dict(self.message)
+
+
+@pytest.mark.anyio
+async def test_is_disconnected_holds_no_more_unread_body_than_the_limit() -> None:
+    flood = Flood(part(b"x" * 6))
+    request = Request(make_scope("POST"), flood, max_body_size=10)
+    assert await request.is_disconnected() is False
+    assert await request.is_disconnected() is False
+    assert flood.calls == 2  # 12 bytes held: over the limit, so it stopped taking more
+    with pytest.raises(HTTPException) as caught:
+        await request.body()
+    assert caught.value.status_code == 413
+
+
+@pytest.mark.anyio
+async def test_is_disconnected_takes_a_bounded_number_of_messages_per_call() -> None:
+    for message in (part(b""), {"type": "lanner.unknown"}):
+        flood = Flood(message)
+        request = Request(make_scope("POST"), flood)
+        assert await request.is_disconnected() is False
+        assert 0 < flood.calls <= 100
+        # Nothing was kept: the body is still there for the taking.
+        flood.message = part(b"end", more_body=False)
+        assert await request.body() == b"end"
+
+
+def test_is_disconnected_in_a_handler() -> None:
+    app = Lanner(freeze_gc=False)
+
+    @app.post("/check")
+    async def check(request: Request) -> dict[str, Any]:
+        gone = await request.is_disconnected()
+        body = b"" if gone else await request.body()
+        return {"gone": gone, "body": body.decode()}
+
+    connected = send_raw(app, "POST", "/check", body=[b"ab", b"cd"])
+    assert connected.json() == {"gone": False, "body": "abcd"}
+    left = send_raw(app, "POST", "/check", body=[b"ab"], disconnect=True)
+    assert left.json() == {"gone": True, "body": ""}
+
+
+def test_stream_hands_over_each_chunk_before_the_next_is_received() -> None:
+    app = Lanner(freeze_gc=False, max_body_size=2500)
+    seen: list[int] = []
+
+    @app.post("/upload")
+    async def upload(request: Request) -> dict[str, Any]:
+        async for chunk in request.stream():
+            seen.append(len(chunk))
+        return {"chunks": len(seen)}
+
+    asked: list[int] = []
+
+    def body(count: int) -> Iterator[bytes]:
+        for index in range(count):
+            # send_raw takes one chunk ahead: by then the handler has had all but the last one sent.
+            asked.append(len(seen))
+            assert len(seen) >= index - 1
+            yield bytes([65 + index]) * 500
+
+    reply = send_raw(app, "POST", "/upload", body=body(5))
+    assert reply.json() == {"chunks": 5}
+    assert seen == [500] * 5
+    assert asked == [0, 0, 1, 2, 3]
+
+    # Over the limit mid-stream: 413 as soon as the running total passes it, the rest never read.
+    seen.clear()
+    reply = send_raw(app, "POST", "/upload", body=body(20))
+    assert reply.status_code == 413
+    assert seen == [500] * 5
+    assert reply.chunks_read == 6

@@ -9,7 +9,7 @@ from lanner.exceptions import HTTPException, RequestValidationError
 from lanner.forms import FormData, FormLimits, UploadFile
 from lanner.params import Body, Cookie, Depends, File, Form, Header, Path, Query, Security, SecurityScopes
 from lanner.requests import Request
-from lanner.responses import Response
+from lanner.responses import EventSourceResponse, Response, ServerSentEvent
 from lanner.routing import APIRoute, Router
 from lanner.security import (
     APIKeyCookie,
@@ -41,6 +41,7 @@ __all__ = [
     "Body",
     "Cookie",
     "Depends",
+    "EventSourceResponse",
     "File",
     "Form",
     "FormData",
@@ -67,6 +68,7 @@ __all__ = [
     "Router",
     "Security",
     "SecurityScopes",
+    "ServerSentEvent",
     "Session",
     "UploadFile",
     "WebSocket",

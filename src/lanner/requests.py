@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from typing import Any, cast
@@ -18,12 +20,14 @@ from lanner.forms import (
     FormLimits,
     parse_form,
 )
-from lanner.types import AppProtocol, Receive, Scope
+from lanner.types import AppProtocol, Message, Receive, Scope
 
 # `parse_cookies` lives in lanner.cookies; it stays importable from here.
 __all__ = ["DEFAULT_MAX_BODY_SIZE", "ClientDisconnect", "Request", "parse_cookies"]
 
 DEFAULT_MAX_BODY_SIZE = 1024 * 1024
+# How many messages one `Request.is_disconnected` call takes from the server at most.
+_MAX_CHECKED_MESSAGES = 64
 
 
 class ClientDisconnect(Exception):
@@ -42,11 +46,14 @@ class Request:
     __slots__ = (
         "_body",
         "_cookies",
+        "_disconnected",
         "_headers",
+        "_held",
         "_query",
         "_receive",
         "_state",
         "_stream_used",
+        "_upstream",
         "max_body_size",
         "scope",
     )
@@ -64,6 +71,11 @@ class Request:
         self._cookies: dict[str, str] | None = None
         self._state: State | None = None
         self._stream_used = False
+        self._disconnected = False
+        # Body messages `is_disconnected` received before the body was read, and the receive
+        # callable they came from; `_receive` then replays them first.
+        self._held: _Held | None = None
+        self._upstream = receive
 
     @property
     def receive(self) -> Receive | None:
@@ -207,6 +219,7 @@ class Request:
         while True:
             message = await self._receive()
             if message["type"] == "http.disconnect":
+                self._disconnected = True
                 raise ClientDisconnect()
             chunk: bytes = message.get("body", b"")
             received += len(chunk)
@@ -235,6 +248,49 @@ class Request:
                 self._receive = _replay(message, receive)
             cached = self._body = b"".join([chunk async for chunk in self.stream()])
         return cached
+
+    async def is_disconnected(self) -> bool:
+        """Whether the client has gone away, checked without waiting.
+
+        Takes only the messages the server already holds. Body messages found while checking
+        are kept, in order, for `stream()`, `body()` or `form()`, so checking never loses any of
+        the body; while more than `max_body_size` bytes of unread body are held, it stops
+        checking (and answers ``False``) until the body is read.
+
+        Returns:
+            ``True`` once an ``http.disconnect`` has arrived (here or while reading the body),
+            ``False`` while the client is connected or the request has no receive channel.
+
+        Raises:
+            Exception: whatever the receive callable raises.
+        """
+        upstream = self._upstream
+        if self._disconnected or upstream is None:
+            return self._disconnected
+        held = self._held
+        if held is None:
+            held = self._held = _Held()
+            self._receive = held.replay(self._receive or upstream)
+        # Bounded twice: by the bytes held, and by the messages taken per call (a client sending
+        # empty frames as fast as the server takes them cannot keep this call going).
+        for _ in range(_MAX_CHECKED_MESSAGES):
+            if held.size > self.max_body_size:
+                break
+            message = await _ready_message(upstream)
+            if message is None:
+                break
+            if message["type"] == "http.disconnect":
+                # Kept too: a body read after this ends in ClientDisconnect, as it would have.
+                held.messages.append(message)
+                self._disconnected = True
+                return True
+            if message["type"] == "http.request":
+                body: bytes = message.get("body", b"")
+                # An empty chunk that is not the last carries nothing: it is not kept.
+                if body or not message.get("more_body", False):
+                    held.messages.append(message)
+                    held.size += len(body)
+        return False
 
     async def json(self) -> Any:
         """Parse the body as JSON.
@@ -293,3 +349,41 @@ def _replay(first: Any, receive: Receive) -> Receive:
         return await receive()
 
     return replay
+
+
+class _Held:
+    """Body messages taken from the server before the body was read, and their bytes."""
+
+    __slots__ = ("messages", "size")
+
+    def __init__(self) -> None:
+        self.messages: deque[Message] = deque()
+        self.size = 0
+
+    def replay(self, receive: Receive) -> Receive:
+        """Return a receive callable that yields the held messages first, then defers to `receive`."""
+
+        async def replay() -> Message:
+            if self.messages:
+                message = self.messages.popleft()
+                self.size -= len(message.get("body", b""))
+                return message
+            return await receive()
+
+        return replay
+
+
+async def _ready_message(receive: Receive) -> Message | None:
+    """The message `receive` gives without waiting, or ``None`` when it would have to wait.
+
+    ``receive()`` runs for one pass of the event loop: one the server already holds is returned
+    by then; one that would need the network is cancelled, which ASGI servers allow.
+    """
+    task = asyncio.ensure_future(receive())
+    try:
+        await asyncio.sleep(0)
+    finally:
+        if not task.done():
+            task.cancel()
+        await asyncio.wait((task,))
+    return None if task.cancelled() else task.result()

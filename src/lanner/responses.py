@@ -27,18 +27,21 @@ from lanner._files import (
     is_unavailable,
     parse_range,
 )
+from lanner._sse import EventContent, ServerSentEvent, close_events, stream_events
 from lanner.concurrency import iterate_in_threadpool
 from lanner.datastructures import Headers, MutableHeaders
 from lanner.exceptions import HTTPException
 from lanner.types import RawHeaders, Receive, Scope, Send
 
 __all__ = [
+    "EventSourceResponse",
     "FileResponse",
     "HTMLResponse",
     "JSONResponse",
     "PlainTextResponse",
     "RedirectResponse",
     "Response",
+    "ServerSentEvent",
     "StreamingResponse",
 ]
 
@@ -463,6 +466,77 @@ class StreamingResponse(Response):
             aclose = getattr(chunks, "aclose", None)
             if aclose is not None:
                 await aclose()
+
+
+class EventSourceResponse(Response):
+    """A stream of server-sent events (``text/event-stream``) from a sync or async generator.
+
+    Each item the generator yields is sent as one event, in one body message: a `ServerSentEvent`
+    as it says, any other value as the ``data`` of an unnamed event (``str`` as is, ``bytes``
+    decoded as UTF-8, dicts, lists, models and dataclasses as compact JSON). Sync iterables are
+    pulled in the thread pool. When the client disconnects the generator is closed at once, even
+    while it waits for its next item, so its ``finally`` runs; the background still runs after.
+    For ``HEAD`` the generator is closed without being started. The client's ``Last-Event-ID``
+    header is an ordinary header (``last_event_id: Annotated[str | None, Header()] = None``).
+
+    Args:
+        content: the events: an async or sync iterable (a generator, usually).
+        status_code: the HTTP status.
+        headers: extra response headers; ``cache-control: no-cache`` and
+            ``x-accel-buffering: no`` (no proxy buffering) are added unless given.
+        ping: after this many seconds without an event a ``: ping`` comment is sent, which
+            keeps proxies from closing an idle connection; ``None`` or ``0`` sends none.
+        background: awaited after the stream has ended.
+
+    Raises:
+        ValueError: for invalid headers or a negative `ping`.
+        TypeError: `content` is a ``str`` or ``bytes``, or not iterable.
+
+    """
+
+    media_type = "text/event-stream"
+
+    def __init__(
+        self,
+        content: EventContent,
+        status_code: int = 200,
+        headers: Mapping[str, str] | None = None,
+        *,
+        ping: float | None = 15,
+        background: Background | None = None,
+    ) -> None:
+        if isinstance(content, str | bytes) or not isinstance(content, Iterable | AsyncIterable):
+            raise TypeError(f"content must be an iterable of events, not {type(content).__name__}")
+        if ping is not None and ping < 0:
+            raise ValueError(f"ping must be a number of seconds (or None), not {ping!r}")
+        self.status_code = status_code
+        self.background = background
+        self.body_iterator = content
+        self.ping = ping
+        raw = _build_headers(headers, None, _content_type(self.media_type, self.charset))
+        present = {name for name, _ in raw}
+        raw += [header for header in _SSE_HEADERS if header[0] not in present]
+        self.raw_headers = raw
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Send the events until the generator is exhausted or the client disconnects.
+
+        Raises:
+            Exception: whatever the generator (or closing it), `receive` or `send` raises; an
+                ``OSError`` from `send` is taken as the client leaving.
+
+        """
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        if scope["method"] == "HEAD":
+            await close_events(self.body_iterator)
+            await send({"type": "http.response.body", "body": b""})
+        else:
+            await stream_events(self.body_iterator, receive, send, self.ping)
+        if self.background is not None:
+            await self.background()
+
+
+_SSE_HEADERS = [(b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
 
 
 class FileResponse(Response):

@@ -1,0 +1,1 @@
+"""A clock streamed over server-sent events; the app is in ``app.py``."""
