@@ -341,14 +341,15 @@ def test_a_websocket_is_refused_unless_a_mounted_app_takes_it() -> None:
         await send({"type": "websocket.send", "text": f"{scope['root_path']} {scope['path']}"})
         await send({"type": "websocket.close", "code": 1000})
 
+    refused = {"type": "websocket.close", "code": 1008, "reason": "Not Found"}  # no HTTP-response extension
     bare = Lanner(freeze_gc=False)
-    assert asyncio.run(open_websocket(bare, "/chat")) == [{"type": "websocket.close", "code": 1000}]
+    assert asyncio.run(open_websocket(bare, "/chat")) == [refused]
     app = Lanner(freeze_gc=False)
     app.mount("/chat", chat)
     sent = asyncio.run(open_websocket(app, "/chat/room"))
     assert [m["type"] for m in sent] == ["websocket.accept", "websocket.send", "websocket.close"]
     assert sent[1]["text"] == "/chat /chat/room"
-    assert asyncio.run(open_websocket(app, "/elsewhere")) == [{"type": "websocket.close", "code": 1000}]
+    assert asyncio.run(open_websocket(app, "/elsewhere")) == [refused]
 
 
 def test_a_connection_of_an_unknown_type_is_ignored() -> None:

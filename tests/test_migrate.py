@@ -49,33 +49,36 @@ def test_imports_keep_aliases_and_rename_only_what_needs_it():
     assert report == []
 
 
+NO_ROUTE_CLASS = "lanner's WebSocket routes have no custom route class"
+
+
 def test_an_import_whose_names_go_to_several_modules_is_split():
     text, report = migrate(
         """\
         # the app
-        from fastapi import FastAPI, WebSocket, Depends  # web
+        from fastapi.routing import APIRouter, APIWebSocketRoute, APIRoute  # web
         from fastapi.security import (
             OAuth2PasswordBearer,
             HTTPBasic,
         )
-        from fastapi.exceptions import HTTPException, WebSocketException, RequestValidationError
+        from fastapi.exceptions import HTTPException, WebSocketRequestValidationError, RequestValidationError
         """
     )
     assert text == (
         "# the app\n"
-        "from lanner import Lanner, Depends  # web\n"
-        "from fastapi import WebSocket\n"
+        "from lanner import Router  # web\n"
+        "from fastapi.routing import APIWebSocketRoute\n"
+        "from lanner.routing import APIRoute\n"
         "from lanner.security import (\n"
         "    OAuth2PasswordBearer,\n"
         "    HTTPBasic,\n"
         ")\n"
         "from lanner.exceptions import HTTPException, RequestValidationError\n"
-        "from fastapi.exceptions import WebSocketException\n"
+        "from fastapi.exceptions import WebSocketRequestValidationError\n"
     )
-    assert report == [
-        "2: fastapi.WebSocket: lanner has no WebSocket support yet",
-        "7: fastapi.exceptions.WebSocketException: lanner has no WebSocket support yet",
-    ]
+    assert report[0] == f"2: fastapi.routing.APIWebSocketRoute: {NO_ROUTE_CLASS}"
+    assert report[1].startswith("7: fastapi.exceptions.WebSocketRequestValidationError: lanner refuses")
+    assert len(report) == 2
 
 
 def test_renamed_names_follow_their_references_and_nothing_else():
@@ -186,16 +189,16 @@ def test_import_fastapi_as_alias_is_kept_while_something_still_needs_it():
         """\
         import fastapi as fa
         app = fa.FastAPI()
-        socket = fa.WebSocket
+        middleware = fa.middleware
         """
     )
     assert text == (
         "import fastapi as fa\n"
         "import lanner\n"
         'app = lanner.Lanner(title="FastAPI", openapi_compat="fastapi")\n'
-        "socket = fa.WebSocket\n"
+        "middleware = fa.middleware\n"
     )
-    assert report == ["3: fastapi.WebSocket: lanner has no WebSocket support yet"]
+    assert report == ["3: fastapi.middleware: no lanner equivalent yet"]
     text, _ = migrate("import fastapi as fa\napp = fa.FastAPI()\n")
     assert text == 'import lanner as fa\napp = fa.Lanner(title="FastAPI", openapi_compat="fastapi")\n'
 
@@ -242,7 +245,7 @@ def test_starlette_imports_map_to_their_lanner_homes():
 def test_unmapped_names_are_reported_at_their_import_and_each_use():
     _, report = migrate(
         """\
-        from fastapi import FastAPI, WebSocket
+        from fastapi.routing import APIWebSocketRoute
         from fastapi.middleware.cors import CORSMiddleware
         from starlette.middleware.gzip import GZipMiddleware
 
@@ -250,19 +253,16 @@ def test_unmapped_names_are_reported_at_their_import_and_each_use():
         app.add_middleware(CORSMiddleware, allow_origins=["*"])
 
 
-        @app.websocket("/ws")
-        async def ws(socket: WebSocket) -> None:
-            await socket.accept()
+        route = APIWebSocketRoute
         """
     )
     middleware = "lanner has no middleware of this kind yet (CORS, GZip, TrustedHost, HTTPSRedirect"
-    assert [line.split(":")[0] for line in report] == ["1", "2", "3", "6", "9", "10"]
-    assert report[0] == "1: fastapi.WebSocket: lanner has no WebSocket support yet"
+    assert [line.split(":")[0] for line in report] == ["1", "2", "3", "6", "9"]
+    assert report[0] == f"1: fastapi.routing.APIWebSocketRoute: {NO_ROUTE_CLASS}"
     assert report[1].startswith(f"2: fastapi.middleware.cors.CORSMiddleware: {middleware}")
     assert report[2].startswith(f"3: starlette.middleware.gzip.GZipMiddleware: {middleware}")
     assert report[3].startswith("6: CORSMiddleware: ") and report[3].endswith("(imported at line 2)")
-    assert report[4] == "9: app.websocket(): lanner has no WebSocket support yet"
-    assert report[5] == "10: WebSocket: lanner has no WebSocket support yet (imported at line 1)"
+    assert report[4].startswith("9: APIWebSocketRoute: ") and report[4].endswith("(imported at line 1)")
 
 
 def test_keywords_lanner_lacks_are_reported_and_kept():
@@ -407,7 +407,8 @@ def test_star_imports_are_reported():
 
 SAMPLE = """\
 from typing import Annotated
-from fastapi import APIRouter, Depends, FastAPI, Query, WebSocket
+from fastapi import APIRouter, Depends, FastAPI, Query
+from fastapi.routing import APIWebSocketRoute
 import fastapi.responses
 from starlette.middleware.cors import CORSMiddleware
 
@@ -501,8 +502,8 @@ def test_cli_diff_prints_and_writes_nothing(tmp_path, capsys):
     assert f"--- {app}\n+++ {app}\n" in out
     assert '-app = FastAPI(title="x", middleware=[])\n' in out
     assert '+app = Lanner(title="x", middleware=[], openapi_compat="fastapi")\n' in out
-    assert f"{app}:2: fastapi.WebSocket: lanner has no WebSocket support yet\n" in out
-    assert f"{app}:10: router.get(bogus=...): " in out
+    assert f"{app}:3: fastapi.routing.APIWebSocketRoute: {NO_ROUTE_CLASS}\n" in out
+    assert f"{app}:11: router.get(bogus=...): " in out
     assert out.endswith("would migrate 1 of 1 file(s); 4 use(s) without a lanner equivalent, 0 note(s)\n")
 
 
@@ -517,7 +518,7 @@ def test_cli_writes_in_place_and_reports(tmp_path):
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith(f"{app}:2: fastapi.WebSocket: lanner has no WebSocket support yet\n")
+    assert done.stdout.startswith(f"{app}:3: fastapi.routing.APIWebSocketRoute: {NO_ROUTE_CLASS}\n")
     assert done.stdout.endswith("migrated 1 of 1 file(s); 4 use(s) without a lanner equivalent, 0 note(s)\n")
     assert app.read_text() == migrate_source(SAMPLE).text
     again = subprocess.run(
@@ -663,12 +664,12 @@ def test_a_migrated_fastapi_app_runs_on_lanner(tmp_path):
 
 def test_migrating_a_path_object_list_reports_per_file(tmp_path):
     first = tmp_path / "one.py"
-    first.write_text("from fastapi import WebSocket\n")
+    first.write_text("from fastapi.routing import APIWebSocketRoute\n")
     second = tmp_path / "two.py"
     second.write_text("from fastapi.responses import UJSONResponse\n")
     report = migrate_paths([Path(first), str(second)], write=False)
     assert [str(finding) for finding in report.unmapped] == [
-        f"{first}:1: fastapi.WebSocket: lanner has no WebSocket support yet"
+        f"{first}:1: fastapi.routing.APIWebSocketRoute: {NO_ROUTE_CLASS}"
     ]
     assert [finding.line for finding in report.notes] == [1]
     assert second.read_text() == "from fastapi.responses import UJSONResponse\n"
@@ -683,25 +684,25 @@ def test_odd_module_imports():
         import starlette.status as codes
         import fastapi.responses
         plain = fastapi.responses.ORJSONResponse
-        socket = fastapi.WebSocket, fastapi.WebSocket
+        cors = fastapi.middleware.cors.CORSMiddleware, fastapi.middleware.cors.CORSMiddleware
         """
     )
     assert text == textwrap.dedent(
         """\
-        import os, fastapi
+        import os
+        import lanner
         import fastapi.middleware.cors
         import lanner.status as codes
         import lanner.responses
         plain = lanner.responses.JSONResponse
-        socket = fastapi.WebSocket, fastapi.WebSocket
+        cors = fastapi.middleware.cors.CORSMiddleware, fastapi.middleware.cors.CORSMiddleware
         """
     )
     assert report == [
-        "2: fastapi.middleware.cors: lanner has no middleware of this kind yet (CORS, GZip, TrustedHost, "
-        "HTTPSRedirect and WSGI are planned for a later release)",
         "5: note: fastapi.responses.ORJSONResponse: became lanner.responses.JSONResponse: "
         "lanner's JSONResponse already serializes with pydantic's fast serializer",
-        "6: fastapi.WebSocket: lanner has no WebSocket support yet",
+        "6: fastapi.middleware.cors.CORSMiddleware: lanner has no middleware of this kind yet (CORS, "
+        "GZip, TrustedHost, HTTPSRedirect and WSGI are planned for a later release)",
     ]
 
 

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 from lanner.migrate._table import CallRule, Group, MethodRule, Table, keywords, words
 
-WEBSOCKETS = "lanner has no WebSocket support yet"
+SOCKET_VALIDATION = (
+    "lanner refuses a WebSocket handshake whose parameters fail validation with a 422 problem "
+    "document (or closes with 1008 when the server cannot answer the handshake over HTTP)"
+)
+NO_SOCKET_ROUTE_CLASS = "lanner's WebSocket routes have no custom route class"
 MIDDLEWARE = (
     "lanner has no middleware of this kind yet (CORS, GZip, TrustedHost, HTTPSRedirect and WSGI "
     "are planned for a later release)"
@@ -102,32 +106,22 @@ GROUPS = (
     Group(("starlette",), "lanner", ("status",)),
     Group(("fastapi.status", "starlette.status"), "lanner.status", ("*",)),
     Group(("starlette.types",), "lanner.types", words("ASGIApp Message Receive Scope Send")),
+    Group(("fastapi",), "lanner", words("WebSocket WebSocketDisconnect WebSocketException")),
     Group(
-        ("fastapi",),
-        None,
-        words("WebSocket WebSocketDisconnect WebSocketException"),
-        WEBSOCKETS,
+        ("fastapi.websockets", "starlette.websockets"),
+        "lanner.websockets",
+        words("WebSocket WebSocketDisconnect WebSocketState"),
     ),
-    Group(("fastapi.routing",), None, ("APIWebSocketRoute",), WEBSOCKETS),
-    Group(
-        ("fastapi.exceptions",),
-        None,
-        words("WebSocketException WebSocketRequestValidationError"),
-        WEBSOCKETS,
-    ),
-    Group(("starlette.exceptions",), None, ("WebSocketException",), WEBSOCKETS),
+    Group(("fastapi.exceptions", "starlette.exceptions"), "lanner.websockets", ("WebSocketException",)),
+    Group(("fastapi.routing",), None, ("APIWebSocketRoute",), NO_SOCKET_ROUTE_CLASS),
+    Group(("fastapi.exceptions",), None, ("WebSocketRequestValidationError",), SOCKET_VALIDATION),
     Group(
         ("fastapi.exception_handlers",),
         None,
         ("websocket_request_validation_exception_handler",),
-        WEBSOCKETS,
+        SOCKET_VALIDATION,
     ),
-    Group(
-        ("fastapi.websockets", "starlette.websockets", "fastapi.sse"),
-        None,
-        ("*",),
-        "lanner has no WebSocket or server-sent-events support yet",
-    ),
+    Group(("fastapi.sse",), None, ("*",), "lanner has no server-sent-events support yet"),
     Group(("fastapi.middleware", "starlette.middleware"), None, ("*",), MIDDLEWARE),
     Group(
         ("starlette.background",),
@@ -181,7 +175,19 @@ def _param(label: str, *extra: str) -> CallRule:
 
 
 _ROUTE = CallRule("route decorator", accepted=ROUTE_KEYWORDS, signature="lanner.routing:RouteOptions")
-_WEBSOCKET_ROUTE = MethodRule(reason=WEBSOCKETS)
+_WEBSOCKET_KEYWORDS = keywords("path name dependencies")
+_WEBSOCKET_ROUTE = MethodRule(
+    call=CallRule("websocket()", _WEBSOCKET_KEYWORDS, signature="lanner.routing:Router.add_websocket_route")
+)
+_ADD_WEBSOCKET_ROUTE = MethodRule(
+    rename="add_websocket_route",
+    call=CallRule(
+        "add_websocket_route()",
+        keywords(_WEBSOCKET_KEYWORDS, "handler"),
+        renames={"endpoint": "handler", "route": "handler"},
+        signature="lanner.routing:Router.add_websocket_route",
+    ),
+)
 
 CALLS = {
     "Lanner": CallRule(
@@ -259,10 +265,10 @@ _ROUTER_METHODS = {
     ),
     "trace": MethodRule(reason="lanner serves no TRACE routes"),
     "websocket": _WEBSOCKET_ROUTE,
-    "websocket_route": _WEBSOCKET_ROUTE,
-    "api_websocket_route": _WEBSOCKET_ROUTE,
-    "add_api_websocket_route": _WEBSOCKET_ROUTE,
-    "add_websocket_route": _WEBSOCKET_ROUTE,
+    "websocket_route": MethodRule(rename="websocket", call=_WEBSOCKET_ROUTE.call),
+    "api_websocket_route": MethodRule(rename="websocket", call=_WEBSOCKET_ROUTE.call),
+    "add_api_websocket_route": _ADD_WEBSOCKET_ROUTE,
+    "add_websocket_route": _ADD_WEBSOCKET_ROUTE,
     "host": MethodRule(reason="lanner has no host-based routing yet"),
     "frontend": MethodRule(
         reason="lanner has no frontend(); serve the folder with app.static(prefix, directory, html=True)"
