@@ -121,7 +121,13 @@ GROUPS = (
         ("websocket_request_validation_exception_handler",),
         SOCKET_VALIDATION,
     ),
-    Group(("fastapi.sse",), None, ("*",), "lanner has no server-sent-events support yet"),
+    Group(
+        ("fastapi.sse",),
+        "lanner.sse",
+        words("EventSourceResponse ServerSentEvent"),
+        "lanner sends a str event's data as is (FastAPI JSON-encodes it) and has no raw_data=",
+    ),
+    Group(("fastapi.sse",), None, ("*",), "lanner.sse has EventSourceResponse and ServerSentEvent only"),
     Group(("fastapi.middleware", "starlette.middleware"), None, ("*",), MIDDLEWARE),
     Group(
         ("starlette.background",),
