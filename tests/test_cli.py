@@ -163,7 +163,7 @@ def test_run_hands_the_target_and_options_to_uvicorn(uvicorn_calls):
     assert app == "tests.apps.debug_probe:app"
     assert options == {
         "host": "0.0.0.0", "port": 9000, "workers": 3, "reload": False, "reload_dirs": None,
-        "app_dir": os.getcwd(), "log_level": "warning",
+        "app_dir": os.getcwd(), "log_level": "warning", "ws_max_size": 1024 * 1024,
     }
     assert "LANNER_DEBUG" not in os.environ
 
@@ -261,3 +261,31 @@ def test_a_file_inside_a_package_is_imported_as_part_of_it(tmp_path, monkeypatch
     app = load_target(str(package / "main.py"))
     assert app.state.greeting == "hi from a sibling module"
     assert split_target(str(package / "__init__.py")) == ("shop.web", "app", str(tmp_path))
+
+
+def test_run_caps_uvicorn_websocket_frames_at_the_largest_route_limit(uvicorn_calls, tmp_path, monkeypatch):
+    (tmp_path / "sockets_app.py").write_text(
+        "from lanner import Lanner, WebSocket\n"
+        "app = Lanner(max_message_size=1000)\n"
+        "@app.websocket('/big', max_message_size=5000)\n"
+        "async def big(ws: WebSocket) -> None: ...\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "sockets_app.py"]) == 0
+    [(_, options)] = uvicorn_calls
+    assert options["ws_max_size"] == 5000
+
+
+def test_run_leaves_uvicorn_s_frame_limit_for_other_asgi_apps(uvicorn_calls, tmp_path, monkeypatch):
+    (tmp_path / "plain_app.py").write_text("async def app(scope, receive, send): ...\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "plain_app.py"]) == 0
+    [(_, options)] = uvicorn_calls
+    assert "ws_max_size" not in options
+
+
+def test_routes_lists_websocket_routes(capsys):
+    assert main(["routes", "tests.apps.websocket_server:app"]) == 0
+    out = capsys.readouterr().out
+    assert "WEBSOCKET  /echo" in out
+    assert "tests.apps.websocket_server.moves" in out

@@ -19,7 +19,7 @@ def load(name: str):
 
 
 def test_every_example_is_tested():
-    tested = {"batching", "demo", "quickstart", "secure", "websockets"}  # batching: tests/test_batching.py
+    tested = {"batching", "demo", "drawing", "quickstart", "secure"}  # batching: tests/test_batching.py
     assert {p.stem for p in EXAMPLES.glob("*.py")} == tested
     # Example packages have a test module of their own.
     packages = {p.parent.name for p in EXAMPLES.glob("*/__init__.py")}
@@ -113,11 +113,11 @@ def test_secure():
     assert "security" not in doc["paths"]["/health"]["get"]
 
 
-def test_websockets_example():
+def test_drawing_example():
     from lanner import WebSocketDisconnect
     from lanner.testing import WebSocketDenialResponse
 
-    module = load("websockets")
+    module = load("drawing")
     client = TestClient(module.app)
     with client.websocket_connect("/rooms/1?name=ada") as ws:
         ws.send_json({"kind": "dot", "x": 1, "y": 2})

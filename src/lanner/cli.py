@@ -82,9 +82,12 @@ def _serve(args: argparse.Namespace, *, reload: bool, debug: bool) -> int:
     import uvicorn
 
     module_name, attr, directory = split_target(args.target)
-    load_target(args.target)  # fail fast with a clear message before uvicorn starts
+    app = load_target(args.target)  # fail fast with a clear message before uvicorn starts
     if debug:
         os.environ["LANNER_DEBUG"] = "1"
+    options: dict[str, Any] = {}
+    if (largest := _largest_websocket_message(app)) is not None:
+        options["ws_max_size"] = largest
     uvicorn.run(
         f"{module_name}:{attr}",
         host=args.host,
@@ -94,8 +97,24 @@ def _serve(args: argparse.Namespace, *, reload: bool, debug: bool) -> int:
         reload_dirs=[directory or os.getcwd()] if reload else None,
         app_dir=directory or os.getcwd(),
         log_level=args.log_level,
+        **options,
     )
     return 0
+
+
+def _largest_websocket_message(app: Any) -> int | None:
+    """The largest message any WebSocket route of `app` accepts, so uvicorn refuses bigger frames.
+
+    Without it uvicorn buffers up to 16 MiB of a message before lanner sees it is over the limit.
+    """
+    limits = getattr(app, "websocket_limits", None)
+    if limits is None:
+        return None
+    sizes: list[int] = [limits.max_message_size]
+    sizes += [
+        r.options.max_message_size for r in getattr(app, "websocket_routes", ()) if r.options.max_message_size
+    ]
+    return max(sizes)
 
 
 def _routes(args: argparse.Namespace) -> int:
@@ -109,6 +128,16 @@ def _routes(args: argparse.Namespace) -> int:
         rows.append(
             (
                 ",".join(sorted(route.methods)),
+                route.path,
+                route.name,
+                f"{getattr(handler, '__module__', '?')}.{getattr(handler, '__qualname__', handler)}",
+            )
+        )
+    for route in getattr(app, "websocket_routes", ()):
+        handler = route.handler
+        rows.append(
+            (
+                "WEBSOCKET",
                 route.path,
                 route.name,
                 f"{getattr(handler, '__module__', '?')}.{getattr(handler, '__qualname__', handler)}",

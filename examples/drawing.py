@@ -1,4 +1,4 @@
-"""A typed WebSocket API: run with `lanner dev examples/websockets.py`, then open ws://127.0.0.1:8000/rooms/1?name=ada."""
+"""A typed WebSocket API: run with `lanner dev examples/drawing.py`, then open ws://127.0.0.1:8000/rooms/1?name=ada."""
 
 from collections.abc import AsyncIterator
 from typing import Annotated, Literal
