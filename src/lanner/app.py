@@ -30,6 +30,7 @@ from lanner.lifespan import (
     report_startup_failure,
 )
 from lanner.middleware import FunctionMiddleware
+from lanner.openapi.asyncapi import build_asyncapi
 from lanner.openapi.generator import OpenAPIInfo, build_openapi
 from lanner.openapi.pages import add_docs_routes
 from lanner.openapi.routers import WebhookRouter
@@ -134,6 +135,8 @@ class Lanner(Router):
         form_limits: limits for form bodies (`lanner.forms.FormLimits`); routes may set their own.
         openapi_url, docs_url, redoc_url: where the OpenAPI document, Swagger UI and ReDoc are
             served (None turns one off; without the document there are no pages).
+        asyncapi_url: where the AsyncAPI 3.0 document of the WebSocket routes is served (see
+            `asyncapi`); None turns it off, and so does ``openapi_url=None``.
         summary, servers, openapi_tags, contact, license_info, terms_of_service: OpenAPI document
             fields (``openapi_tags`` gives tags their descriptions and order).
         openapi_compat: ``"lanner"`` (default) or ``"fastapi"``: operation ids, summaries, the
@@ -187,6 +190,7 @@ class Lanner(Router):
         openapi_url: str | None = "/openapi.json",
         docs_url: str | None = "/docs",
         redoc_url: str | None = "/redoc",
+        asyncapi_url: str | None = "/asyncapi.json",
         summary: str | None = None,
         servers: Sequence[Mapping[str, Any]] | None = None,
         openapi_tags: Sequence[Mapping[str, Any]] | None = None,
@@ -279,6 +283,8 @@ class Lanner(Router):
             tags=tuple(openapi_tags or ()),
         )
         self._openapi: dict[str, Any] | None = None
+        self._asyncapi: dict[str, Any] | None = None
+        self.asyncapi_url = asyncapi_url
         self.openapi_url, self.docs_url, self.redoc_url = openapi_url, docs_url, redoc_url
         self.swagger_ui_oauth2_redirect_url = swagger_ui_oauth2_redirect_url
         self.swagger_ui_parameters = dict(swagger_ui_parameters or {})
@@ -295,6 +301,8 @@ class Lanner(Router):
             swagger_ui_parameters=swagger_ui_parameters,
             swagger_ui_oauth2_redirect_url=swagger_ui_oauth2_redirect_url,
             swagger_ui_init_oauth=swagger_ui_init_oauth,
+            asyncapi_url=asyncapi_url,
+            asyncapi_document=self.asyncapi,
         )
 
     # -- registration -------------------------------------------------------------------------
@@ -302,6 +310,7 @@ class Lanner(Router):
     def _routes_changed(self) -> None:
         self._frozen = None
         self._openapi = None
+        self._asyncapi = None
 
     def openapi(self) -> dict[str, Any]:
         """Return the OpenAPI 3.1 document, built once from the compiled routes and cached."""
@@ -311,11 +320,27 @@ class Lanner(Router):
                 self._openapi_info,
                 self.iter_routes(),
                 webhooks=[(route, self._compile_route(route, runtime)) for route in self.webhooks.routes],
+                websockets=self.iter_websocket_routes(),
                 compat=self.openapi_compat,
                 compile_route=lambda route: self._compile_route(route, runtime),
                 separate_input_output_schemas=self.separate_input_output_schemas,
             )
         return self._openapi
+
+    def asyncapi(self) -> dict[str, Any]:
+        """Return the AsyncAPI 3.0 document of the WebSocket routes, built once and cached.
+
+        Each route is a channel (its path, parameters and handshake query and headers) with an
+        operation for each message type it declares (``receives=``, ``sends=``); the OpenAPI
+        document lists the same routes under ``x-websockets``.
+        """
+        if self._asyncapi is None:
+            self._asyncapi = build_asyncapi(
+                self._openapi_info,
+                self.iter_websocket_routes(),
+                separate_input_output_schemas=self.separate_input_output_schemas,
+            )
+        return self._asyncapi
 
     @property
     def openapi_schema(self) -> dict[str, Any] | None:

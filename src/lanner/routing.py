@@ -396,7 +396,12 @@ class Router:
             options["tags"] = _names(options["tags"], "tags")
         route = Route("", handler, frozenset({WEBSOCKET}), RouteOptions(**options), compile_path("/"))
         full = route.with_prefix(
-            self.prefix + path, self.tags, self.dependencies, self.name, compile=self._compile
+            self.prefix + path,
+            self.tags,
+            self.dependencies,
+            self.name,
+            defaults=_socket_defaults(self.defaults),
+            compile=self._compile,
         )
         self._check(full)
         self._shapes[(full.compiled.shape, WEBSOCKET)] = full
@@ -515,8 +520,17 @@ class Router:
             for route in (dataclasses.replace(r, options=given.apply(r.options)) for r in router.routes)
         ]
         sockets = [
-            route.with_prefix(self.prefix + prefix, extra_tags, extra_dependencies, self.name)
-            for route in router.websocket_routes
+            route.with_prefix(
+                self.prefix + prefix,
+                extra_tags,
+                extra_dependencies,
+                self.name,
+                defaults=_socket_defaults(self.defaults),
+            )
+            for route in (
+                dataclasses.replace(r, options=_socket_defaults(given).apply(r.options))
+                for r in router.websocket_routes
+            )
         ]
         for route in (*routes, *sockets):
             self._check(route)
@@ -534,6 +548,11 @@ class Router:
             )
         if router.statics:
             self._routes_changed()
+
+
+def _socket_defaults(defaults: RouterDefaults) -> RouterDefaults:
+    """The router defaults WebSocket routes take: whether they are documented, or deprecated."""
+    return RouterDefaults(deprecated=defaults.deprecated, include_in_schema=defaults.include_in_schema)
 
 
 def caller_relative(folder: str | os.PathLike[str]) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, get_args
 
 from pydantic import BaseModel, TypeAdapter
@@ -118,27 +118,38 @@ def _adapter(annotation: Any) -> TypeAdapter[Any] | None:
     return adapter
 
 
-def collect(slot: Slot, schemas: Schemas, settings: Settings) -> Operation:
-    route, endpoint, method = slot.route, slot.endpoint, slot.method
-    operation = Operation(slot, documentation_steps(endpoint.plan, settings.fastapi))
-    for index, step in enumerate(operation.steps):
+def collect_sources(steps: Iterable[Step], schemas: Schemas) -> list[ParamSource]:
+    """The parameter sources of `steps` (per-source models and parameter models), in order.
+
+    An HTTP operation's (`collect`) and a WebSocket handshake's, which has no body.
+    """
+    sources: list[ParamSource] = []
+    for index, step in enumerate(steps):
         plan = step.plan
         signature = schemas.signature(plan.call)
         for location in LOCATIONS:
             validator = getattr(plan, location)
             if validator is not None:
                 key = schemas.want(validator, "validation", TypeAdapter(validator.model))
-                operation.sources.append(ParamSource(location, key, index, 0, validator, signature))
+                sources.append(ParamSource(location, key, index, 0, validator, signature))
         for location in ("query", "header", "cookie"):
             for model in getattr(plan, f"{location}_models", ()):
                 if model.name in signature.hidden:
                     continue
                 key = schemas.want(model.validator, "validation", model.validator.adapter)
                 position = signature.positions.get(model.name, 0)
-                source = ParamSource(location, key, index, position, None, signature, model)
-                operation.sources.append(source)
+                sources.append(ParamSource(location, key, index, position, None, signature, model))
+    return sources
+
+
+def collect(slot: Slot, schemas: Schemas, settings: Settings) -> Operation:
+    route, endpoint, method = slot.route, slot.endpoint, slot.method
+    operation = Operation(slot, documentation_steps(endpoint.plan, settings.fastapi))
+    operation.sources.extend(collect_sources(operation.steps, schemas))
+    for index, step in enumerate(operation.steps):
+        plan = step.plan
         if plan.body is not None:
-            operation.bodies.append(BodyPart(index, plan.body, signature))
+            operation.bodies.append(BodyPart(index, plan.body, schemas.signature(plan.call)))
     for part in operation.bodies:
         if part.plan.form is not None:
             collect_form(operation, part, part.plan.form, part.plan.media_type, schemas)

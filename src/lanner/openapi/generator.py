@@ -32,6 +32,7 @@ from lanner.di import Step
 from lanner.endpoint import Endpoint
 from lanner.responses import JSONResponse
 from lanner.routing import Route
+from lanner.socket_endpoint import WebSocketEndpoint
 
 from ._collect import collect
 from ._fastapi import (
@@ -45,6 +46,7 @@ from ._model import (
     PROBLEM_MEDIA_TYPE,
     REF_PREFIX,
     Operation,
+    ParamSource,
     Schemas,
     Settings,
     Slot,
@@ -53,6 +55,7 @@ from ._model import (
     source_entries,
     whole_body,
 )
+from ._websockets import SocketRoute, collect_sockets, inline_keys
 from .naming import (
     RouteView,
     deep_update,
@@ -122,7 +125,7 @@ class OpenAPIInfo:
     external_docs: Mapping[str, Any] | None = None
 
 
-class _SchemaGenerator(GenerateJsonSchema):
+class SchemaGenerator(GenerateJsonSchema):
     """pydantic's generator, except that output fields with defaults are marked required.
 
     A serialised model always carries those fields, so client generators can rely on them; this is
@@ -162,9 +165,17 @@ def _merged_object(parts: Iterable[dict[str, Any]]) -> dict[str, Any]:
 def _parameters(operation: Operation, schemas: Schemas, settings: Settings) -> list[dict[str, Any]]:
     if settings.fastapi:
         return fastapi_parameters(operation, schemas)
+    return parameter_objects(operation.sources, schemas)
+
+
+def parameter_objects(sources: Iterable[ParamSource], schemas: Schemas) -> list[dict[str, Any]]:
+    """The Parameter Objects (lanner's conventions) of `sources`, the first of a name and place wins.
+
+    Shared by HTTP operations, the ``x-websockets`` routes and the AsyncAPI document.
+    """
     parameters: list[dict[str, Any]] = []
     seen: set[tuple[str, str]] = set()
-    for source in operation.sources:
+    for source in sources:
         for _, name, prop, required in source_entries(source, schemas):
             location = source.location
             if (location, name) in seen:
@@ -327,9 +338,7 @@ def _responses(operation: Operation, schemas: Schemas, settings: Settings) -> di
     return responses
 
 
-def _security(
-    operation: Operation, steps: Iterable[Step], schemes: dict[str, Any]
-) -> list[dict[str, list[str]]]:
+def security_requirements(steps: Iterable[Step], schemes: dict[str, Any]) -> list[dict[str, list[str]]]:
     """The operation's security requirement: every scheme its dependencies use, with their scopes.
 
     The scopes of a scheme are those of every `Security` on the way from the handler to it, then
@@ -354,7 +363,8 @@ def _security(
     return [{name: scopes} for name, scopes in required.items()]
 
 
-def _summary(route: Route, settings: Settings) -> str:
+def route_summary(route: Route, settings: Settings) -> str:
+    """The summary of `route`: its own, or one made from its name."""
     if route.options.summary:
         return route.options.summary
     if settings.fastapi:
@@ -362,7 +372,8 @@ def _summary(route: Route, settings: Settings) -> str:
     return route.name.replace("_", " ").strip().capitalize()
 
 
-def _description(route: Route, settings: Settings) -> str | None:
+def route_description(route: Route, settings: Settings) -> str | None:
+    """The description of `route`: its own, or its handler's docstring up to a form feed."""
     text = route.options.description
     if not text:
         doc = route.handler.__doc__ if settings.fastapi else inspect.getdoc(route.handler)
@@ -415,7 +426,7 @@ def _refs_in(value: Any, found: set[str]) -> None:
             _refs_in(item, found)
 
 
-def _referenced(documents: Iterable[Any], definitions: dict[str, Any]) -> set[str]:
+def referenced_definitions(documents: Iterable[Any], definitions: dict[str, Any]) -> set[str]:
     """The definitions the operations reach, directly or through other definitions."""
     found: set[str] = set()
     for document in documents:
@@ -475,6 +486,7 @@ def build_openapi(
     routes: Iterable[tuple[Route, Endpoint]],
     *,
     webhooks: Iterable[tuple[Route, Endpoint]] = (),
+    websockets: Iterable[tuple[Route, WebSocketEndpoint]] = (),
     compat: str = "lanner",
     compile_route: Callable[[Route], Endpoint] | None = None,
     separate_input_output_schemas: bool = True,
@@ -486,6 +498,12 @@ def build_openapi(
         routes: each served route with its compiled endpoint.
         webhooks: the routes describing the webhooks the API sends (``app.webhooks``), documented
             under ``webhooks`` keyed by their path.
+        websockets: the WebSocket routes with their compiled endpoints
+            (``app.iter_websocket_routes()``), documented under the ``x-websockets`` extension
+            keyed by their path: each with its summary, description, tags, handshake parameters
+            (Parameter Objects, as an operation's), security, and the schemas of the messages it
+            ``receives`` and ``sends``. Left out with FastAPI's conventions (FastAPI documents no
+            WebSocket route) and when no route is documented.
         compat: ``"lanner"`` or ``"fastapi"`` naming conventions (see the module docstring).
         compile_route: compiles the callback routes a route lists (``callbacks=``); lanner's
             own compilation without the app's overrides when None.
@@ -503,8 +521,9 @@ def build_openapi(
     paths_slots, hook_slots, callback_slots = _slots(routes, webhooks, compile_route)
     slots = [*paths_slots, *hook_slots, *callback_slots]
     _operation_ids(slots, settings)
-    schemas = Schemas(FastAPISchemaGenerator if settings.fastapi else _SchemaGenerator)
+    schemas = Schemas(FastAPISchemaGenerator if settings.fastapi else SchemaGenerator)
     operations = [collect(slot, schemas, settings) for slot in slots]
+    sockets = [] if settings.fastapi else collect_sockets(websockets, schemas, settings)
     inline = {source.key for op in operations for source in op.sources}
     inline.update(key for op in operations for key in op.body_keys if isinstance(key[0], SourceValidator))
     inline.update(
@@ -514,6 +533,7 @@ def build_openapi(
         # FastAPI refers to the models a form is read into; lanner merges their fields.
         if not (settings.fastapi and kind.startswith("model:"))
     )
+    inline.update(inline_keys(sockets))
     schemas.build(inline)
     if settings.fastapi:
         for definition in schemas.definitions.values():
@@ -549,7 +569,12 @@ def build_openapi(
         target = paths if slot.served else hooks
         target.setdefault(slot.path, {})[slot.method.lower()] = finish(index)
         used_tags.extend(_tag(t) for t in slot.route.options.tags if _tag(t) not in used_tags)
-    return _assemble(info, paths, hooks, schemas, security_schemes, used_tags, bool(operations), settings)
+    websocket_docs = {
+        socket.path: _websocket(socket, schemas, settings, security_schemes) for socket in sockets
+    }
+    return _assemble(
+        info, paths, hooks, websocket_docs, schemas, security_schemes, used_tags, bool(operations), settings
+    )
 
 
 def _operation(
@@ -560,8 +585,8 @@ def _operation(
     document: dict[str, Any] = {}
     if route.options.tags:
         document["tags"] = [_tag(tag) for tag in route.options.tags]
-    document["summary"] = _summary(route, settings)
-    description = _description(route, settings)
+    document["summary"] = route_summary(route, settings)
+    description = route_description(route, settings)
     if description:
         document["description"] = description
     document["operationId"] = slot.operation_id
@@ -576,7 +601,34 @@ def _operation(
     if settings.fastapi:
         # FastAPI walks the app-scoped steps too (lanner creates them at startup).
         steps = (*steps, *(s for s in slot.endpoint.plan.app_steps))
-    security = _security(operation, steps, security_schemes)
+    security = security_requirements(steps, security_schemes)
+    if security:
+        document["security"] = security
+    if route.options.deprecated:
+        document["deprecated"] = True
+    return document
+
+
+def _websocket(
+    socket: SocketRoute, schemas: Schemas, settings: Settings, security_schemes: dict[str, Any]
+) -> dict[str, Any]:
+    """A WebSocket route's ``x-websockets`` entry, laid out as an operation."""
+    route = socket.route
+    document: dict[str, Any] = {}
+    if route.options.tags:
+        document["tags"] = [_tag(tag) for tag in route.options.tags]
+    document["summary"] = route_summary(route, settings)
+    description = route_description(route, settings)
+    if description:
+        document["description"] = description
+    document["operationId"] = socket.operation_id
+    parameters = parameter_objects(socket.sources, schemas)
+    if parameters:
+        document["parameters"] = parameters
+    for name, key in (("receives", socket.receives), ("sends", socket.sends)):
+        if key is not None:
+            document[name] = copy.deepcopy(schemas.results[key])
+    security = security_requirements(socket.endpoint.plan.steps, security_schemes)
     if security:
         document["security"] = security
     if route.options.deprecated:
@@ -588,6 +640,7 @@ def _assemble(
     info: OpenAPIInfo,
     paths: dict[str, Any],
     webhooks: dict[str, Any],
+    websockets: dict[str, Any],
     schemas: Schemas,
     security: dict[str, Any],
     used_tags: list[str],
@@ -611,12 +664,14 @@ def _assemble(
     document["paths"] = paths
     if webhooks:
         document["webhooks"] = webhooks
+    if websockets:
+        document["x-websockets"] = websockets
     components: dict[str, Any] = {}
     definitions = dict(schemas.definitions)
     if needs_problem:
         definitions["Problem"] = PROBLEM_SCHEMA
         definitions["ValidationProblem"] = VALIDATION_PROBLEM_SCHEMA
-    used = _referenced((paths, webhooks), definitions)
+    used = referenced_definitions((paths, webhooks, websockets), definitions)
     if used:
         components["schemas"] = {name: definitions[name] for name in sorted(used)}
     if security:

@@ -24,6 +24,8 @@ def add_docs_routes(
     swagger_ui_oauth2_redirect_url: str | None = None,
     swagger_ui_init_oauth: Mapping[str, Any] | None = None,
     root_path_in_servers: bool = True,
+    asyncapi_url: str | None = None,
+    asyncapi_document: Callable[[], dict[str, Any]] | None = None,
 ) -> None:
     """Register ``openapi_url``, ``docs_url`` (Swagger UI), ``redoc_url`` and their assets.
 
@@ -36,9 +38,14 @@ def add_docs_routes(
     so an app whose ``openapi`` attribute is replaced later (FastAPI's way of customising the
     document) serves the replacement.
 
+    ``asyncapi_url`` serves `asyncapi_document` (``app.asyncapi``, looked up the same way), the
+    AsyncAPI document of the WebSocket routes. It is a docs page too: without ``openapi_url``
+    it is not served either, so an app that hides its OpenAPI document hides this one.
+
     Behind a proxy (a ``root_path``), the served document names it as its server when it declares
     none; with FastAPI's conventions it comes first whatever the app declares, as in FastAPI.
-    ``root_path_in_servers=False`` never adds it.
+    ``root_path_in_servers=False`` never adds it. The AsyncAPI document, whose servers need a
+    host, then names the request's host with that path, unless it declares servers.
     """
     # An empty URL turns a page off too (FastAPI's ``openapi_url=""`` from an unset setting).
     if not openapi_url:
@@ -60,6 +67,8 @@ def add_docs_routes(
             swagger_ui_init_oauth=swagger_ui_init_oauth,
             root_path_in_servers=root_path_in_servers,
         )
+        if asyncapi_url and asyncapi_document is not None:
+            _register_asyncapi(router, asyncapi_url, asyncapi_document, root_path_in_servers)
     finally:
         router.dependencies, router.defaults = saved
 
@@ -144,6 +153,25 @@ def _register(
                     assets_url=root + redoc_url + "/assets",
                 )
             )
+
+
+def _register_asyncapi(
+    router: Router, url: str, document: Callable[[], dict[str, Any]], root_path_in_servers: bool
+) -> None:
+    current_document = _late_bound(document)
+
+    @router.get(url, include_in_schema=False, name="asyncapi")
+    async def asyncapi_document(request: Request) -> JSONResponse:
+        doc = current_document()
+        root_path = request.scope.get("root_path", "").rstrip("/")
+        if root_path and root_path_in_servers and not doc.get("servers"):
+            # Behind a proxy the channels' addresses start with its prefix; an AsyncAPI server
+            # needs a host, so the one the client reached stands in.
+            url = request.url
+            protocol = "wss" if url.scheme in ("https", "wss") else "ws"
+            server = {"host": url.netloc, "pathname": root_path, "protocol": protocol}
+            doc = {**doc, "servers": {"default": server}}
+        return JSONResponse(doc)
 
 
 def _late_bound(document: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
