@@ -1,3 +1,4 @@
+import json
 import os
 import subprocess
 import sys
@@ -289,3 +290,12 @@ def test_routes_lists_websocket_routes(capsys):
     out = capsys.readouterr().out
     assert "WEBSOCKET  /echo" in out
     assert "tests.apps.websocket_server.moves" in out
+
+
+def test_asyncapi_writes_the_websocket_document(tmp_path):
+    out = tmp_path / "asyncapi.json"
+    assert main(["asyncapi", "tests.apps.websocket_server:app", "-o", str(out)]) == 0
+    document = json.loads(out.read_text())
+    assert document["asyncapi"] == "3.0.0"
+    assert {channel["address"] for channel in document["channels"].values()} >= {"/echo", "/moves"}
+    assert main(["asyncapi", "tests.apps.debug_probe:app", "-o", str(out)]) == 0

@@ -152,10 +152,12 @@ def _routes(args: argparse.Namespace) -> int:
 
 
 def _openapi(args: argparse.Namespace) -> int:
+    """Write the OpenAPI document (``lanner openapi``) or the AsyncAPI one (``lanner asyncapi``)."""
     app = load_target(args.target)
-    if not callable(getattr(app, "openapi", None)):
+    build = getattr(app, args.command, None)
+    if not callable(build):
         raise TargetError(f"{args.target} is not a lanner application")
-    document = app.openapi()
+    document = build()
     if args.yaml:
         import yaml  # type: ignore[import-untyped]
 
@@ -218,9 +220,16 @@ def build_parser() -> argparse.ArgumentParser:
         "'lanner openapi diff OLD NEW [--format text|json]' reports the changes between two "
         "documents and exits 1 when any is breaking.",
     )
-    openapi.add_argument("target", help="module:attr, or a file path such as app.py")
-    openapi.add_argument("-o", "--output", help="write to FILE instead of standard output")
-    openapi.add_argument("--yaml", action="store_true", help="YAML instead of JSON")
+    asyncapi = commands.add_parser(
+        "asyncapi",
+        help="write the AsyncAPI 3.0 document of the app's WebSocket routes",
+        description="Write the AsyncAPI 3.0 document of the app's WebSocket routes (channels, "
+        "handshake parameters, message schemas) with sorted keys.",
+    )
+    for command in (openapi, asyncapi):
+        command.add_argument("target", help="module:attr, or a file path such as app.py")
+        command.add_argument("-o", "--output", help="write to FILE instead of standard output")
+        command.add_argument("--yaml", action="store_true", help="YAML instead of JSON")
     migrate = commands.add_parser(
         "migrate",
         help="rewrite an app written for another framework to lanner",
@@ -251,7 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(args, reload=args.reload, debug=False)
         if args.command == "dev":
             return _serve(args, reload=True, debug=True)
-        if args.command == "openapi":
+        if args.command in ("openapi", "asyncapi"):
             return _openapi(args)
         if args.command == "migrate":
             return _migrate(args)
