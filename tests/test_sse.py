@@ -667,3 +667,11 @@ def test_the_request_reports_a_connected_client_while_streaming() -> None:
         return EventSourceResponse(check())
 
     assert TestClient(app).get("/").text == "data: false\n\n"
+
+
+def test_raw_data_is_fastapi_s_spelling_of_text_data() -> None:
+    assert ServerSentEvent(raw_data="a\nb", event="e").encode() == b"event: e\ndata: a\ndata: b\n\n"
+    with pytest.raises(ValueError, match="not both"):
+        ServerSentEvent("x", raw_data="y")
+    with pytest.raises(TypeError, match="raw_data must be a str"):
+        ServerSentEvent(raw_data=b"y")  # type: ignore[arg-type]

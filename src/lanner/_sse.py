@@ -73,10 +73,13 @@ class ServerSentEvent:
         id: the event id; the browser sends it back as ``Last-Event-ID`` when it reconnects.
         retry: how many milliseconds the client waits before reconnecting.
         comment: a comment line (or several), ignored by clients; handy as a keep-alive.
+        raw_data: text sent as the data as is (FastAPI's spelling; `data` sends a ``str`` as is
+            too); give it or `data`, not both.
 
     Raises:
         ValueError: `event` or `id` contains CR or LF (which would start a new field), `id`
-            contains NUL (clients ignore such ids), or `retry` is negative.
+            contains NUL (clients ignore such ids), `retry` is negative, or both `data` and
+            `raw_data` are given.
         TypeError: `event` or `comment` is not a ``str``, `id` neither a ``str`` nor an ``int``,
             `retry` not an ``int``.
 
@@ -87,8 +90,15 @@ class ServerSentEvent:
     id: str | int | None = None
     retry: int | None = None
     comment: str | None = None
+    raw_data: str | None = None
 
     def __post_init__(self) -> None:
+        if self.raw_data is not None:
+            if self.data is not None:
+                raise ValueError("give data or raw_data, not both")
+            if not isinstance(self.raw_data, str):
+                raise TypeError(f"raw_data must be a str, not {type(self.raw_data).__name__}")
+            object.__setattr__(self, "data", self.raw_data)
         if self.event is not None:
             if not isinstance(self.event, str):
                 raise TypeError(f"event must be a str, not {type(self.event).__name__}")

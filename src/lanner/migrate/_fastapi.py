@@ -125,7 +125,7 @@ GROUPS = (
         ("fastapi.sse",),
         "lanner.sse",
         words("EventSourceResponse ServerSentEvent"),
-        "lanner sends a str event's data as is (FastAPI JSON-encodes it) and has no raw_data=",
+        "lanner sends a str event's data as is, as raw_data= does (FastAPI JSON-encodes a str data)",
     ),
     Group(("fastapi.sse",), None, ("*",), "lanner.sse has EventSourceResponse and ServerSentEvent only"),
     Group(("fastapi.middleware", "starlette.middleware"), None, ("*",), MIDDLEWARE),
