@@ -23,7 +23,7 @@ def test_every_example_is_tested():
     assert {p.stem for p in EXAMPLES.glob("*.py")} == tested
     # Example packages have a test module of their own.
     packages = {p.parent.name for p in EXAMPLES.glob("*/__init__.py")}
-    assert packages == {"bookshelf", "sse"}
+    assert packages == {"bookshelf", "chat", "embedder", "sse"}
     for name in packages:
         assert (Path(__file__).parent / f"test_{name}.py").is_file()
 
