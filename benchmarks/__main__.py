@@ -5,6 +5,8 @@ Run from the repository root: ``python -m benchmarks --quick`` (under 5 minutes)
 as markdown, JSON and a PNG chart. ``--pages`` (or naming its scenarios: page, login, upload,
 static, static304) runs the server-rendered suite instead, lanner against Starlette, FastAPI and
 Flask, then the 100 MiB upload memory check; its results go to ``pages.md`` and ``pages.json``.
+``--model`` runs the model-bound suite (`benchmarks.model`: the embedder, batched against per
+request and against FastAPI); ``--realtime`` the WebSocket and SSE one (`benchmarks.realtime`).
 See ``benchmarks/README.md``.
 """
 
@@ -14,6 +16,8 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from benchmarks import model as model_suite
+from benchmarks import realtime as realtime_suite
 from benchmarks import upload_memory
 from benchmarks.harness import HarnessError, Options, run
 from benchmarks.pages_report import UPLOAD_MEMORY_KEY, format_pages_markdown, pages_json
@@ -214,6 +218,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         servers that failed, dropped samples), 3 when the run could not start (wrk missing...).
     """
     argv = list(sys.argv[1:] if argv is None else argv)
+    if "--model" in argv:
+        return model_suite.main([a for a in argv if a != "--model"])
+    if "--realtime" in argv:
+        return realtime_suite.main([a for a in argv if a != "--realtime"])
     args = parse_args(argv)
     if args.list:
         print(_listing())
