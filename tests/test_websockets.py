@@ -408,3 +408,15 @@ async def test_a_send_to_a_gone_client_raises_websocket_disconnect_1006() -> Non
 def test_websocket_disconnect_describes_itself() -> None:
     assert str(WebSocketDisconnect(1001, "idle")) == "WebSocket closed with code 1001: idle"
     assert str(WebSocketDisconnect()) == "WebSocket closed with code 1000"
+
+
+def test_a_client_that_keeps_talking_is_never_idle() -> None:
+    import time
+
+    client = TestClient(echo_app(idle_timeout=0.2))
+    with client.websocket_connect("/text") as ws:
+        deadline = time.monotonic() + 0.8  # four timeouts
+        while time.monotonic() < deadline:
+            ws.send_text("still here")
+            assert ws.receive_text() == "STILL HERE"
+            time.sleep(0.02)
