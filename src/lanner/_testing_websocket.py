@@ -130,6 +130,10 @@ class WebSocketTestSession:
 
     async def _send(self, message: _Message) -> None:
         self._from_app.put(message)
+        if message["type"] == "websocket.close":
+            # As a server does: the close handshake ends with a disconnect for the app's receive.
+            disconnect = {"type": "websocket.disconnect", "code": message.get("code", 1000)}
+            self._to_app.put_nowait({**disconnect, "reason": message.get("reason") or ""})
 
     def _next(self) -> _Message:
         try:

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import dataclasses
 import enum
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from typing import Any, Literal, TypeVar, cast, overload
 
 import pydantic_core
@@ -148,59 +148,49 @@ def _short(reason: str) -> str:
 
 
 class _IdleTimer:
-    """Cancel a receive that waited ``timeout`` seconds: one timer per socket, not one per message.
+    """Close a socket whose receive waited ``timeout`` seconds: one timer per socket.
 
-    A receive only sets `task` and counts itself in `waits`. The timer looks every quarter of
-    ``timeout``: a receive still waiting after four looks in a row (the same `waits`) has waited
-    at least ``timeout`` (and less than 1.25 times it), and is cancelled.
+    A receive only flags `waiting` and, once a message came, counts it in `received`. The timer
+    looks every quarter of ``timeout``: a receive still waiting, with no message, after four looks
+    in a row has waited at least ``timeout`` (and less than 1.25 times it). Then `on_idle` closes
+    the socket; the waiting receive gets the server's disconnect, so no task is cancelled.
     """
 
-    __slots__ = ("_fired", "_handle", "_looks", "_seen", "task", "timeout", "waits")
+    __slots__ = ("_handle", "_looks", "_seen", "on_idle", "received", "timeout", "waiting")
 
     #: Looks per timeout: the closing comes at most a quarter of the timeout late.
     LOOKS = 4
 
-    def __init__(self, timeout: float) -> None:
+    def __init__(self, timeout: float, on_idle: Callable[[], None]) -> None:
         self.timeout = timeout
+        self.on_idle = on_idle
         self._handle: asyncio.TimerHandle | None = None
-        #: The task waiting in a receive now, if any.
-        self.task: asyncio.Task[Any] | None = None
-        #: Receives started so far.
-        self.waits = 0
+        #: Whether a receive is waiting for the client now.
+        self.waiting = False
+        #: Messages received so far.
+        self.received = 0
         self._seen = -1
         self._looks = 0
-        self._fired = False
 
     def arm(self) -> None:
-        """Start looking (on the first receive: the timer needs the running loop)."""
+        """Start looking (at ``accept``: the timer needs the running loop)."""
         if self._handle is None:
             self._handle = asyncio.get_running_loop().call_later(self.timeout / self.LOOKS, self._look)
-
-    def expired(self, task: asyncio.Task[Any] | None) -> bool:
-        """Whether the cancellation `task` got is this timer's (then it is taken back)."""
-        if not self._fired:
-            return False
-        self._fired = False
-        # Another cancellation at the same moment (a server shutting down) still wins.
-        return task is None or task.uncancel() == 0
 
     def stop(self) -> None:
         """Stop looking for good (the socket is done)."""
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
-        self.task = None
 
     def _look(self) -> None:
-        task = self.task
-        if task is not None and self.waits == self._seen:
+        if self.waiting and self.received == self._seen:
             self._looks += 1
         else:
-            self._seen, self._looks = self.waits, 0
-        if task is not None and self._looks >= self.LOOKS:
+            self._seen, self._looks = self.received, 0
+        if self._looks >= self.LOOKS:
             self._handle = None
-            self._fired = True
-            task.cancel()
+            self.on_idle()
             return
         self._handle = asyncio.get_running_loop().call_later(self.timeout / self.LOOKS, self._look)
 
@@ -215,6 +205,7 @@ class WebSocket:
     """
 
     __slots__ = (
+        "_closed_by",
         "_cookies",
         "_headers",
         "_idle",
@@ -236,7 +227,11 @@ class WebSocket:
         self._receive = receive
         self._send = send
         self.limits = limits
-        self._idle = None if limits.idle_timeout is None else _IdleTimer(limits.idle_timeout)
+        self._idle: _IdleTimer | None = None
+        if limits.idle_timeout is not None:
+            self._idle = _IdleTimer(limits.idle_timeout, self._close_idle)
+        #: The code and reason lanner closed the socket with (a limit), for the handler to see.
+        self._closed_by: tuple[int, str] | None = None
         self._max_size = limits.max_message_size
         self._sending = 0
         self._max_send = limits.max_send_queue
@@ -362,34 +357,7 @@ class WebSocket:
             WebSocketDisconnect: the client was silent for ``idle_timeout`` (closed with 1001).
             RuntimeError: the client has already disconnected.
         """
-        if self.client_state is _DISCONNECTED:
-            raise RuntimeError("receive() after the client disconnected")
-        return await self._message()
-
-    async def _message(self) -> Message:
-        """The next message, bounded by the idle timeout; the states follow what it says."""
-        idle = self._idle
-        if idle is None:
-            message = await self._receive()
-        else:
-            # PERF(ws-echo): two attribute writes per receive; the timer does the rest.
-            idle.task = asyncio.current_task()
-            idle.waits += 1
-            try:
-                message = await self._receive()
-            except asyncio.CancelledError:
-                if not idle.expired(asyncio.current_task()):
-                    raise
-                await self._refuse(CloseCode.GOING_AWAY, f"no message for {idle.timeout:g} seconds")
-            finally:
-                idle.task = None
-        kind = message["type"]
-        if kind == "websocket.disconnect":
-            self.client_state = self.application_state = _DISCONNECTED
-            self.release()
-        elif kind == "websocket.connect":
-            self.client_state = _CONNECTED
-        return message
+        return await self._next(raw=True)  # type: ignore[no-any-return]
 
     async def send(self, message: Message) -> None:
         """Send an ASGI message, bounded by ``max_send_queue`` waiting sends.
@@ -412,12 +380,23 @@ class WebSocket:
     def _give_up_on_slow_client(self) -> None:
         """Close a client that does not read: its close frame waits behind the blocked sends."""
         reason = "send queue full: the client reads too slowly"
-        if self.application_state is not WebSocketState.DISCONNECTED:
-            self.application_state = WebSocketState.DISCONNECTED
-            closing = asyncio.ensure_future(self._close_quietly(CloseCode.POLICY_VIOLATION, reason))
-            _closing.add(closing)
-            closing.add_done_callback(_closing.discard)
+        self._close_soon(CloseCode.POLICY_VIOLATION, reason)
         raise WebSocketDisconnect(CloseCode.POLICY_VIOLATION, reason)
+
+    def _close_idle(self) -> None:
+        """The idle timer's verdict: close; the waiting receive then gets the disconnect."""
+        assert self._idle is not None
+        self._close_soon(CloseCode.GOING_AWAY, f"no message for {self._idle.timeout:g} seconds")
+
+    def _close_soon(self, code: int, reason: str) -> None:
+        """Close from outside the handler's flow, in a task of its own (kept until it is sent)."""
+        if self.application_state is not _CONNECTED:
+            return
+        self.application_state = _DISCONNECTED
+        self._closed_by = (code, reason)
+        closing = asyncio.ensure_future(self._close_quietly(code, reason))
+        _closing.add(closing)
+        closing.add_done_callback(_closing.discard)
 
     async def _close_quietly(self, code: int, reason: str) -> None:
         with contextlib.suppress(OSError, RuntimeError):
@@ -425,17 +404,43 @@ class WebSocket:
 
     # -- messages ----------------------------------------------------------------------------
 
-    async def _next(self) -> str | bytes:
-        """The next message's payload, after the connection and size checks."""
-        # PERF(ws-echo): one coroutine from here to the server's receive, and the states read as
-        # module constants (an enum member lookup costs ~75 ns): 2.0 -> 1.5 us per echo in-process.
-        if self.application_state is not _CONNECTED:
+    async def _next(self, raw: bool = False) -> Any:
+        """The next message's payload, after the connection and size checks (`raw`: the message).
+
+        The message waits at most ``idle_timeout``; the states follow what it says.
+        """
+        # PERF(ws-echo): the only coroutine from `iter_text` to the server's receive, and the
+        # states read as module constants (an enum member lookup costs ~75 ns).
+        if self.application_state is not _CONNECTED and not raw:
+            if self._closed_by is not None:
+                raise WebSocketDisconnect(*self._closed_by)
             raise RuntimeError("the WebSocket is not accepted: call `await websocket.accept()` first")
         if self.client_state is _DISCONNECTED:
             raise RuntimeError("receive() after the client disconnected")
-        message = await self._message()
-        if message["type"] == "websocket.disconnect":
-            raise WebSocketDisconnect(message.get("code", 1000), message.get("reason"))
+        idle = self._idle
+        if idle is None:
+            message = await self._receive()
+        else:
+            # PERF(ws-echo): a flag and a count per receive; the timer does the rest.
+            idle.waiting = True
+            try:
+                message = await self._receive()
+            finally:
+                idle.waiting = False
+            idle.received += 1
+        kind = message["type"]
+        if kind != "websocket.receive":
+            if kind == "websocket.disconnect":
+                self.client_state = self.application_state = _DISCONNECTED
+                self.release()
+                if not raw:
+                    if self._closed_by is not None:  # lanner closed it over a limit: say which
+                        raise WebSocketDisconnect(*self._closed_by)
+                    raise WebSocketDisconnect(message.get("code", 1000), message.get("reason"))
+            elif kind == "websocket.connect":
+                self.client_state = _CONNECTED
+        if raw:
+            return message
         text: str | None = message.get("text")
         if text is not None:
             # PERF(ws-echo): a character is at most 4 bytes, so most texts skip the encoding.
@@ -523,13 +528,14 @@ class WebSocket:
         }
         await self.send_json(reply)
 
-    async def send_text(self, data: str) -> None:
-        """Send a text message."""
-        await self.send({"type": "websocket.send", "text": data})
+    # PERF(ws-echo): plain functions returning `send`'s coroutine save a coroutine per message.
+    def send_text(self, data: str) -> Coroutine[Any, Any, None]:
+        """Send a text message (``await websocket.send_text(text)``)."""
+        return self.send({"type": "websocket.send", "text": data})
 
-    async def send_bytes(self, data: bytes) -> None:
-        """Send a binary message."""
-        await self.send({"type": "websocket.send", "bytes": data})
+    def send_bytes(self, data: bytes) -> Coroutine[Any, Any, None]:
+        """Send a binary message (``await websocket.send_bytes(data)``)."""
+        return self.send({"type": "websocket.send", "bytes": data})
 
     async def send_json(self, data: Any, mode: Literal["text", "binary"] = "text") -> None:
         """Send `data` as JSON (models, dataclasses, datetimes and UUIDs included), as text or binary."""
