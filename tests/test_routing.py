@@ -148,7 +148,7 @@ def test_invalid_templates_are_refused_at_registration() -> None:
     for template in ("nope", "/a/{x}/{x}", "/a/{x:slug}", "/a/{p:path}/b"):
         with pytest.raises(ValueError):
             app.get(template)(named("h"))
-    assert not any(route.path.startswith("/a") for route in app.routes)
+    assert not any(route.path.startswith("/a/") for route in app.routes)
 
 
 # -- CompiledPath.format --------------------------------------------------------------------------

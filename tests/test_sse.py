@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import dataclasses
+import enum
 import importlib
+import inspect
+import itertools
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator, MutableMapping
 from typing import Annotated, Any
 
 import httpx
@@ -17,6 +20,7 @@ import pydantic
 import pytest
 
 from lanner import BackgroundTasks, Header, Lanner, Request
+from lanner._sse import encode_event
 from lanner.responses import EventSourceResponse as FromResponses
 from lanner.responses import ServerSentEvent as EventFromResponses
 from lanner.sse import EventSourceResponse, ServerSentEvent
@@ -303,7 +307,7 @@ def test_sync_generators_run_in_the_thread_pool() -> None:
 
 
 def test_head_sends_no_events_and_closes_the_generator() -> None:
-    def numbers() -> Iterator[int]:
+    def numbers() -> Generator[int, None, None]:
         yield 1
 
     generator = numbers()
@@ -312,7 +316,7 @@ def test_head_sends_no_events_and_closes_the_generator() -> None:
     assert response.status_code == 200
     assert response.content == b""
     assert response.headers["content-type"] == "text/event-stream; charset=utf-8"
-    assert generator.gi_frame is None  # closed without being started
+    assert inspect.getgeneratorstate(generator) == inspect.GEN_CLOSED  # closed without being started
 
 
 def test_last_event_id_reaches_the_handler_as_a_header() -> None:
@@ -531,7 +535,7 @@ async def test_contextvars_set_by_the_generator_last_across_items() -> None:
     assert [event["data"] for event in parse(stream.text)] == ["first", "set by the generator"]
 
 
-async def call(response: EventSourceResponse, send: Callable[[Message], Any]) -> None:
+async def call(response: EventSourceResponse, send: Callable[[Any], Awaitable[None]]) -> None:
     async def receive() -> Message:
         await asyncio.Event().wait()
         raise AssertionError("unreachable")
@@ -595,6 +599,331 @@ async def test_an_event_that_cannot_be_encoded_ends_the_stream_with_its_error() 
     with pytest.raises(UnicodeDecodeError):
         await call(EventSourceResponse(events()), send)
     assert closed == [True]
+
+
+# -- the fast paths of the encoding ----------------------------------------------------------------
+
+
+class Colour(enum.StrEnum):
+    RED = "red"
+
+    def __format__(self, spec: str) -> str:
+        return "formatted, not the value"
+
+
+@pytest.mark.parametrize(
+    ("item", "wire"),
+    [
+        ({"text": "a\nb\rc"}, b'data: {"text":"a\\nb\\rc"}\n\n'),  # JSON escapes the breaks
+        (["\u2028", "é"], '["\u2028","é"]'.join(["data: ", "\n\n"]).encode()),
+        ((1, "x"), b'data: [1,"x"]\n\n'),
+        (Colour.RED, b"data: red\n\n"),  # a str subclass: its text, whatever its __format__ says
+        (bytearray(b"a\nb"), b"data: a\ndata: b\n\n"),
+        ("one line", b"data: one line\n\n"),
+    ],
+)
+def test_every_kind_of_data_encodes_as_before(item: Any, wire: bytes) -> None:
+    assert encode_event(item) == wire
+    assert ServerSentEvent(item, event="e").encode() == b"event: e\n" + wire
+    assert parse(wire.decode()) == [{"data": parse(wire.decode())[0]["data"]}]
+
+
+class Number(enum.IntEnum):
+    ONE = 1
+
+
+def test_a_subclass_of_the_event_is_an_event() -> None:
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Tick(ServerSentEvent):
+        pass
+
+    assert encode_event(Tick({"n": 1}, event="tick")) == b'event: tick\ndata: {"n":1}\n\n'
+
+
+def test_ids_that_are_not_plain_ints_or_strs_are_still_checked() -> None:
+    class Text(str):
+        pass
+
+    assert ServerSentEvent("x", id=Text("7")).encode() == b"id: 7\ndata: x\n\n"
+    assert ServerSentEvent("x", id=Number.ONE).encode() == b"id: 1\ndata: x\n\n"
+    with pytest.raises(ValueError, match="id must not contain"):
+        ServerSentEvent("x", id=Text("1\n2"))
+    with pytest.raises(ValueError, match=r"'\\r' or '\\n'"):
+        ServerSentEvent("x", event="a\rb")
+
+
+# -- the pump: one task for the stream, pings from a timer ----------------------------------------
+
+
+@pytest.mark.anyio
+async def test_ten_thousand_quick_events_create_no_task_per_event() -> None:
+    created: list[asyncio.Task[Any]] = []
+    sent: list[Message] = []
+
+    def factory(loop: asyncio.AbstractEventLoop, coro: Any, context: Any = None) -> asyncio.Task[Any]:
+        task = asyncio.Task(coro, loop=loop, context=context)
+        created.append(task)
+        return task
+
+    async def events() -> AsyncIterator[ServerSentEvent]:
+        for n in range(10_000):
+            yield ServerSentEvent({"n": n}, event="tick", id=n)
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    loop = asyncio.get_running_loop()
+    loop.set_task_factory(factory)
+    try:
+        await call(EventSourceResponse(events(), ping=0.5), send)
+    finally:
+        loop.set_task_factory(None)
+    assert len(sent) == 1 + 10_000 + 1  # the start, one body message per event, the last one
+    assert sent[-2]["body"] == b'event: tick\nid: 9999\ndata: {"n":9999}\n\n'
+    assert len(created) <= 3  # the pump and the disconnect listener (and no ping: never idle)
+
+
+@pytest.mark.anyio
+async def test_every_item_is_pulled_in_the_same_task() -> None:
+    tasks: set[asyncio.Task[Any] | None] = set()
+    variable: contextvars.ContextVar[str] = contextvars.ContextVar("variable", default="unset")
+
+    async def events() -> AsyncIterator[int]:
+        variable.set("inside")
+        for n in range(50):
+            tasks.add(asyncio.current_task())
+            yield n
+            await asyncio.sleep(0)
+
+    stream = Stream(serve(lambda: EventSourceResponse(events())))
+    await stream.finish()
+    assert len(parse(stream.text)) == 50
+    assert len(tasks) == 1 and None not in tasks
+    assert variable.get() == "unset"  # the generator's context is its own, not the caller's
+
+
+@pytest.mark.anyio
+async def test_a_generator_slower_than_the_ping_gets_pings_between_its_events() -> None:
+    go = asyncio.Event()
+
+    async def events() -> AsyncIterator[str]:
+        for name in ("a", "b", "c"):
+            await go.wait()
+            go.clear()
+            yield name
+
+    stream = Stream(serve(lambda: EventSourceResponse(events(), ping=0.02)))
+
+    async def ping_then_release(name: str) -> None:
+        pings = stream.text.count(": ping")
+        await stream.until(lambda: stream.text.count(": ping") > pings)
+        go.set()
+        await stream.until(lambda: f"data: {name}\n\n" in stream.text)
+
+    for name in ("a", "b", "c"):
+        await ping_then_release(name)
+    await stream.finish()
+    assert [event["data"] for event in parse(stream.text)] == ["a", "b", "c"]
+    bodies = [m["body"] for m in stream.messages[1:]]
+    assert bodies[0] == b": ping\n\n" and bodies[-1] == b""
+    assert set(bodies) == {b": ping\n\n", b"data: a\n\n", b"data: b\n\n", b"data: c\n\n", b""}
+
+
+@pytest.mark.anyio
+async def test_a_ping_only_follows_ping_seconds_without_any_message() -> None:
+    ping = 0.05
+    loop = asyncio.get_running_loop()
+    stamped: list[tuple[float, bytes]] = []
+
+    async def events() -> AsyncIterator[int]:
+        for n in range(12):
+            yield n
+            await asyncio.sleep(0.01 if n != 5 else 3 * ping)  # one long pause in the middle
+
+    async def send(message: Message) -> None:
+        stamped.append((loop.time(), message.get("body", b"")))
+
+    await call(EventSourceResponse(events(), ping=ping), send)
+    bodies = [body for _, body in stamped[1:]]
+    assert [event["data"] for event in parse(b"".join(bodies).decode())] == [str(n) for n in range(12)]
+    assert b": ping\n\n" in bodies  # the long pause got at least one
+    for (before, _), (at, body) in itertools.pairwise(stamped[1:]):
+        if body == b": ping\n\n":
+            assert at - before >= ping - 0.005, "a ping came while events were flowing"
+
+
+@pytest.mark.anyio
+async def test_a_sync_generator_that_blocks_gets_pings() -> None:
+    release = threading.Event()
+
+    def events() -> Iterator[str]:
+        yield "before"
+        release.wait(WAIT)
+        yield "after"
+
+    stream = Stream(serve(lambda: EventSourceResponse(events(), ping=0.02)))
+    try:
+        await stream.until(lambda: ": ping\n\n" in stream.text)
+    finally:
+        release.set()
+    await stream.finish()
+    assert [event["data"] for event in parse(stream.text)] == ["before", "after"]
+
+
+@pytest.mark.anyio
+async def test_an_event_ready_during_a_ping_waits_for_the_ping_to_be_sent() -> None:
+    ping_started = asyncio.Event()
+    gate = asyncio.Event()
+    produced = asyncio.Event()
+    sent: list[bytes] = []
+    sending = 0
+    overlapped = False
+
+    async def events() -> AsyncIterator[str]:
+        yield "a"
+        await ping_started.wait()
+        produced.set()
+        yield "b"
+
+    async def send(message: Message) -> None:
+        nonlocal sending, overlapped
+        overlapped = overlapped or sending > 0
+        sending += 1
+        try:
+            if message.get("body") == b": ping\n\n":
+                ping_started.set()
+                await gate.wait()
+            sent.append(message.get("body", b""))
+        finally:
+            sending -= 1
+
+    task = asyncio.create_task(call(EventSourceResponse(events(), ping=0.02), send))
+    async with asyncio.timeout(WAIT):
+        await produced.wait()
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert b"data: b\n\n" not in sent  # held back while the ping is in the middle of its send
+    gate.set()
+    await task
+    assert sent[1:] == [b"data: a\n\n", b": ping\n\n", b"data: b\n\n", b""]
+    assert not overlapped
+
+
+@pytest.mark.anyio
+async def test_a_failing_ping_counts_as_a_disconnect_and_closes_the_generator() -> None:
+    closed: list[bool] = []
+    sent: list[Message] = []
+
+    async def events() -> AsyncIterator[str]:
+        try:
+            yield "only"
+            await asyncio.Event().wait()  # only the failed ping ends this
+        finally:
+            closed.append(True)
+
+    async def send(message: Message) -> None:
+        if message.get("body") == b": ping\n\n":
+            raise BrokenPipeError("gone")
+        sent.append(message)
+
+    await call(EventSourceResponse(events(), ping=0.02), send)
+    assert closed == [True]
+    assert [m.get("body") for m in sent[1:]] == [b"data: only\n\n"]
+
+
+@pytest.mark.anyio
+async def test_a_ping_failing_with_another_error_raises_it_after_closing_the_generator() -> None:
+    closed: list[bool] = []
+
+    async def events() -> AsyncIterator[str]:
+        try:
+            yield "only"
+            await asyncio.Event().wait()
+        finally:
+            closed.append(True)
+
+    async def send(message: Message) -> None:
+        if message.get("body") == b": ping\n\n":
+            raise RuntimeError("the server's own failure")
+
+    with pytest.raises(RuntimeError, match="server's own"):
+        await call(EventSourceResponse(events(), ping=0.02), send)
+    assert closed == [True]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("error", [BrokenPipeError("gone"), RuntimeError("the server's own failure")])
+async def test_a_ping_failing_while_an_event_waits_for_it(error: Exception) -> None:
+    ping_started = asyncio.Event()
+    gate = asyncio.Event()
+    produced = asyncio.Event()
+    closed: list[bool] = []
+    sent: list[bytes] = []
+
+    async def events() -> AsyncIterator[str]:
+        try:
+            yield "a"
+            await ping_started.wait()
+            produced.set()
+            yield "b"
+        finally:
+            closed.append(True)
+
+    async def send(message: Message) -> None:
+        if message.get("body") == b": ping\n\n":
+            ping_started.set()
+            await gate.wait()
+            raise error
+        sent.append(message.get("body", b""))
+
+    task = asyncio.create_task(call(EventSourceResponse(events(), ping=0.02), send))
+    async with asyncio.timeout(WAIT):
+        await produced.wait()
+    gate.set()
+    if isinstance(error, OSError):
+        await task  # the client is gone: no error
+    else:
+        with pytest.raises(RuntimeError, match="server's own"):
+            await task
+    assert closed == [True]
+    assert sent[1:] == [b"data: a\n\n"]  # "b" was never sent, nor the last message
+
+
+@pytest.mark.anyio
+async def test_a_disconnect_during_a_stuck_ping_cancels_it_and_closes_the_generator() -> None:
+    closed: list[bool] = []
+    ping_started = asyncio.Event()
+    ping_cancelled: list[bool] = []
+    gone = asyncio.Event()
+
+    async def events() -> AsyncIterator[str]:
+        try:
+            yield "only"
+            await asyncio.Event().wait()
+        finally:
+            closed.append(True)
+
+    async def receive() -> Message:
+        await gone.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        if message.get("body") == b": ping\n\n":
+            ping_started.set()
+            try:
+                await asyncio.Event().wait()  # a client that stopped reading
+            except asyncio.CancelledError:
+                ping_cancelled.append(True)
+                raise
+
+    response = EventSourceResponse(events(), ping=0.02)
+    task = asyncio.create_task(response({"type": "http", "method": "GET", "headers": []}, receive, send))
+    async with asyncio.timeout(WAIT):
+        await ping_started.wait()
+        gone.set()
+        await task
+    assert closed == [True]
+    assert ping_cancelled == [True]
 
 
 # -- the example ---------------------------------------------------------------------------------
