@@ -426,3 +426,49 @@ def test_the_example_app_is_documented() -> None:
         "#/channels/draw/messages/Ack",
         "#/channels/draw/messages/InvalidMessage",
     ]
+
+
+def test_edge_cases_keep_the_document_valid() -> None:
+    def make_model(extra: bool) -> type[BaseModel]:
+        if extra:
+
+            class Note(BaseModel):
+                text: str
+                pinned: bool
+
+            return Note
+
+        class Note(BaseModel):  # type: ignore[no-redef]
+            text: str
+
+        return Note
+
+    first, second = make_model(False), make_model(True)  # two different models with one name
+
+    class Other(BaseModel):
+        count: int
+
+    class InvalidMessage(BaseModel):  # an application model with lanner's reserved name
+        why: str
+
+    app = Lanner(
+        servers=[{"url": "https://api.example.com/v1"}, {"url": "https://api.example.com/v2"}],
+        license_info={"name": "MIT"},
+    )
+
+    @app.websocket("/a", receives=first, sends=InvalidMessage, on_invalid="reply")
+    async def a(
+        ws: WebSocket,
+        loud: Annotated[bool, Query(deprecated=True, description="shout")] = True,
+    ) -> None: ...
+
+    @app.websocket("/b", receives=second, sends=Annotated[Other, {"unhashable": []}])
+    async def b(ws: WebSocket) -> None: ...
+
+    document = check(app.asyncapi())
+    assert {"MIT"} == {document["info"]["license"]["name"]}
+    assert len(document["servers"]) == 2
+    assert len(document["components"]["messages"]) >= 4  # two Notes, Other, InvalidMessage...
+    binding = document["channels"]["a"]["bindings"]["ws"]["query"]["properties"]["loud"]
+    assert binding["deprecated"] is True and binding["description"] == "shout"
+    assert any(name.startswith("InvalidMessage_") for name in document["components"]["schemas"])

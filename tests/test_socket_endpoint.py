@@ -406,3 +406,55 @@ def test_dependency_overrides_apply_to_websocket_routes() -> None:
     app.dependency_overrides[real] = lambda: "fake"
     with TestClient(app).websocket_connect("/ws") as ws:
         assert ws.receive_text() == "fake"
+
+
+def test_a_response_parameter_on_a_websocket_route_fails_at_compile_time() -> None:
+    from lanner import Response
+
+    app = Lanner()
+
+    @app.websocket("/ws")
+    async def ws_route(ws: WebSocket, response: Response) -> None: ...
+
+    with pytest.raises(TypeError, match="no Response or BackgroundTasks"):
+        TestClient(app).get("/")
+
+
+def test_app_scoped_dependencies_start_on_first_use_without_a_lifespan() -> None:
+    started: list[str] = []
+
+    def pool() -> str:
+        started.append("pool")
+        return "pool"
+
+    app = Lanner()
+
+    @app.websocket("/ws")
+    async def ws_route(ws: WebSocket, p: Annotated[str, Depends(pool, scope="app")]) -> None:
+        await ws.accept()
+        await ws.send_text(p)
+
+    client = TestClient(app)  # no `with`: no lifespan
+    for _ in range(2):
+        with client.websocket_connect("/ws") as ws:
+            assert ws.receive_text() == "pool"
+    assert started == ["pool"]
+
+
+def test_security_scopes_reach_a_websocket_dependency() -> None:
+    from lanner import Security, SecurityScopes
+
+    app = Lanner()
+
+    def scoped(scopes: SecurityScopes) -> str:
+        return scopes.scope_str
+
+    @app.websocket("/ws")
+    async def ws_route(
+        ws: WebSocket, granted: Annotated[str, Security(scoped, scopes=["chat:read"])]
+    ) -> None:
+        await ws.accept()
+        await ws.send_text(granted)
+
+    with TestClient(app).websocket_connect("/ws") as ws:
+        assert ws.receive_text() == "chat:read"

@@ -420,3 +420,102 @@ def test_a_client_that_keeps_talking_is_never_idle() -> None:
             ws.send_text("still here")
             assert ws.receive_text() == "STILL HERE"
             time.sleep(0.02)
+
+
+class FakeChannel:
+    """A scripted client for driving a `WebSocket` directly; it answers a close as a server does."""
+
+    def __init__(self, *incoming: dict[str, Any], fail_send: bool = False) -> None:
+        self.incoming: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        for message in incoming:
+            self.incoming.put_nowait(message)
+        self.sent: list[dict[str, Any]] = []
+        self.fail_send = fail_send
+
+    async def receive(self) -> dict[str, Any]:
+        return await self.incoming.get()
+
+    async def send(self, message: Any) -> None:
+        if self.fail_send:
+            raise OSError("gone")
+        self.sent.append(message)
+        if message["type"] == "websocket.close":
+            self.incoming.put_nowait({"type": "websocket.disconnect", "code": message["code"]})
+
+    def socket(self, **limits: Any) -> WebSocket:
+        scope = {"type": "websocket", "path": "/", "headers": [(b"cookie", b"a=1")], "query_string": b"q=2"}
+        return WebSocket(scope, self.receive, self.send, WebSocketLimits(**limits))
+
+
+@pytest.mark.anyio
+async def test_a_client_that_leaves_during_the_handshake() -> None:
+    channel = FakeChannel({"type": "websocket.disconnect", "code": 1001})
+    ws = channel.socket()
+    with pytest.raises(WebSocketDisconnect) as caught:
+        await ws.accept()
+    assert caught.value.code == 1001
+    assert ws.client_state is WebSocketState.DISCONNECTED
+    await ws.close()  # nobody to tell
+    assert channel.sent == []
+
+
+@pytest.mark.anyio
+async def test_raw_receive_tracks_the_states_and_parsed_parts_are_cached() -> None:
+    channel = FakeChannel({"type": "websocket.connect"}, {"type": "websocket.disconnect", "code": 1000})
+    ws = channel.socket()
+    assert (await ws.receive())["type"] == "websocket.connect"
+    assert ws.client_state is WebSocketState.CONNECTED
+    assert ws.query_params is ws.query_params
+    assert ws.cookies is ws.cookies and ws.cookies == {"a": "1"}
+    assert (await ws.receive())["type"] == "websocket.disconnect"
+    assert ws.client_state is ws.application_state is WebSocketState.DISCONNECTED
+
+
+@pytest.mark.anyio
+async def test_a_close_that_cannot_be_sent_marks_the_client_gone() -> None:
+    channel = FakeChannel({"type": "websocket.connect"})
+    ws = channel.socket()
+    await ws.accept()
+    channel.fail_send = True
+    await ws.close(1000)
+    assert ws.client_state is WebSocketState.DISCONNECTED
+    ws._close_soon(1008, "again")  # already closed: nothing more to do
+    assert ws._closed_by is None
+
+
+@pytest.mark.anyio
+async def test_after_an_idle_close_every_receive_says_why() -> None:
+    channel = FakeChannel({"type": "websocket.connect"})
+    ws = channel.socket(idle_timeout=0.02)
+    await ws.accept()
+    with pytest.raises(WebSocketDisconnect) as caught:
+        await asyncio.wait_for(ws.receive_text(), 5.0)
+    assert (caught.value.code, caught.value.reason) == (1001, "no message for 0.02 seconds")
+    # The close frame went out from its own task, and later receives report the same reason.
+    assert channel.sent[-1]["code"] == 1001
+    with pytest.raises(WebSocketDisconnect) as again:
+        await ws.receive_text()
+    assert again.value.code == 1001
+    ws.release()
+
+
+@pytest.mark.anyio
+async def test_a_close_frame_that_fails_in_the_background_is_quiet() -> None:
+    channel = FakeChannel({"type": "websocket.connect"})
+    ws = channel.socket()
+    await ws.accept()
+    channel.fail_send = True
+    ws._close_soon(1008, "slow")
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert ws._closed_by == (1008, "slow")
+
+
+def test_iter_text_closes_on_a_binary_message_with_1003(client: TestClient) -> None:
+    with client.websocket_connect("/text") as ws:
+        ws.send_text("ok")
+        assert ws.receive_text() == "OK"
+        ws.send_bytes(b"\x00")
+        with pytest.raises(WebSocketDisconnect) as caught:
+            ws.receive_text()
+    assert caught.value.code == 1003
