@@ -667,3 +667,32 @@ async def test_example_under_concurrent_requests() -> None:
     stats = example.double.stats.snapshot()
     assert stats["items"] == 50
     assert stats["largest_batch"] <= 32
+
+
+def test_items_queued_during_a_batch_wait_for_the_callers_it_answers() -> None:
+    sizes: list[int] = []
+    gate: asyncio.Event
+
+    @batched(max_batch_size=10, max_wait_ms=200)
+    async def work(items: list[int]) -> list[int]:
+        sizes.append(len(items))
+        if len(sizes) == 1:
+            await gate.wait()
+        return items
+
+    async def main() -> None:
+        nonlocal gate
+        gate = asyncio.Event()
+        first = asyncio.ensure_future(work(0))
+        while not sizes:
+            await asyncio.sleep(0.01)
+        during = [asyncio.ensure_future(work(i)) for i in (1, 2)]  # queued while batch 1 runs
+        await asyncio.sleep(0.3)  # longer than max_wait_ms: they have "waited" already
+        gate.set()
+        await first
+        await asyncio.sleep(0.01)
+        after = [asyncio.ensure_future(work(i)) for i in (3, 4, 5)]  # answered callers return
+        assert await asyncio.gather(*during, *after) == [1, 2, 3, 4, 5]
+
+    asyncio.run(main())
+    assert sizes == [1, 5]

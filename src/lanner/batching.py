@@ -199,7 +199,7 @@ def _check_options(max_batch_size: int, max_wait_ms: float, max_queue: int) -> N
 class _LoopQueue(Generic[T, R]):
     """A batcher's queue and worker task in one event loop."""
 
-    __slots__ = ("entries", "loop", "owner", "task", "waiter")
+    __slots__ = ("entries", "finished", "loop", "owner", "task", "waiter")
 
     def __init__(self, owner: Batched[T, R], loop: asyncio.AbstractEventLoop) -> None:
         self.owner = owner
@@ -207,6 +207,8 @@ class _LoopQueue(Generic[T, R]):
         self.entries: deque[_Entry[T, R]] = deque()
         self.task: asyncio.Task[None] | None = None
         self.waiter: asyncio.Future[None] | None = None  # set while the worker waits for more items
+        #: When the last batch ended: items queued while it ran may wait for company from then.
+        self.finished = 0.0
 
     def start(self) -> None:
         # An empty context: the worker serves many requests, and must not carry the first caller's
@@ -248,6 +250,7 @@ class _LoopQueue(Generic[T, R]):
             batch = self._take()
             if batch:
                 await self._run(batch)
+                self.finished = self.loop.time()
         self.task = None  # no await since the check above: a new call starts a new worker
 
     async def _gather(self) -> None:
@@ -255,7 +258,11 @@ class _LoopQueue(Generic[T, R]):
         owner = self.owner
         if len(self.entries) >= owner.max_batch_size or self.loop in _draining:
             return
-        delay = self.entries[0].enqueued + owner.max_wait_ms / 1000 - self.loop.time()
+        # Items that queued while the last batch ran start their wait when it ends: under a steady
+        # load the callers it answered come back within moments, and join them rather than
+        # leaving them for the batch after (which doubled the p99 of the model benchmark).
+        start = max(self.entries[0].enqueued, self.finished)
+        delay = start + owner.max_wait_ms / 1000 - self.loop.time()
         if delay <= 0:
             return
         waiter = self.waiter = self.loop.create_future()
