@@ -519,3 +519,15 @@ def test_iter_text_closes_on_a_binary_message_with_1003(client: TestClient) -> N
         with pytest.raises(WebSocketDisconnect) as caught:
             ws.receive_text()
     assert caught.value.code == 1003
+
+
+def test_accept_takes_header_pairs_of_bytes_too() -> None:
+    app = Lanner()
+
+    @app.websocket("/h")
+    async def h(ws: WebSocket) -> None:
+        await ws.accept(headers=[(b"X-Raw", b"1"), ("X-Text", "2")])
+        await ws.close()
+
+    with TestClient(app).websocket_connect("/h") as ws:
+        assert ws.extra_headers == [(b"x-raw", b"1"), (b"x-text", b"2")]

@@ -139,6 +139,10 @@ def _validator(model: Any) -> ValueValidator:
     return validator
 
 
+def _raw(text: str | bytes) -> bytes:
+    return text if isinstance(text, bytes) else text.encode("latin-1")
+
+
 def _short(reason: str) -> str:
     """`reason` cut to what a close frame carries."""
     encoded = reason.encode("utf-8")
@@ -309,9 +313,11 @@ class WebSocket:
     async def accept(
         self,
         subprotocol: str | None = None,
-        headers: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
+        headers: Mapping[str, str] | Sequence[tuple[str | bytes, str | bytes]] | None = None,
     ) -> None:
         """Complete the handshake, choosing `subprotocol` and adding `headers` to the answer.
+
+        `headers` is a mapping or a list of pairs, of text or (Starlette's habit) bytes.
 
         Raises:
             RuntimeError: the socket was already accepted or closed.
@@ -326,7 +332,7 @@ class WebSocket:
         if self.application_state is not WebSocketState.CONNECTING:
             raise RuntimeError(f"accept() on a WebSocket that is {self.application_state.name.lower()}")
         pairs = headers.items() if isinstance(headers, Mapping) else (headers or ())
-        raw = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in pairs]
+        raw = [(_raw(name).lower(), _raw(value)) for name, value in pairs]
         self.application_state = WebSocketState.CONNECTED
         if self._idle is not None:
             self._idle.arm()
