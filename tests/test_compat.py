@@ -24,7 +24,7 @@ from tests.compat import plugin, report, run, shim
 # The lowest score (in percent, (pass + deliberate) / (pass + deliberate + fail)) the whole run may
 # reach: the score measured when the check landed (68.4% on 2026-12-04), minus 2 points, rounded
 # down. Raise it as lanner improves.
-MIN_SCORE = 84
+MIN_SCORE = 86
 
 
 # -- the shim ----------------------------------------------------------------------------------------
