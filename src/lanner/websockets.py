@@ -199,6 +199,25 @@ class _IdleTimer:
         self._handle = asyncio.get_running_loop().call_later(self.timeout / self.LOOKS, self._look)
 
 
+class _Messages(AsyncIterator[Any]):
+    """`iter_text` and `iter_bytes`: each step is the socket's own receive, with no generator.
+
+    PERF(ws-echo): an async generator adds a frame to every resumption of a suspended receive.
+    """
+
+    __slots__ = ("_socket", "_want")
+
+    def __init__(self, socket: WebSocket, want: type) -> None:
+        self._socket = socket
+        self._want = want
+
+    def __aiter__(self) -> _Messages:
+        return self
+
+    def __anext__(self) -> Coroutine[Any, Any, Any]:
+        return self._socket._next(want=self._want, iterating=True)
+
+
 class WebSocket:
     """One WebSocket connection.
 
@@ -410,53 +429,66 @@ class WebSocket:
 
     # -- messages ----------------------------------------------------------------------------
 
-    async def _next(self, raw: bool = False) -> Any:
-        """The next message's payload, after the connection and size checks (`raw`: the message).
+    async def _next(self, raw: bool = False, want: type | None = None, iterating: bool = False) -> Any:
+        """The next message's payload, after the connection and size checks.
 
-        The message waits at most ``idle_timeout``; the states follow what it says.
+        `raw`: return the ASGI message itself. `want`: ``str`` or ``bytes``, the other kind closes
+        the socket with 1003. `iterating`: the socket closing ends an iteration
+        (`StopAsyncIteration`) instead of raising `WebSocketDisconnect`. The message waits at most
+        ``idle_timeout``; the states follow what it says.
         """
-        # PERF(ws-echo): the only coroutine from `iter_text` to the server's receive, and the
-        # states read as module constants (an enum member lookup costs ~75 ns).
-        if self.application_state is not _CONNECTED and not raw:
-            if self._closed_by is not None:
-                raise WebSocketDisconnect(*self._closed_by)
-            raise RuntimeError("the WebSocket is not accepted: call `await websocket.accept()` first")
-        if self.client_state is _DISCONNECTED:
-            raise RuntimeError("receive() after the client disconnected")
-        idle = self._idle
-        if idle is None:
-            message = await self._receive()
-        else:
-            # PERF(ws-echo): a flag and a count per receive; the timer does the rest.
-            idle.waiting = True
-            try:
+        # PERF(ws-echo): the only coroutine between `async for` (or `receive_text`) and the
+        # server's receive, and the states read as module constants (an enum member lookup costs
+        # ~75 ns).
+        try:
+            if self.application_state is not _CONNECTED and not raw:
+                if self._closed_by is not None:
+                    raise WebSocketDisconnect(*self._closed_by)
+                raise RuntimeError("the WebSocket is not accepted: call `await websocket.accept()` first")
+            if self.client_state is _DISCONNECTED:
+                raise RuntimeError("receive() after the client disconnected")
+            idle = self._idle
+            if idle is None:
                 message = await self._receive()
-            finally:
-                idle.waiting = False
-            idle.received += 1
-        kind = message["type"]
-        if kind != "websocket.receive":
-            if kind == "websocket.disconnect":
-                self.client_state = self.application_state = _DISCONNECTED
-                self.release()
-                if not raw:
-                    if self._closed_by is not None:  # lanner closed it over a limit: say which
-                        raise WebSocketDisconnect(*self._closed_by)
-                    raise WebSocketDisconnect(message.get("code", 1000), message.get("reason"))
-            elif kind == "websocket.connect":
-                self.client_state = _CONNECTED
-        if raw:
-            return message
-        text: str | None = message.get("text")
-        if text is not None:
-            # PERF(ws-echo): a character is at most 4 bytes, so most texts skip the encoding.
-            if len(text) * 4 > self._max_size and len(text.encode("utf-8")) > self._max_size:
+            else:
+                # PERF(ws-echo): a flag and a count per receive; the timer does the rest.
+                idle.waiting = True
+                try:
+                    message = await self._receive()
+                finally:
+                    idle.waiting = False
+                idle.received += 1
+            kind = message["type"]
+            if kind != "websocket.receive":
+                if kind == "websocket.disconnect":
+                    self.client_state = self.application_state = _DISCONNECTED
+                    self.release()
+                    if not raw:
+                        if self._closed_by is not None:  # lanner closed it over a limit: say which
+                            raise WebSocketDisconnect(*self._closed_by)
+                        raise WebSocketDisconnect(message.get("code", 1000), message.get("reason"))
+                elif kind == "websocket.connect":
+                    self.client_state = _CONNECTED
+            if raw:
+                return message
+            text: str | None = message.get("text")
+            if text is not None:
+                # PERF(ws-echo): a character is at most 4 bytes, so most texts skip the encoding.
+                if len(text) * 4 > self._max_size and len(text.encode("utf-8")) > self._max_size:
+                    await self._too_big()
+                if want is bytes:
+                    await self._refuse(CloseCode.UNSUPPORTED_DATA, "expected a binary message")
+                return text
+            data: bytes = message.get("bytes") or b""
+            if len(data) > self._max_size:
                 await self._too_big()
-            return text
-        data: bytes = message.get("bytes") or b""
-        if len(data) > self._max_size:
-            await self._too_big()
-        return data
+            if want is str:
+                await self._refuse(CloseCode.UNSUPPORTED_DATA, "expected a text message")
+            return data
+        except WebSocketDisconnect:
+            if iterating:
+                raise StopAsyncIteration from None
+            raise
 
     async def _too_big(self) -> None:
         await self._refuse(CloseCode.MESSAGE_TOO_BIG, f"message over {self._max_size} bytes")
@@ -472,10 +504,7 @@ class WebSocket:
         Raises:
             WebSocketDisconnect: the socket closed (see the module's limits).
         """
-        payload = await self._next()
-        if type(payload) is not str:
-            await self._refuse(CloseCode.UNSUPPORTED_DATA, "expected a text message")
-        return cast(str, payload)
+        return cast(str, await self._next(want=str))
 
     async def receive_bytes(self) -> bytes:
         """Return the next binary message (a text one closes the socket with 1003).
@@ -483,10 +512,7 @@ class WebSocket:
         Raises:
             WebSocketDisconnect: the socket closed (see the module's limits).
         """
-        payload = await self._next()
-        if type(payload) is not bytes:
-            await self._refuse(CloseCode.UNSUPPORTED_DATA, "expected a binary message")
-        return cast(bytes, payload)
+        return cast(bytes, await self._next(want=bytes))
 
     @overload
     async def receive_json(self, model: None = None) -> Any: ...
@@ -551,24 +577,13 @@ class WebSocket:
         else:
             await self.send({"type": "websocket.send", "text": raw.decode("utf-8")})
 
-    async def iter_text(self) -> AsyncIterator[str]:
+    def iter_text(self) -> AsyncIterator[str]:
         """Yield text messages until the socket closes (a binary one closes it with 1003)."""
-        try:
-            while True:
-                payload = await self._next()
-                if type(payload) is not str:
-                    await self._refuse(CloseCode.UNSUPPORTED_DATA, "expected a text message")
-                yield cast(str, payload)
-        except WebSocketDisconnect:
-            return
+        return _Messages(self, str)
 
-    async def iter_bytes(self) -> AsyncIterator[bytes]:
-        """Yield binary messages until the socket closes."""
-        try:
-            while True:
-                yield await self.receive_bytes()
-        except WebSocketDisconnect:
-            return
+    def iter_bytes(self) -> AsyncIterator[bytes]:
+        """Yield binary messages until the socket closes (a text one closes it with 1003)."""
+        return _Messages(self, bytes)
 
     @overload
     def iter_json(self, model: None = None) -> AsyncIterator[Any]: ...
