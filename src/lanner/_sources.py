@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from lanner.cookies import parse_cookies
 from lanner.datastructures import parse_query_string
 from lanner.exceptions import HTTPException
 from lanner.forms import FORM_SCOPE_KEY, FormData, UploadFile
@@ -17,6 +18,7 @@ from lanner.signature import BodyPlan, CallPlan, FormPlan, ParamModel
 from lanner.types import Receive, Scope
 
 __all__ = [
+    "SourceReader",
     "bind_body",
     "bind_form",
     "close_form",
@@ -66,6 +68,35 @@ def cookie_header(scope: Scope) -> str:
     """The request's cookies as one header: HTTP/2 clients may send one ``cookie`` line each."""
     values: list[bytes] = [value for name, value in scope["headers"] if name == b"cookie"]
     return b"; ".join(values).decode("latin-1")
+
+
+class SourceReader:
+    """Which of the query, headers and cookies a route's functions read: decided once, per route.
+
+    `read` then parses, once per request, only those (both endpoints, HTTP and WebSocket, use it).
+    """
+
+    __slots__ = ("header_keys", "query_keys", "reads_cookies", "reads_headers", "reads_query")
+
+    def __init__(self, plans: Sequence[CallPlan]) -> None:
+        self.query_keys = tuple(k for p in plans for k in p.query_keys) + tuple(
+            k for p in plans for m in p.query_models for k in m.keys
+        )
+        self.reads_query = any(p.query or p.query_models for p in plans)
+        self.header_keys = tuple(k for p in plans for k in p.header_keys) + tuple(
+            k for p in plans for m in p.header_models for k in m.keys
+        )
+        self.reads_headers = any(p.header or p.header_models for p in plans)
+        self.reads_cookies = any(p.cookie or p.cookie_models for p in plans)
+
+    def read(
+        self, scope: Scope
+    ) -> tuple[dict[str, Any] | None, dict[str, Any] | None, dict[str, str] | None]:
+        """Parse the query, headers and cookies the route reads (None for the others)."""
+        query = query_data(scope, self.query_keys) if self.reads_query else None
+        headers = header_data(scope, self.header_keys) if self.reads_headers else None
+        cookies = parse_cookies(cookie_header(scope)) if self.reads_cookies else None
+        return query, headers, cookies
 
 
 def validate_sources(

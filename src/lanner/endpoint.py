@@ -16,20 +16,17 @@ from typing import Any
 
 from lanner._calls import cleanup, invoke, starter, unwind, wrap
 from lanner._sources import (
+    SourceReader,
     bind_body,
     bind_form,
     close_form,
-    cookie_header,
-    header_data,
     is_form_type,
-    query_data,
     receive_body,
     validate_sources,
 )
 from lanner._validation import ResponseSerializer
 from lanner.background import BackgroundTasks
 from lanner.concurrency import run_in_threadpool
-from lanner.cookies import parse_cookies
 from lanner.datastructures import quote_path, quote_query
 from lanner.di import DependencyPlan, Step, build_dependency_plan
 from lanner.errors import ExceptionHandlers, accepts_html, http_problem, loggable
@@ -178,15 +175,8 @@ class Endpoint:
         self._text_charset = "utf-8" if text is None else text[1]
         self._max_body = max_body_size or runtime.max_body_size
         plans = [step.plan for step in self._steps]
-        self._query_keys = tuple(k for p in plans for k in p.query_keys) + tuple(
-            k for p in plans for m in p.query_models for k in m.keys
-        )
-        self._reads_query = any(p.query or p.query_models for p in plans)
-        self._header_keys = tuple(k for p in plans for k in p.header_keys) + tuple(
-            k for p in plans for m in p.header_models for k in m.keys
-        )
-        self._reads_headers = any(p.header or p.header_models for p in plans)
-        self._reads_cookies = any(p.cookie or p.cookie_models for p in plans)
+        #: ``(query, headers, cookies)`` of a request: parsed only when a step reads them.
+        self._read_sources = SourceReader(plans).read
         self._body_plans = tuple(p for p in plans if p.body)
         # Raises TypeError for a route whose functions read both a JSON body and a form.
         self._form_body = body_kind(plans) == "form"
@@ -393,15 +383,6 @@ class Endpoint:
             assert request is not None  # a route with sessions always builds its request
             return await self._runtime.handlers.respond(request, exc)
         return response
-
-    def _read_sources(self, scope: Scope) -> tuple[Any, Any, Any]:
-        """Parse, once per request, the query, headers and cookies any step of the route reads."""
-        query = query_data(scope, self._query_keys) if self._reads_query else None
-        headers = header_data(scope, self._header_keys) if self._reads_headers else None
-        cookies = None
-        if self._reads_cookies:
-            cookies = parse_cookies(cookie_header(scope))
-        return query, headers, cookies
 
     async def _before(self, request: Request) -> Response | None:
         for hook, is_async in self._runtime.before:

@@ -20,8 +20,7 @@ from contextlib import AsyncExitStack
 from typing import Any
 
 from lanner._calls import cleanup, invoke, wrap
-from lanner._sources import cookie_header, header_data, query_data, validate_sources
-from lanner.cookies import parse_cookies
+from lanner._sources import SourceReader, validate_sources
 from lanner.di import DependencyPlan, build_dependency_plan
 from lanner.endpoint import Runtime
 from lanner.errors import ProblemResponse, loggable
@@ -73,15 +72,7 @@ class WebSocketEndpoint:
         self._calls = tuple(wrap(step.plan) for step in self._steps)
         self._app_steps = tuple((step.slot, step.plan.call) for step in plan.app_steps)
         self._slots = len(plan.steps)
-        self._query_keys = tuple(k for p in plans for k in p.query_keys) + tuple(
-            k for p in plans for m in p.query_models for k in m.keys
-        )
-        self._reads_query = any(p.query or p.query_models for p in plans)
-        self._header_keys = tuple(k for p in plans for k in p.header_keys) + tuple(
-            k for p in plans for m in p.header_models for k in m.keys
-        )
-        self._reads_headers = any(p.header or p.header_models for p in plans)
-        self._reads_cookies = any(p.cookie or p.cookie_models for p in plans)
+        self._read_sources = SourceReader(plans).read
         self._has_generators = any(p.kind in ("generator", "async_generator") for p in plans)
         self._wants_session = any(p.session_args for p in plans)
 
@@ -109,9 +100,7 @@ class WebSocketEndpoint:
         self, websocket: WebSocket, scope: Scope, path_params: dict[str, Any], stack: AsyncExitStack | None
     ) -> None:
         errors: list[dict[str, Any]] = []
-        query = query_data(scope, self._query_keys) if self._reads_query else None
-        headers = header_data(scope, self._header_keys) if self._reads_headers else None
-        cookies = parse_cookies(cookie_header(scope)) if self._reads_cookies else None
+        query, headers, cookies = self._read_sources(scope)
         arguments: list[dict[str, Any]] = []
         for step in self._steps:
             kwargs: dict[str, Any] = {}
