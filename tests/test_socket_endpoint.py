@@ -458,3 +458,26 @@ def test_security_scopes_reach_a_websocket_dependency() -> None:
 
     with TestClient(app).websocket_connect("/ws") as ws:
         assert ws.receive_text() == "chat:read"
+
+
+def test_an_http_connection_dependency_serves_both_kinds_of_route() -> None:
+    from lanner.requests import HTTPConnection
+
+    def who(conn: HTTPConnection) -> str:
+        return f"{type(conn).__name__}:{conn.headers.get('x-user', '?')}:{conn.url.path}"
+
+    app = Lanner()
+
+    @app.get("/http")
+    async def http(user: Annotated[str, Depends(who)]) -> str:
+        return user
+
+    @app.websocket("/ws")
+    async def ws_route(ws: WebSocket, user: Annotated[str, Depends(who)]) -> None:
+        await ws.accept()
+        await ws.send_text(user)
+
+    client = TestClient(app, headers={"X-User": "ada"})
+    assert client.get("/http").json() == "Request:ada:/http"
+    with client.websocket_connect("/ws") as ws:
+        assert ws.receive_text() == "WebSocket:ada:/ws"

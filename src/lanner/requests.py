@@ -23,7 +23,7 @@ from lanner.forms import (
 from lanner.types import AppProtocol, Message, Receive, Scope
 
 # `parse_cookies` lives in lanner.cookies; it stays importable from here.
-__all__ = ["DEFAULT_MAX_BODY_SIZE", "ClientDisconnect", "Request", "parse_cookies"]
+__all__ = ["DEFAULT_MAX_BODY_SIZE", "ClientDisconnect", "HTTPConnection", "Request", "parse_cookies"]
 
 DEFAULT_MAX_BODY_SIZE = 1024 * 1024
 # How many messages one `Request.is_disconnected` call takes from the server at most.
@@ -34,58 +34,25 @@ class ClientDisconnect(Exception):
     """The client went away before the whole body was received."""
 
 
-class Request:
-    """One HTTP request.
+class HTTPConnection:
+    """What an HTTP request and a WebSocket have in common: the scope and the parts of the handshake.
+
+    `Request` and `lanner.websockets.WebSocket` extend it. A dependency that only reads headers,
+    cookies, the query string or the client may declare ``conn: HTTPConnection`` and serve both
+    kinds of route (a `Request` parameter gets the WebSocket too, on a WebSocket route).
 
     Args:
         scope: the ASGI connection scope.
-        receive: the ASGI receive callable.
-        max_body_size: the largest body `body()`, `json()` and `stream()` accept, in bytes.
     """
 
-    __slots__ = (
-        "_body",
-        "_cookies",
-        "_disconnected",
-        "_headers",
-        "_held",
-        "_query",
-        "_receive",
-        "_state",
-        "_stream_used",
-        "_upstream",
-        "max_body_size",
-        "scope",
-    )
+    __slots__ = ("_cookies", "_headers", "_query", "_state", "scope")
 
-    def __init__(
-        self, scope: Scope, receive: Receive | None = None, max_body_size: int = DEFAULT_MAX_BODY_SIZE
-    ) -> None:
+    def __init__(self, scope: Scope) -> None:
         self.scope = scope
-        self._receive = receive
-        self.max_body_size = max_body_size
-        # `_body` stays unset until the body is read: subclasses written for Starlette test
-        # ``hasattr(self, "_body")`` to cache a transformed body (FastAPI's GzipRequest).
         self._headers: Headers | None = None
         self._query: QueryParams | None = None
         self._cookies: dict[str, str] | None = None
         self._state: State | None = None
-        self._stream_used = False
-        self._disconnected = False
-        # Body messages `is_disconnected` received before the body was read, and the receive
-        # callable they came from; `_receive` then replays them first.
-        self._held: _Held | None = None
-        self._upstream = receive
-
-    @property
-    def receive(self) -> Receive | None:
-        """The ASGI receive callable (to build another request over the same connection)."""
-        return self._receive
-
-    @property
-    def method(self) -> str:
-        """The HTTP method, upper case."""
-        return cast(str, self.scope["method"])
 
     @property
     def path(self) -> str:
@@ -108,7 +75,7 @@ class Request:
 
     @property
     def headers(self) -> Headers:
-        """The request headers: case-insensitive, multi-valued."""
+        """The headers (of the request, or of a WebSocket's handshake): case-insensitive, multi-valued."""
         if self._headers is None:
             self._headers = Headers(self.scope["headers"])
         return self._headers
@@ -149,7 +116,7 @@ class Request:
 
     @property
     def state(self) -> State:
-        """Per-request storage, seeded from the lifespan state."""
+        """Per-request (or per-socket) storage, seeded from the lifespan state."""
         if self._state is None:
             self._state = State(dict(self.scope.get("state") or {}))
         return self._state
@@ -177,12 +144,62 @@ class Request:
 
     @property
     def app(self) -> AppProtocol:
-        """The application serving this request."""
+        """The application serving this connection."""
         return cast(AppProtocol, self.scope["app"])
 
     def url_for(self, name: str, /, **path_params: Any) -> str:
         """Return the path of the route called `name`, with the mount prefix."""
         return str(self.scope.get("root_path", "")) + self.app.url_path_for(name, **path_params)
+
+
+class Request(HTTPConnection):
+    """One HTTP request.
+
+    Args:
+        scope: the ASGI connection scope.
+        receive: the ASGI receive callable.
+        max_body_size: the largest body `body()`, `json()` and `stream()` accept, in bytes.
+    """
+
+    __slots__ = (
+        "_body",
+        "_disconnected",
+        "_held",
+        "_receive",
+        "_stream_used",
+        "_upstream",
+        "max_body_size",
+    )
+
+    def __init__(
+        self, scope: Scope, receive: Receive | None = None, max_body_size: int = DEFAULT_MAX_BODY_SIZE
+    ) -> None:
+        # PERF(all): the connection's fields are set here, without a call to its __init__.
+        self.scope = scope
+        self._receive = receive
+        self.max_body_size = max_body_size
+        # `_body` stays unset until the body is read: subclasses written for Starlette test
+        # ``hasattr(self, "_body")`` to cache a transformed body (FastAPI's GzipRequest).
+        self._headers: Headers | None = None
+        self._query: QueryParams | None = None
+        self._cookies: dict[str, str] | None = None
+        self._state: State | None = None
+        self._stream_used = False
+        self._disconnected = False
+        # Body messages `is_disconnected` received before the body was read, and the receive
+        # callable they came from; `_receive` then replays them first.
+        self._held: _Held | None = None
+        self._upstream = receive
+
+    @property
+    def receive(self) -> Receive | None:
+        """The ASGI receive callable (to build another request over the same connection)."""
+        return self._receive
+
+    @property
+    def method(self) -> str:
+        """The HTTP method, upper case."""
+        return cast(str, self.scope["method"])
 
     def _check_declared_length(self) -> None:
         declared = self.headers.get("content-length")

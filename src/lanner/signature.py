@@ -30,7 +30,7 @@ from lanner._validation import (
 from lanner.background import BackgroundTasks
 from lanner.forms import MULTIPART, URLENCODED, UploadFile, require_multipart
 from lanner.params import MISSING, Body, Depends, File, Header, Param, Path, Query, SecurityScopes
-from lanner.requests import Request
+from lanner.requests import HTTPConnection, Request
 from lanner.responses import Response
 from lanner.sessions.mapping import Session
 from lanner.websockets import WebSocket
@@ -267,6 +267,8 @@ class _Collector:
                 (Session, self.session_args),
                 (SecurityScopes, self.security_scopes_args),
                 (WebSocket, self.websocket_args),
+                # Either kind of connection: the request, or on a WebSocket route the socket.
+                (HTTPConnection, self.request_args),
             ):
                 if _is_special(annotation, cls):
                     target.append(name)

@@ -21,10 +21,9 @@ import pydantic_core
 
 from lanner._json import loads_strict
 from lanner._validation import ValueValidator
-from lanner.cookies import parse_cookies
-from lanner.datastructures import URL, Address, Headers, QueryParams, State
 from lanner.exceptions import MalformedBodyError
-from lanner.types import AppProtocol, Message, Receive, Scope, Send
+from lanner.requests import HTTPConnection
+from lanner.types import Message, Receive, Scope, Send
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -218,7 +217,7 @@ class _Messages(AsyncIterator[Any]):
         return self._socket._next(want=self._want, iterating=True)
 
 
-class WebSocket:
+class WebSocket(HTTPConnection):
     """One WebSocket connection.
 
     Args:
@@ -229,24 +228,19 @@ class WebSocket:
 
     __slots__ = (
         "_closed_by",
-        "_cookies",
-        "_headers",
         "_idle",
         "_max_send",
         "_max_size",
-        "_query",
         "_receive",
         "_send",
         "_sending",
-        "_state",
         "application_state",
         "client_state",
         "limits",
-        "scope",
     )
 
     def __init__(self, scope: Scope, receive: Receive, send: Send, limits: WebSocketLimits = DEFAULT_LIMITS):
-        self.scope = scope
+        super().__init__(scope)
         self._receive = receive
         self._send = send
         self.limits = limits
@@ -262,70 +256,13 @@ class WebSocket:
         self.client_state = WebSocketState.CONNECTING
         #: The app's side: CONNECTING until `accept`, DISCONNECTED once closed.
         self.application_state = WebSocketState.CONNECTING
-        self._headers: Headers | None = None
-        self._query: QueryParams | None = None
-        self._cookies: dict[str, str] | None = None
-        self._state: State | None = None
 
     # -- what the handshake carried ------------------------------------------------------------
-
-    @property
-    def url(self) -> URL:
-        """The URL the client connected to (``ws://`` or ``wss://``)."""
-        return URL.from_scope(self.scope)
-
-    @property
-    def headers(self) -> Headers:
-        """The handshake's headers: case-insensitive, multi-valued."""
-        if self._headers is None:
-            self._headers = Headers(self.scope["headers"])
-        return self._headers
-
-    @property
-    def query_params(self) -> QueryParams:
-        """The query string as a multi-dict."""
-        if self._query is None:
-            self._query = QueryParams(self.scope.get("query_string", b""))
-        return self._query
-
-    @property
-    def path_params(self) -> dict[str, Any]:
-        """The values matched by the route's path template."""
-        return cast(dict[str, Any], self.scope.get("path_params", {}))
-
-    @property
-    def cookies(self) -> dict[str, str]:
-        """The cookies the client sent with the handshake."""
-        if self._cookies is None:
-            self._cookies = parse_cookies("; ".join(self.headers.getlist("cookie")))
-        return self._cookies
-
-    @property
-    def client(self) -> Address | None:
-        """The client's host and port, when the server knows them."""
-        client = self.scope.get("client")
-        return Address(client[0], client[1]) if client else None
-
-    @property
-    def state(self) -> State:
-        """Per-connection storage, seeded from the lifespan state."""
-        if self._state is None:
-            self._state = State(dict(self.scope.get("state") or {}))
-        return self._state
-
-    @property
-    def app(self) -> AppProtocol:
-        """The application serving this socket."""
-        return cast(AppProtocol, self.scope["app"])
 
     @property
     def subprotocols(self) -> list[str]:
         """The subprotocols the client offered, in its order of preference."""
         return list(self.scope.get("subprotocols") or ())
-
-    def url_for(self, name: str, /, **path_params: Any) -> str:
-        """Return the path of the route called `name`, with the mount prefix."""
-        return str(self.scope.get("root_path", "")) + self.app.url_path_for(name, **path_params)
 
     # -- the connection ---------------------------------------------------------------------
 

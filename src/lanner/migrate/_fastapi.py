@@ -88,7 +88,7 @@ GROUPS = (
         "lanner.openapi",
         words("get_swagger_ui_html get_redoc_html get_swagger_ui_oauth2_redirect_html"),
     ),
-    Group(("fastapi.requests", "starlette.requests"), "lanner.requests", ("Request",)),
+    Group(("fastapi.requests", "starlette.requests"), "lanner.requests", ("Request", "HTTPConnection")),
     Group(("fastapi.background", "starlette.background"), "lanner.background", ("BackgroundTasks",)),
     Group(
         ("fastapi.concurrency", "starlette.concurrency"),
