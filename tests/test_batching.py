@@ -696,3 +696,24 @@ def test_items_queued_during_a_batch_wait_for_the_callers_it_answers() -> None:
 
     asyncio.run(main())
     assert sizes == [1, 5]
+
+
+def test_each_caller_of_a_failed_batch_gets_its_own_exception() -> None:
+    @batched(max_batch_size=8, max_wait_ms=20)
+    async def model(items: list[int]) -> list[int]:
+        raise RuntimeError("out of memory")
+
+    async def caller(i: int) -> BaseException:
+        try:
+            await model(i)
+        except RuntimeError as exc:
+            exc.add_note(f"request {i}")
+            return exc
+        raise AssertionError("the batch failed: the caller must see it")
+
+    async def main() -> list[BaseException]:
+        return await asyncio.gather(*(caller(i) for i in range(3)))
+
+    errors = asyncio.run(main())
+    assert [str(e) for e in errors] == ["out of memory"] * 3
+    assert [e.__notes__ for e in errors] == [["request 0"], ["request 1"], ["request 2"]]

@@ -299,3 +299,16 @@ def test_asyncapi_writes_the_websocket_document(tmp_path):
     assert document["asyncapi"] == "3.0.0"
     assert {channel["address"] for channel in document["channels"].values()} >= {"/echo", "/moves"}
     assert main(["asyncapi", "tests.apps.debug_probe:app", "-o", str(out)]) == 0
+
+
+def test_run_counts_the_websocket_limits_of_mounted_lanner_apps(uvicorn_calls, tmp_path, monkeypatch):
+    (tmp_path / "mounted_app.py").write_text(
+        "from lanner import Lanner\n"
+        "inner = Lanner(max_message_size=8_000_000)\n"
+        "app = Lanner()\n"
+        "app.mount('/inner', inner)\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "mounted_app.py"]) == 0
+    [(_, options)] = uvicorn_calls
+    assert options["ws_max_size"] == 8_000_000

@@ -480,7 +480,7 @@ async def test_a_close_that_cannot_be_sent_marks_the_client_gone() -> None:
     await ws.close(1000)
     assert ws.client_state is WebSocketState.DISCONNECTED
     ws._close_soon(1008, "again")  # already closed: nothing more to do
-    assert ws._closed_by is None
+    assert ws._closed_by == (1000, "")
 
 
 @pytest.mark.anyio
@@ -531,3 +531,93 @@ def test_accept_takes_header_pairs_of_bytes_too() -> None:
 
     with TestClient(app).websocket_connect("/h") as ws:
         assert ws.extra_headers == [(b"x-raw", b"1"), (b"x-text", b"2")]
+
+
+def test_a_send_after_the_close_says_why_instead_of_reaching_the_server() -> None:
+    app = Lanner()
+    outcomes: list[tuple[int, str]] = []
+
+    @app.websocket("/bye")
+    async def bye(ws: WebSocket) -> None:
+        await ws.accept()
+        await ws.close(4001, "done")
+        for attempt in (ws.send_text("late"), ws.receive_text()):
+            try:
+                await attempt
+            except WebSocketDisconnect as exc:
+                outcomes.append((exc.code, exc.reason))
+
+    with TestClient(app).websocket_connect("/bye") as ws, pytest.raises(WebSocketDisconnect):
+        ws.receive_text()
+    assert outcomes == [(4001, "done"), (4001, "done")]
+
+
+def test_a_push_only_handler_ends_when_the_test_client_leaves() -> None:
+    app = Lanner()
+    ended: list[int] = []
+
+    @app.websocket("/push")
+    async def push(ws: WebSocket) -> None:
+        await ws.accept()
+        try:
+            while True:
+                await ws.send_text("tick")
+                await asyncio.sleep(0.001)
+        except WebSocketDisconnect as exc:
+            ended.append(exc.code)
+
+    with TestClient(app).websocket_connect("/push") as ws:
+        assert ws.receive_text() == "tick"
+    assert ended == [1006]
+
+
+def test_close_codes_an_application_may_not_send_are_refused() -> None:
+    from lanner import WebSocketException
+
+    for code in (999, 1004, 1005, 1006, 1015, 2000, 5000):
+        with pytest.raises(ValueError, match="not a close code"):
+            WebSocketException(code)
+    for code in (1000, 1011, 1014, 3000, 4999):
+        assert WebSocketException(code).code == code
+
+
+@pytest.mark.anyio
+async def test_close_refuses_a_reserved_code_before_sending_anything() -> None:
+    channel = FakeChannel({"type": "websocket.connect"})
+    ws = channel.socket()
+    await ws.accept()
+    with pytest.raises(ValueError):
+        await ws.close(1006)
+    assert ws.application_state is WebSocketState.CONNECTED
+
+
+@pytest.mark.anyio
+async def test_accept_refuses_headers_that_would_split_the_answer() -> None:
+    channel = FakeChannel({"type": "websocket.connect"})
+    ws = channel.socket()
+    with pytest.raises(ValueError, match="CR, LF or NUL"):
+        await ws.accept(headers={"X-A": "1\r\nSet-Cookie: admin=1"})
+    assert channel.sent == []
+
+
+def test_raw_receive_is_bounded_by_the_message_limit() -> None:
+    app = Lanner(max_message_size=10)
+
+    @app.websocket("/raw")
+    async def raw(ws: WebSocket) -> None:
+        await ws.accept()
+        message = await ws.receive()
+        await ws.send_text(str(len(message.get("bytes") or b"")))
+
+    with TestClient(app).websocket_connect("/raw") as ws:
+        ws.send_bytes(b"x" * 11)
+        with pytest.raises(WebSocketDisconnect) as caught:
+            ws.receive_text()
+    assert caught.value.code == 1009
+
+
+def test_malformed_json_is_described_in_words(client: TestClient) -> None:
+    with client.websocket_connect("/typed-reply") as ws:
+        ws.send_text("nope")
+        detail = ws.receive_json()["detail"]
+    assert detail.startswith("Invalid JSON: expected ident at line 1 column 2")

@@ -18,13 +18,17 @@ import httpx
 
 from lanner.websockets import WebSocketDisconnect
 
-__all__ = ["WebSocketDenialResponse", "WebSocketTestSession"]
+__all__ = ["ClientGone", "WebSocketDenialResponse", "WebSocketTestSession"]
 
 _Message = MutableMapping[str, Any]
 _Scope = MutableMapping[str, Any]
 _ASGIApp = Callable[[_Scope, Callable[[], Awaitable[_Message]], Callable[[_Message], Awaitable[None]]], Any]
 #: What the app's task puts in the queue when it has returned.
 _ENDED: _Message = {"type": "lanner.test.ended"}
+
+
+class ClientGone(OSError):
+    """The app sent a message after the test client left (what uvicorn's ``ClientDisconnected`` is)."""
 
 
 class WebSocketDenialResponse(httpx.Response, WebSocketDisconnect):  # type: ignore[misc]
@@ -77,6 +81,8 @@ class WebSocketTestSession:
         self._from_app: queue.Queue[_Message] = queue.Queue()
         self._task: concurrent.futures.Future[None] | None = None
         self._closed = False
+        #: Whether the client left or the app closed: the app's later sends fail.
+        self._gone = False
         #: The subprotocol the app chose, and the headers of its accept.
         self.accepted_subprotocol: str | None = None
         self.extra_headers: list[tuple[bytes, bytes]] = []
@@ -129,6 +135,11 @@ class WebSocketTestSession:
         return await self._to_app.get()
 
     async def _send(self, message: _Message) -> None:
+        if self._gone and message["type"] == "websocket.send":
+            # As uvicorn does: a send to a client that left, or after the close, fails.
+            raise ClientGone("the test client has disconnected")
+        if message["type"] == "websocket.close":
+            self._gone = True
         self._from_app.put(message)
         if message["type"] == "websocket.close":
             # As a server does: the close handshake ends with a disconnect for the app's receive.
@@ -148,7 +159,11 @@ class WebSocketTestSession:
 
     def _raise_app_error(self) -> None:
         task = self._task
-        if task is not None and task.done() and not task.cancelled():
+        if task is None:
+            return
+        # The end marker is queued a moment before the task counts as done: wait for it.
+        concurrent.futures.wait([task], timeout=self._timeout)
+        if task.done() and not task.cancelled():
             error = task.exception()
             if error is not None:
                 raise error
@@ -237,5 +252,5 @@ class WebSocketTestSession:
     def close(self, code: int = 1000, reason: str | None = None) -> None:
         """Disconnect from the app (it sees ``websocket.disconnect`` with `code`)."""
         if not self._closed:
-            self._closed = True
+            self._closed = self._gone = True
             self.send({"type": "websocket.disconnect", "code": code, "reason": reason or ""})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import copy
 import functools
 import inspect
 import logging
@@ -177,6 +178,25 @@ def _fail(future: asyncio.Future[Any], exc: BaseException) -> None:
     future.set_exception(exc)
 
 
+def _own_copy(exc: Exception) -> Exception:
+    """A copy of a whole batch's exception for one of its callers.
+
+    Each caller's request adds its own frames, notes and context to what it raises; one shared
+    object would carry every caller's into the others' error reports. An exception that cannot
+    be copied is shared.
+    """
+    try:
+        own = copy.copy(exc)
+    except Exception:
+        return exc
+    own.__cause__, own.__context__ = exc.__cause__, exc.__context__
+    own.__suppress_context__ = exc.__suppress_context__
+    own.__traceback__ = exc.__traceback__
+    if hasattr(exc, "__notes__"):
+        own.__notes__ = list(exc.__notes__)
+    return own
+
+
 def _check_results(name: str, results: Any, count: int) -> list[Any]:
     # Any sized iterable will do (a list, a tuple, a NumPy array), but not a str or a dict.
     if not isinstance(results, Collection) or isinstance(results, str | bytes | bytearray | Mapping | Set):
@@ -295,7 +315,7 @@ class _LoopQueue(Generic[T, R]):
         except Exception as exc:
             failed = True
             for entry in batch:
-                _fail(entry.future, exc)
+                _fail(entry.future, _own_copy(exc))
         except BaseException:
             # Cancelled (the batcher is being stopped) or worse: its callers must not wait for ever.
             stopped = BatcherStopped()

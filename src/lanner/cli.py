@@ -103,17 +103,19 @@ def _serve(args: argparse.Namespace, *, reload: bool, debug: bool) -> int:
 
 
 def _largest_websocket_message(app: Any) -> int | None:
-    """The largest message any WebSocket route of `app` accepts, so uvicorn refuses bigger frames.
+    """The largest message any WebSocket route of `app` (or of a lanner app mounted in it) accepts.
 
-    Without it uvicorn buffers up to 16 MiB of a message before lanner sees it is over the limit.
+    uvicorn then refuses bigger frames itself; without it uvicorn buffers up to 16 MiB of a
+    message before lanner sees it is over the limit. None for an app that is not lanner's.
     """
     limits = getattr(app, "websocket_limits", None)
     if limits is None:
         return None
     sizes: list[int] = [limits.max_message_size]
-    sizes += [
-        r.options.max_message_size for r in getattr(app, "websocket_routes", ()) if r.options.max_message_size
-    ]
+    sizes += [r.options.max_message_size for r in app.websocket_routes if r.options.max_message_size]
+    for _, mounted, _ in getattr(app, "_mounts", ()):
+        if (size := _largest_websocket_message(mounted)) is not None:
+            sizes.append(size)
     return max(sizes)
 
 

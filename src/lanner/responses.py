@@ -474,8 +474,10 @@ class EventSourceResponse(Response):
     Each item the generator yields is sent as one event, in one body message: a `ServerSentEvent`
     as it says, any other value as the ``data`` of an unnamed event (``str`` as is, ``bytes``
     decoded as UTF-8, dicts, lists, models and dataclasses as compact JSON). Sync iterables are
-    pulled in the thread pool. When the client disconnects the generator is closed at once, even
-    while it waits for its next item, so its ``finally`` runs; the background still runs after.
+    pulled in the thread pool. When the client disconnects an async generator is closed at once,
+    even while it waits for its next item, so its ``finally`` runs; a sync generator, whose
+    thread cannot be interrupted, is closed as soon as it yields its next item (which is not
+    sent). The background still runs after.
     For ``HEAD`` the generator is closed without being started. The client's ``Last-Event-ID``
     header is an ordinary header (``last_event_id: Annotated[str | None, Header()] = None``).
 

@@ -42,7 +42,10 @@ _MAX_REASON = 123
 
 
 class CloseCode(enum.IntEnum):
-    """The WebSocket close codes lanner sends (RFC 6455 section 7.4.1)."""
+    """The WebSocket close codes lanner sends or reports (RFC 6455 section 7.4.1).
+
+    ``ABNORMAL`` (1006) is only ever reported: the connection dropped without a close frame.
+    """
 
     NORMAL = 1000
     GOING_AWAY = 1001
@@ -84,10 +87,15 @@ class WebSocketDisconnect(Exception):
 class WebSocketException(Exception):
     """Raise in a WebSocket handler or dependency to close the socket with `code` and `reason`.
 
-    Before ``accept`` the server refuses the handshake (HTTP 403) instead.
+    Before ``accept`` the server refuses the handshake (HTTP 403) instead: the client sees the code
+    only once the socket was accepted.
+
+    Raises:
+        ValueError: `code` is not one an application may send (see `WebSocket.close`).
     """
 
     def __init__(self, code: int = 1008, reason: str | None = None) -> None:
+        _check_close_code(code)
         super().__init__(code, reason)
         self.code = code
         self.reason = reason or ""
@@ -138,8 +146,21 @@ def _validator(model: Any) -> ValueValidator:
     return validator
 
 
+#: The close codes an endpoint may send (RFC 6455 section 7.4 and the IANA registry).
+_SENDABLE = frozenset((1000, 1001, 1002, 1003, *range(1007, 1015), *range(3000, 5000)))
+
+
+def _check_close_code(code: int) -> None:
+    if code not in _SENDABLE:
+        allowed = "1000-1003, 1007-1014, 3000-4999"
+        raise ValueError(f"{code} is not a close code an application may send ({allowed})")
+
+
 def _raw(text: str | bytes) -> bytes:
-    return text if isinstance(text, bytes) else text.encode("latin-1")
+    raw = text if isinstance(text, bytes) else text.encode("latin-1")
+    if b"\r" in raw or b"\n" in raw or b"\0" in raw:
+        raise ValueError(f"a header may not contain CR, LF or NUL: {raw!r}")
+    return raw
 
 
 def _short(reason: str) -> str:
@@ -295,9 +316,17 @@ class WebSocket(HTTPConnection):
         await self._send({"type": "websocket.accept", "subprotocol": subprotocol, "headers": raw})
 
     async def close(self, code: int = 1000, reason: str | None = None) -> None:
-        """Close the socket; before `accept` the handshake is refused (HTTP 403). Twice is a no-op."""
+        """Close the socket; before `accept` the handshake is refused (HTTP 403). Twice is a no-op.
+
+        Raises:
+            ValueError: `code` is not one an application may send (1000-1003, 1007-1014, or
+                3000-4999; 1005, 1006 and 1015 only ever describe a close, never start one).
+        """
+        _check_close_code(code)
         if self.application_state is WebSocketState.DISCONNECTED:
             return
+        if self.application_state is _CONNECTED:
+            self._closed_by = (code, _short(reason or ""))
         self.application_state = WebSocketState.DISCONNECTED
         self.release()
         if self.client_state is WebSocketState.DISCONNECTED:
@@ -313,28 +342,36 @@ class WebSocket(HTTPConnection):
             self._idle.stop()
 
     async def receive(self) -> Message:
-        """Return the next ASGI message from the client, waiting at most ``idle_timeout`` seconds.
+        """Return the next ASGI message from the client.
+
+        A client silent for ``idle_timeout`` is closed with 1001, and this returns the
+        ``websocket.disconnect`` that follows; a message over ``max_message_size`` closes the
+        socket with 1009.
 
         Raises:
-            WebSocketDisconnect: the client was silent for ``idle_timeout`` (closed with 1001).
+            WebSocketDisconnect: the message was over ``max_message_size``.
             RuntimeError: the client has already disconnected.
         """
         return await self._next(raw=True)  # type: ignore[no-any-return]
 
     async def send(self, message: Message) -> None:
-        """Send an ASGI message, bounded by ``max_send_queue`` waiting sends.
+        """Send an ASGI message, bounded by ``max_send_queue`` sends waiting at once.
 
         Raises:
-            WebSocketDisconnect: the client is gone (1006), or too many sends were waiting on it
-                (the socket is closed with 1008).
+            WebSocketDisconnect: the socket is closed (the code it was closed with; 1006 when the
+                client went away), or more than ``max_send_queue`` sends (from several tasks) were
+                waiting on a client that does not read (the socket is then closed with 1008).
         """
+        if self.application_state is _DISCONNECTED or self.client_state is _DISCONNECTED:
+            # Nothing may follow a close: the server would refuse the message with an error.
+            raise WebSocketDisconnect(*(self._closed_by or (CloseCode.ABNORMAL, "")))
         if self._sending >= self._max_send:
             self._give_up_on_slow_client()
         self._sending += 1
         try:
             await self._send(message)
         except OSError:
-            self.client_state = self.application_state = WebSocketState.DISCONNECTED
+            self.client_state = self.application_state = _DISCONNECTED
             raise WebSocketDisconnect(CloseCode.ABNORMAL) from None
         finally:
             self._sending -= 1
@@ -406,19 +443,23 @@ class WebSocket(HTTPConnection):
                         raise WebSocketDisconnect(message.get("code", 1000), message.get("reason"))
                 elif kind == "websocket.connect":
                     self.client_state = _CONNECTED
-            if raw:
-                return message
+                if raw:
+                    return message
             text: str | None = message.get("text")
             if text is not None:
                 # PERF(ws-echo): a character is at most 4 bytes, so most texts skip the encoding.
                 if len(text) * 4 > self._max_size and len(text.encode("utf-8")) > self._max_size:
                     await self._too_big()
+                if raw:
+                    return message
                 if want is bytes:
                     await self._refuse(CloseCode.UNSUPPORTED_DATA, "expected a binary message")
                 return text
             data: bytes = message.get("bytes") or b""
             if len(data) > self._max_size:
                 await self._too_big()
+            if raw:
+                return message
             if want is str:
                 await self._refuse(CloseCode.UNSUPPORTED_DATA, "expected a text message")
             return data
@@ -478,7 +519,9 @@ class WebSocket(HTTPConnection):
                     return loads_strict(raw)
                 value = validator.validate_json(raw, errors)
             except (MalformedBodyError, ValueError) as exc:
-                errors = [{"type": "json_invalid", "loc": ["message"], "msg": f"Invalid JSON: {exc}"}]
+                why = exc.detail if isinstance(exc, MalformedBodyError) else str(exc)
+                why = str(why).removeprefix("Malformed JSON: ")
+                errors = [{"type": "json_invalid", "loc": ["message"], "msg": f"Invalid JSON: {why}"}]
             else:
                 if not errors:
                     return value
