@@ -44,9 +44,9 @@ async def draw(
     strokes: Annotated[list[Stroke], Depends(board)],
 ) -> None:
     """Draw on a board: every valid stroke is acknowledged; an invalid one gets an error message."""
-    if room > 100:
-        raise WebSocketException(4004, f"no room {room}")
     await ws.accept()
+    if room > 100:  # after accept: the client sees the code (before it, a refused handshake)
+        raise WebSocketException(4004, f"no room {room}")
     async for stroke in ws.iter_json(Stroke):
         strokes.append(stroke)
         await ws.send_json(Ack(number=len(strokes), by=name))

@@ -132,7 +132,7 @@ def test_drawing_example():
     with pytest.raises(WebSocketDenialResponse) as refused, client.websocket_connect("/rooms/1"):
         pass
     assert refused.value.status_code == 422
-    with pytest.raises(WebSocketDisconnect) as closed, client.websocket_connect("/rooms/101?name=bob"):
-        pass  # refused before accept
-    assert closed.value.code == 4004
+    with client.websocket_connect("/rooms/101?name=bob") as ws, pytest.raises(WebSocketDisconnect) as closed:
+        ws.receive_text()
+    assert (closed.value.code, closed.value.reason) == (4004, "no room 101")
     assert 101 not in module.boards  # the dependency's cleanup ran
