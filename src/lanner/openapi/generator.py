@@ -577,11 +577,8 @@ def build_openapi(
     )
 
 
-def _operation(
-    operation: Operation, schemas: Schemas, settings: Settings, security_schemes: dict[str, Any]
-) -> dict[str, Any]:
-    slot = operation.slot
-    route = slot.route
+def _heading(route: Route, operation_id: str, settings: Settings) -> dict[str, Any]:
+    """What an operation and an ``x-websockets`` entry both start with: tags, summary, id."""
     document: dict[str, Any] = {}
     if route.options.tags:
         document["tags"] = [_tag(tag) for tag in route.options.tags]
@@ -589,7 +586,16 @@ def _operation(
     description = route_description(route, settings)
     if description:
         document["description"] = description
-    document["operationId"] = slot.operation_id
+    document["operationId"] = operation_id
+    return document
+
+
+def _operation(
+    operation: Operation, schemas: Schemas, settings: Settings, security_schemes: dict[str, Any]
+) -> dict[str, Any]:
+    slot = operation.slot
+    route = slot.route
+    document = _heading(route, slot.operation_id, settings)
     parameters = _parameters(operation, schemas, settings)
     if parameters:
         document["parameters"] = parameters
@@ -614,14 +620,7 @@ def _websocket(
 ) -> dict[str, Any]:
     """A WebSocket route's ``x-websockets`` entry, laid out as an operation."""
     route = socket.route
-    document: dict[str, Any] = {}
-    if route.options.tags:
-        document["tags"] = [_tag(tag) for tag in route.options.tags]
-    document["summary"] = route_summary(route, settings)
-    description = route_description(route, settings)
-    if description:
-        document["description"] = description
-    document["operationId"] = socket.operation_id
+    document = _heading(route, socket.operation_id, settings)
     parameters = parameter_objects(socket.sources, schemas)
     if parameters:
         document["parameters"] = parameters
