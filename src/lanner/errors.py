@@ -169,13 +169,21 @@ def _http_exception(request: Request, exc: HTTPException) -> Response:
     return http_problem(exc, accepts_html(request.scope))
 
 
-def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+def validation_problem(exc: RequestValidationError, html_page: bool = False) -> Response:
+    """The default answer to `exc`: a 422 problem document listing every failing field.
+
+    An HTML page instead with `html_page` (for a browser).
+    """
     errors = exc.errors()
     count = len(errors)
     detail = f"{count} field{'s' if count != 1 else ''} failed validation"
-    if accepts_html(request.scope):
+    if html_page:
         return HTMLErrorResponse(422, detail, errors=errors)
     return ProblemResponse(422, detail, errors=errors)
+
+
+def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+    return validation_problem(exc, accepts_html(request.scope))
 
 
 async def http_exception_handler(request: Request, exc: HTTPException) -> Response:

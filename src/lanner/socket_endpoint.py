@@ -23,9 +23,10 @@ from lanner._calls import cleanup, invoke, wrap
 from lanner._sources import SourceReader, validate_sources
 from lanner.di import DependencyPlan, build_dependency_plan
 from lanner.endpoint import Runtime
-from lanner.errors import ProblemResponse, loggable
+from lanner.errors import ProblemResponse, http_problem, loggable, validation_problem
 from lanner.exceptions import HTTPException, RequestValidationError
 from lanner.params import MISSING
+from lanner.responses import Response
 from lanner.routing import Route
 from lanner.types import Receive, Scope, Send
 from lanner.websockets import (
@@ -157,13 +158,10 @@ class WebSocketEndpoint:
             await websocket.close(CloseCode.INTERNAL_ERROR, "internal error")
 
 
-def _problem(exc: HTTPException | RequestValidationError) -> ProblemResponse:
+def _problem(exc: HTTPException | RequestValidationError) -> Response:
     if isinstance(exc, RequestValidationError):
-        errors = exc.errors()
-        count = len(errors)
-        detail = f"{count} field{'s' if count != 1 else ''} failed validation"
-        return ProblemResponse(422, detail, errors=errors)
-    return ProblemResponse(exc.status_code, exc.detail, headers=exc.headers)
+        return validation_problem(exc)
+    return http_problem(exc)
 
 
 def _reason(exc: HTTPException | RequestValidationError) -> str:
@@ -173,7 +171,7 @@ def _reason(exc: HTTPException | RequestValidationError) -> str:
     return str(exc.detail or exc.status_code)
 
 
-async def refuse_handshake(websocket: WebSocket, response: ProblemResponse, reason: str) -> None:
+async def refuse_handshake(websocket: WebSocket, response: Response, reason: str) -> None:
     """Answer the handshake with `response`, or, if the server cannot, close with 1008 and `reason`.
 
     A close before ``accept`` is answered by the server with HTTP 403.
