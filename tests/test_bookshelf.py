@@ -453,3 +453,20 @@ def test_passwords_are_salted_scrypt_hashes():
     assert not verify_password("Demo", first)
     assert not verify_password("demo", "garbage")
     assert not verify_password("demo", "md5$1$1$1$AA$AA")
+
+
+def test_the_probes_report_the_database(data_dir: Path) -> None:
+    from examples.bookshelf.app import create_app
+
+    app = create_app()
+    with TestClient(app) as client:
+        assert client.get("/healthz").json() == {"status": "ok"}
+        ready = client.get("/readyz")
+        assert ready.status_code == 200
+        assert ready.json() == {"status": "ready", "checks": {"database": "ok"}}
+    # After the shutdown it is not ready again.
+    assert TestClient(app).get("/readyz").json()["reason"] == "stopping"
+    # Served without its lifespan there is no database: not ready, and the reason says why.
+    unready = TestClient(create_app()).get("/readyz")
+    assert unready.status_code == 503
+    assert unready.json()["checks"]["database"].startswith("KeyError")

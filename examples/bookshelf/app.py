@@ -20,6 +20,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import text
+
 from lanner import Lanner, Request
 from lanner.responses import RedirectResponse, Response
 
@@ -35,12 +37,21 @@ def create_app(settings: Settings | None = None) -> Lanner:
     """Build the app; `settings` default to the environment's (`Settings.from_env`)."""
     settings = settings or Settings.from_env()
 
+    running: dict[str, Any] = {}
+
     @asynccontextmanager
     async def lifespan(app: Lanner) -> AsyncIterator[dict[str, Any]]:
         settings.covers_dir.mkdir(parents=True, exist_ok=True)
         async with open_database(settings.database_url) as db:
+            running["db"] = db
             # What every request sees as request.state.db / request.state.settings.
             yield {"db": db, "settings": settings}
+            del running["db"]
+
+    async def database() -> None:
+        """Readiness: the database answers a query."""
+        async with running["db"]() as session:
+            await session.execute(text("SELECT 1"))
 
     app = Lanner(
         title="Bookshelf",
@@ -50,6 +61,9 @@ def create_app(settings: Settings | None = None) -> Lanner:
         csrf=True,
         lifespan=lifespan,
     )
+    # Probes for a load balancer or Kubernetes (deploy/k8s/): alive, and ready for traffic.
+    app.health("/healthz")
+    app.ready("/readyz", checks=[database])
     app.static("/static", HERE / "static")
     app.include_router(pages.router)
     app.include_router(api.router)

@@ -7,18 +7,23 @@ The app compiles its routes here, and so does the OpenAPI generator for routes o
 from __future__ import annotations
 
 import collections.abc
+import dataclasses
 import inspect
 import typing
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 from lanner._validation import ResponseSerializer, wants_response_model
-from lanner.di import build_dependency_plan
+from lanner.di import DependencyPlan, build_dependency_plan
 from lanner.endpoint import Endpoint, Runtime
 from lanner.errors import ExceptionHandlers
 from lanner.params import MISSING
 from lanner.responses import RedirectResponse, Response
 from lanner.routing import Route
+
+#: ``instrument(role, call, kind) -> call``: wraps each per-request call of a route (role is
+#: ``"handler"`` or ``"dependency"``; kind is the `CallPlan` kind, which the wrapper must keep).
+Instrument = Callable[[str, Callable[..., Any], str], Callable[..., Any]]
 
 # A tuple, not a set: `annotation in _STREAMS` must not need a hashable annotation.
 _STREAMS = (
@@ -37,6 +42,7 @@ def compile_route(
     overrides: Mapping[Any, Any] | None = None,
     *,
     strict_content_type: bool = True,
+    instrument: Instrument | None = None,
 ) -> Endpoint:
     """Compile `route` into its `Endpoint`.
 
@@ -46,12 +52,16 @@ def compile_route(
             to document the route, not to serve it inside an app).
         overrides: replacements for dependency callables (``app.dependency_overrides``).
         strict_content_type: the app's setting, for routes that do not set their own.
+        instrument: wraps the handler and each per-request dependency (tracing's child spans);
+            routes compiled without it pay nothing.
 
     Raises:
         TypeError: the handler or a dependency cannot be planned.
     """
     options = route.options
     plan = build_dependency_plan(route.handler, route.compiled.param_names, options.dependencies, overrides)
+    if instrument is not None:
+        plan = _instrumented(plan, instrument)
     for step in plan.steps:
         if step.plan.websocket_args:
             owner = getattr(step.plan.call, "__qualname__", repr(step.plan.call))
@@ -88,6 +98,19 @@ def compile_route(
         else options.strict_content_type,
         route_handler=None if options.route_class is None else _route_handler(route),
     )
+
+
+def _instrumented(plan: DependencyPlan, instrument: Instrument) -> DependencyPlan:
+    """`plan` with its handler and per-request dependencies wrapped by `instrument`."""
+    last = len(plan.steps) - 1
+    steps = []
+    for index, step in enumerate(plan.steps):
+        if not step.app_scoped:
+            role = "handler" if index == last else "dependency"
+            call = instrument(role, step.plan.call, step.plan.kind)
+            step = dataclasses.replace(step, plan=dataclasses.replace(step.plan, call=call))
+        steps.append(step)
+    return DependencyPlan(tuple(steps))
 
 
 def stream_item_type(annotation: Any) -> Any:

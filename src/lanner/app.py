@@ -30,6 +30,7 @@ from lanner.lifespan import (
     report_startup_failure,
 )
 from lanner.middleware import FunctionMiddleware
+from lanner.observability.health import Lifecycle, ReadinessCheck, health_handler, readiness_handler
 from lanner.openapi.asyncapi import build_asyncapi
 from lanner.openapi.generator import OpenAPIInfo, build_openapi
 from lanner.openapi.pages import add_docs_routes
@@ -40,7 +41,7 @@ from lanner.routing import NoMatchFound, Route, Router, RouteTable, StaticFolder
 from lanner.sessions import SessionConfig
 from lanner.socket_endpoint import WebSocketEndpoint, compile_websocket_route, refuse_handshake
 from lanner.staticfiles import StaticFiles
-from lanner.types import ASGIApp, Receive, Scope, Send
+from lanner.types import ASGIApp, Message, Receive, Scope, Send
 from lanner.websockets import WebSocket, WebSocketLimits
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -93,6 +94,8 @@ class _Frozen:
     direct: bool  # no middleware and no mounts: `__call__` routes HTTP requests itself
     sockets: RouteTable[WebSocketEndpoint]
     socket_endpoints: dict[Route, WebSocketEndpoint]
+    #: With middleware: each endpoint's route, so the route is known before the middleware runs.
+    route_of: dict[EndpointLike, Route]
 
 
 class Lanner(Router):
@@ -161,6 +164,11 @@ class Lanner(Router):
             close beyond), seconds a receive waits for the client (300; 1001 close after; None
             for no limit), sends waiting on a slow client (64; 1008 close beyond), and what a
             message failing ``receive_json(Model)`` gets (``"close"``: 1007, or ``"reply"``).
+        access_log: one log line per request on the ``lanner.access`` logger, as ``"json"`` or
+            ``"text"`` (None: no access log); see `lanner.observability.AccessLogMiddleware`.
+        metrics_url: serve Prometheus metrics there (the same as ``app.metrics(metrics_url)``).
+        tracing: an OpenTelemetry span per request: True uses the global tracer provider, or
+            pass a ``TracerProvider``; see `lanner.observability.TracingMiddleware`.
     """
 
     def __init__(
@@ -213,6 +221,9 @@ class Lanner(Router):
         idle_timeout: float | None = 300.0,
         max_send_queue: int = 64,
         on_invalid: typing.Literal["close", "reply"] = "close",
+        access_log: typing.Literal["json", "text"] | None = None,
+        metrics_url: str | None = None,
+        tracing: Any = False,
     ) -> None:
         super().__init__(
             dependencies=dependencies,
@@ -253,6 +264,12 @@ class Lanner(Router):
         self._middleware: list[tuple[Callable[..., ASGIApp], dict[str, Any]]] = []
         self._mounts: list[tuple[str, ASGIApp, str | None]] = []
         self._frozen: _Frozen | None = None
+        if access_log not in ("json", "text", None):
+            raise ValueError(f"access_log must be 'json', 'text' or None, not {access_log!r}")
+        self.access_log = access_log
+        self.tracing = tracing
+        self._metrics: Any = None
+        self.lifecycle = Lifecycle.IDLE
         if secret_key is None:
             secret_key = os.environ.get("LANNER_SECRET_KEY") or None
         #: The session settings, or None when sessions are off (no secret key).
@@ -291,6 +308,8 @@ class Lanner(Router):
         self.swagger_ui_init_oauth = swagger_ui_init_oauth
         if thread_pool_size is not None:
             configure_default_pool(thread_pool_size)
+        if metrics_url is not None:
+            self.metrics(metrics_url)
         add_docs_routes(
             self,
             title=title,
@@ -421,10 +440,76 @@ class Lanner(Router):
     def add_middleware(self, middleware: Callable[..., ASGIApp], **options: Any) -> None:
         """Wrap the app in pure ASGI middleware: ``middleware(app, **options)``.
 
-        The last one added is the outermost.
+        lanner's own middleware take a fixed place whatever the order they are added in (its
+        ``layer``, smallest outermost): the error boundary, then proxy headers, timeouts, request
+        id, tracing, metrics, access log, trusted hosts, HTTPS redirect, security headers, CORS,
+        your middleware, and compression innermost. Among your own, the last added is the
+        outermost. A route bypasses a middleware class it lists in ``skip_middleware``.
         """
         self._middleware.append((middleware, options))
         self._routes_changed()
+
+    def _middleware_stack(self) -> list[tuple[Callable[..., ASGIApp], dict[str, Any]]]:
+        """Every middleware of the app, outermost first."""
+        added = [*self._middleware, *self._builtin_middleware()]
+        # Sorted by layer; among equal layers the last added is the outermost.
+        order = sorted(range(len(added)), key=lambda i: (getattr(added[i][0], "layer", USER_LAYER), -i))
+        return [added[i] for i in order]
+
+    def _builtin_middleware(self) -> list[tuple[Callable[..., ASGIApp], dict[str, Any]]]:
+        """The middleware the app's own options ask for (access log, metrics, tracing)."""
+        stack: list[tuple[Callable[..., ASGIApp], dict[str, Any]]] = []
+        if self.access_log is not None:
+            from lanner.observability.access_log import AccessLogMiddleware  # TEMP
+
+            stack.append((AccessLogMiddleware, {"format": self.access_log}))
+        if self._metrics is not None:
+            from lanner.observability.metrics import MetricsMiddleware  # TEMP
+
+            stack.append((MetricsMiddleware, {"metrics": self._metrics}))
+        if self.tracing is not None and self.tracing is not False:
+            from lanner.observability.tracing import TracingMiddleware  # TEMP
+
+            provider = None if self.tracing is True else self.tracing
+            stack.append((TracingMiddleware, {"tracer_provider": provider}))
+        return stack
+
+    # -- operations ---------------------------------------------------------------------------
+
+    def health(self, path: str = "/healthz") -> None:
+        """Serve a liveness probe at `path`: ``200 {"status": "ok"}`` while the process answers."""
+        self.add_route(path, health_handler(), ("GET",), include_in_schema=False, name="health")
+
+    def ready(
+        self, path: str = "/readyz", checks: Sequence[ReadinessCheck] = (), *, timeout: float = 5.0
+    ) -> None:
+        """Serve a readiness probe at `path`.
+
+        It answers 503 while the app starts up or shuts down, and otherwise 200 when every check
+        passes (each an async callable taking nothing, failing by raising or returning False;
+        run concurrently, each within `timeout` seconds), 503 when one fails. The JSON body
+        names each check's outcome.
+        """
+        handler = readiness_handler(lambda: self.lifecycle, checks, timeout)
+        self.add_route(path, handler, ("GET",), include_in_schema=False, name="ready")
+
+    def metrics(self, path: str = "/metrics", **options: Any) -> None:
+        """Record Prometheus metrics of every request and serve them at `path`.
+
+        Request counts and latency histograms by method, route template and status class,
+        requests in flight and unhandled exceptions; with ``PROMETHEUS_MULTIPROC_DIR`` set, the
+        worker processes' metrics are summed. `options` go to
+        `lanner.observability.PrometheusMetrics`. Needs ``pip install 'lanner[metrics]'``.
+
+        Raises:
+            RuntimeError: metrics are already on.
+        """
+        if self._metrics is not None:
+            raise RuntimeError("metrics are already served; call app.metrics() once")
+        from lanner.observability.metrics import PrometheusMetrics  # TEMP until the module lands
+
+        self._metrics = PrometheusMetrics(**options)
+        self.add_route(path, self._metrics.handler(), ("GET",), include_in_schema=False, name="metrics")
 
     def static(
         self, prefix: str, directory: str | os.PathLike[str], *, name: str = "static", **options: Any
@@ -495,10 +580,9 @@ class Lanner(Router):
                 methods.add("HEAD")
             table.add(route.compiled, methods, endpoint.serve)
             names.setdefault(route.name, route)
-        entry: ASGIApp = self._dispatch
-        for middleware, options in self._middleware:
-            entry = middleware(entry, **options)
-        if self._middleware:
+        stack = self._middleware_stack()
+        entry = _wrap_middleware(self._dispatch, stack, self.routes)
+        if stack:
             entry = ErrorBoundary(entry, self, self._handlers)
         # Rebuilt from `statics` each time; mounts the user added (StaticFiles ones too) stay.
         ours = {id(app) for app in self._static_apps.values()}
@@ -506,7 +590,7 @@ class Lanner(Router):
         for folder in self.statics:
             self._mounts.append((folder.prefix, self._static_app(folder), folder.name))
         self._mounts.sort(key=lambda mount: len(mount[0]), reverse=True)
-        direct = not self._middleware and not self._mounts and not self.root_path
+        direct = not stack and not self._mounts and not self.root_path
         not_found = ErrorEndpoint(runtime, 404)
         sockets: RouteTable[WebSocketEndpoint] = RouteTable()
         socket_endpoints: dict[Route, WebSocketEndpoint] = {}
@@ -515,8 +599,19 @@ class Lanner(Router):
             socket_endpoints[route] = socket
             sockets.add(route.compiled, ("GET",), socket)
             names.setdefault(route.name, route)
+        route_of = {endpoint.serve: route for route, endpoint in endpoints.items()} if stack else {}
         frozen = _Frozen(
-            table, endpoints, names, not_found, {}, runtime, entry, direct, sockets, socket_endpoints
+            table,
+            endpoints,
+            names,
+            not_found,
+            {},
+            runtime,
+            entry,
+            direct,
+            sockets,
+            socket_endpoints,
+            route_of,
         )
         self._frozen = frozen
         return frozen
@@ -596,7 +691,26 @@ class Lanner(Router):
             # Set before the middleware, which may build requests that need it; a mounted app
             # sees its parent too.
             scope["app"] = self
+            if frozen.route_of:
+                self._match_early(frozen, scope)
         await frozen.entry(scope, receive, send)
+
+    def _match_early(self, frozen: _Frozen, scope: Scope) -> None:
+        """Find the route before the middleware runs: ``scope["route"]`` is then the `Route`.
+
+        Middleware reads the route's options (a timeout, ``skip_middleware``) and template from it;
+        `_dispatch` reuses the match unless a middleware changed the method or path.
+        """
+        if self.root_path and not scope.get("root_path"):
+            scope["root_path"] = self.root_path
+        path = _route_path(scope)
+        if self._mounts and self._mount_for(path) is not None:
+            return
+        target, params = self._target(frozen, scope, path)
+        route = frozen.route_of.get(target)
+        if route is not None:
+            scope["route"] = route
+        scope[_EARLY_MATCH] = (scope["method"], path, target, params)
 
     def _target(self, frozen: _Frozen, scope: Scope, path: str) -> tuple[EndpointLike, dict[str, Any]]:
         """Find the endpoint for an HTTP request (or the 404/405 answer) and record the match."""
@@ -615,11 +729,16 @@ class Lanner(Router):
             scope["root_path"] = self.root_path
         if kind == "http":
             path = _route_path(scope)
-            if self._mounts and await self._serve_mount(path, scope, receive, send):
-                return
-            target, params = self._target(frozen, scope, path)
+            early = scope.get(_EARLY_MATCH)
+            if early is not None and early[0] == scope["method"] and early[1] == path:
+                target, params = early[2], early[3]
+            else:
+                if self._mounts and await self._serve_mount(path, scope, receive, send):
+                    return
+                target, params = self._target(frozen, scope, path)
             await target(scope, receive, send, params)
         elif kind == "lifespan":
+            receive, send = self._watch_lifespan(receive, send)
             await Lifespan(
                 self,
                 self._lifespan_factory,
@@ -641,6 +760,24 @@ class Lanner(Router):
             scope["path_params"] = params
             await socket.serve(scope, receive, send, params)
 
+    def _watch_lifespan(self, receive: Receive, send: Send) -> tuple[Receive, Send]:
+        """Wrap the lifespan channel so `lifecycle` follows startup and shutdown (for readiness)."""
+
+        async def watched_receive() -> Message:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self.lifecycle = Lifecycle.STARTING
+            elif message["type"] == "lifespan.shutdown":
+                self.lifecycle = Lifecycle.STOPPING
+            return message
+
+        async def watched_send(message: Message) -> None:
+            if message["type"] == "lifespan.startup.complete":
+                self.lifecycle = Lifecycle.RUNNING
+            await send(message)
+
+        return watched_receive, watched_send
+
     def _miss(self, frozen: _Frozen, method: str, path: str, allowed: set[str]) -> EndpointLike:
         if allowed:
             allow = ", ".join(sorted(allowed))
@@ -655,20 +792,29 @@ class Lanner(Router):
                 return RedirectEndpoint(other)
         return frozen.not_found.serve
 
-    async def _serve_mount(self, path: str, scope: Scope, receive: Receive, send: Send) -> bool:
+    def _mount_for(self, path: str) -> tuple[str, ASGIApp] | None:
+        """The mount serving `path` (its prefix and app), if any."""
         for prefix, app, _ in self._mounts:
             if path == prefix or path.startswith(prefix + "/"):
-                # The mounted app keeps the full path and learns its prefix from root_path.
-                child = dict(scope)
-                child["root_path"] = scope.get("root_path", "") + prefix
-                try:
-                    await app(child, receive, send)
-                finally:
-                    # A mounted lanner app's 500: the test client re-raises it from here.
-                    if SERVER_EXCEPTION_KEY in child:
-                        scope[SERVER_EXCEPTION_KEY] = child[SERVER_EXCEPTION_KEY]
-                return True
-        return False
+                return prefix, app
+        return None
+
+    async def _serve_mount(self, path: str, scope: Scope, receive: Receive, send: Send) -> bool:
+        mount = self._mount_for(path)
+        if mount is None:
+            return False
+        prefix, app = mount
+        # The mounted app keeps the full path and learns its prefix from root_path.
+        child = dict(scope)
+        child["root_path"] = scope.get("root_path", "") + prefix
+        child.pop(_EARLY_MATCH, None)
+        try:
+            await app(child, receive, send)
+        finally:
+            # A mounted lanner app's 500: the test client re-raises it from here.
+            if SERVER_EXCEPTION_KEY in child:
+                scope[SERVER_EXCEPTION_KEY] = child[SERVER_EXCEPTION_KEY]
+        return True
 
     async def _startup(self) -> None:
         frozen = self._frozen or self._freeze()
@@ -693,6 +839,46 @@ class Lanner(Router):
         await self._runtime.close_app_values()
         if self.sessions is not None:
             await self.sessions.aclose()  # a Redis store's connections
+
+
+#: Where `Lanner._match_early` leaves its match for `_dispatch`: (method, path, target, params).
+_EARLY_MATCH = "lanner.early_match"
+
+#: The layer of middleware that declares none (yours): inside CORS, outside compression.
+USER_LAYER = 500
+
+
+def _wrap_middleware(
+    app: ASGIApp, stack: Sequence[tuple[Callable[..., ASGIApp], dict[str, Any]]], routes: Sequence[Route]
+) -> ASGIApp:
+    """Build `stack` (outermost first) around `app`.
+
+    A middleware class some route names in ``skip_middleware`` is wrapped so those routes go
+    straight to the layer inside it; the others pay nothing.
+    """
+    skipped = {cls for route in routes for cls in route.options.skip_middleware}
+    for middleware, options in reversed(stack):
+        layer = middleware(app, **options)
+        if middleware in skipped:
+            layer = _Skippable(layer, app, middleware)
+        app = layer
+    return app
+
+
+class _Skippable:
+    """A middleware layer that routes listing its class in ``skip_middleware`` bypass."""
+
+    def __init__(self, layer: ASGIApp, inner: ASGIApp, middleware: Callable[..., ASGIApp]) -> None:
+        self._layer = layer
+        self._inner = inner
+        self._middleware = middleware
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        route = scope.get("route")
+        if route is not None and self._middleware in route.options.skip_middleware:
+            await self._inner(scope, receive, send)
+        else:
+            await self._layer(scope, receive, send)
 
 
 #: The answer to a WebSocket handshake for a path no WebSocket route serves.

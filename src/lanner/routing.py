@@ -86,6 +86,11 @@ class RouteOptions:
     idle_timeout: float | Any | None = MISSING
     max_send_queue: int | None = None
     on_invalid: str | None = None
+    #: Limits on reading the body and on the whole request (a float of seconds for the request, or
+    #: a `lanner.middleware.Timeout`), read by ``TimeoutMiddleware``; None means the app's.
+    timeout: Any = None
+    #: Middleware classes this route bypasses (``skip_middleware=[GZipMiddleware]`` on a download).
+    skip_middleware: tuple[type, ...] = ()
 
 
 #: The pseudo-method WebSocket routes register under, so they never clash with HTTP ones.
@@ -360,6 +365,15 @@ class Router:
             options["tags"] = _names(options["tags"], "tags")
         if options.get("responses") is None:
             options.pop("responses", None)
+        if "skip_middleware" in options:
+            options["skip_middleware"] = tuple(options["skip_middleware"] or ())
+        rate_limit = options.pop("rate_limit", None)
+        if rate_limit is not None:
+            limits = rate_limit if isinstance(rate_limit, list | tuple) else (rate_limit,)
+            options["dependencies"] = (
+                *options.get("dependencies", ()),
+                *(Depends(limit) for limit in limits),
+            )
         route = Route("", handler, methods, RouteOptions(**options), compile_path("/"))
         full = route.with_prefix(
             self.prefix + path,
@@ -432,7 +446,10 @@ class Router:
 
         Options: status_code, response_model, response_model_exclude_none, response_class, name,
         tags, summary, description, operation_id, dependencies, responses, include_in_schema,
-        deprecated, max_body_size, csrf_exempt, form_limits.
+        deprecated, max_body_size, csrf_exempt, form_limits; ``rate_limit`` (a
+        `lanner.ratelimit.RateLimit`, or several, run as dependencies); ``timeout`` (seconds, or a
+        `lanner.middleware.Timeout`, for ``TimeoutMiddleware``); ``skip_middleware`` (middleware
+        classes this route bypasses).
         """
 
         def decorator(handler: T) -> T:
