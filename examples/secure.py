@@ -5,18 +5,18 @@ Run it with ``lanner run examples/secure.py`` and use the Authorize button at /d
     curl -H "Authorization: Bearer token-ann" http://127.0.0.1:8000/me
     curl -H "X-API-Key: service-key" http://127.0.0.1:8000/stats
 
-The security helpers only find the credentials; the checks below decide whether they are good.
+The security helpers only find the credentials; the checks below decide whether they are good,
+with `compare_secret` so the time a comparison takes does not leak how much of a guess was right.
 """
 
 from __future__ import annotations
 
-import secrets
 from typing import Annotated
 
 from pydantic import BaseModel
 
 from lanner import Depends, HTTPException, Lanner
-from lanner.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from lanner.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer, compare_secret
 
 app = Lanner(title="Secure notes", version="1.0.0")
 
@@ -44,14 +44,14 @@ class Note(BaseModel):
 def current_user(credentials: Annotated[HTTPAuthorizationCredentials, Depends(bearer)]) -> User:
     """Turn the bearer token into a user, or answer 401."""
     for token, name in TOKENS.items():
-        if secrets.compare_digest(credentials.credentials.encode(), token.encode()):
+        if compare_secret(credentials.credentials, token):
             return User(name=name)
     raise HTTPException(401, "Unknown token", headers={"WWW-Authenticate": "Bearer"})
 
 
 def require_service(key: Annotated[str, Depends(service_key)]) -> None:
     """Let only callers holding the service key through."""
-    if not secrets.compare_digest(key.encode(), SERVICE_KEY.encode()):
+    if not compare_secret(key, SERVICE_KEY):
         raise HTTPException(401, "Invalid API key", headers={"WWW-Authenticate": "APIKey"})
 
 

@@ -19,7 +19,8 @@ def load(name: str):
 
 
 def test_every_example_is_tested():
-    tested = {"batching", "demo", "drawing", "quickstart", "secure"}  # batching: tests/test_batching.py
+    # batching: tests/test_batching.py
+    tested = {"auth_jwt", "batching", "demo", "drawing", "quickstart", "secure"}
     assert {p.stem for p in EXAMPLES.glob("*.py")} == tested
     # Example packages have a test module of their own.
     packages = {p.parent.name for p in EXAMPLES.glob("*/__init__.py")}
@@ -111,6 +112,27 @@ def test_secure():
     assert doc["paths"]["/me"]["get"]["security"] == [{"HTTPBearer": []}]
     assert doc["paths"]["/stats"]["get"]["security"] == [{"ServiceKey": []}]
     assert "security" not in doc["paths"]["/health"]["get"]
+
+
+def test_auth_jwt():
+    module = load("auth_jwt")
+    client = TestClient(module.app)
+    assert client.post("/token", data={"username": "ann", "password": "nope"}).status_code == 400
+    assert client.post("/token", data={"username": "nobody", "password": "x"}).status_code == 400
+    bob = client.post("/token", data={"username": "bob", "password": "builder"}).json()
+    assert (bob["token_type"], bob["scope"]) == ("bearer", "notes:read")
+    headers = {"authorization": f"Bearer {bob['access_token']}"}
+    assert client.get("/me", headers=headers).json() == {"username": "bob", "scopes": ["notes:read"]}
+    assert client.get("/notes", headers=headers).json() == []
+    denied = client.post("/notes", json={"text": "hi"}, headers=headers)
+    assert denied.status_code == 403
+    assert 'scope="notes:write"' in denied.headers["www-authenticate"]
+    ann = client.post("/token", data={"username": "ann", "password": "wonderland"}).json()
+    headers = {"authorization": f"Bearer {ann['access_token']}"}
+    assert client.post("/notes", json={"text": "hi"}, headers=headers).json() == ["buy milk", "hi"]
+    assert client.get("/me").headers["www-authenticate"] == "Bearer"
+    doc = client.get("/openapi.json").json()
+    assert doc["paths"]["/notes"]["post"]["security"] == [{"JWTAuth": ["notes:write"]}]
 
 
 def test_drawing_example():

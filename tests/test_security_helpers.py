@@ -385,3 +385,13 @@ def test_openapi_security_through_a_checking_dependency():
     doc = app.openapi()
     validate(doc)
     assert doc["paths"]["/a"]["get"]["security"] == [{"APIKeyHeader": []}]
+
+
+def test_basic_credentials_match_in_constant_time_on_both_parts() -> None:
+    from lanner.security import HTTPBasicCredentials
+
+    credentials = HTTPBasicCredentials("ann", "pässword")
+    assert credentials.matches("ann", "pässword")
+    assert not credentials.matches("ann", "password")
+    assert not credentials.matches("bob", "pässword")
+    assert not credentials.matches("", "")

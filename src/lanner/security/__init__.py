@@ -18,20 +18,28 @@ The OpenAPI generator reads three attributes from any dependency: ``security_sch
 operation that depends on an instance lists it under ``security`` and the document declares it in
 ``components/securitySchemes``; the docs page's Authorize button then works.
 
+`JWTAuth` verifies JSON Web Tokens (PyJWT, ``lanner[jwt]``) and returns their claims;
+`hash_password`/`verify_password` hash with Argon2 (pwdlib, ``lanner[passwords]``);
+`compare_secret` compares an API key or a password in constant time, and
+``HTTPBasicCredentials.matches`` uses it for both parts of Basic credentials.
+
 Instances compare by identity: ``app.dependency_overrides`` needs the very instance a route uses.
 """
 
 from lanner.params import SecurityScopes
 from lanner.security._base import HTTPAuthorizationCredentials, HTTPBasicCredentials
+from lanner.security._compare import compare_secret
 from lanner.security.api_key import APIKeyCookie, APIKeyHeader, APIKeyQuery
 from lanner.security.forms import OAuth2PasswordRequestForm, OAuth2PasswordRequestFormStrict
 from lanner.security.http import HTTPBase, HTTPBasic, HTTPBearer, HTTPDigest
+from lanner.security.jwt import InvalidToken, JWTAuth, token_scopes
 from lanner.security.oauth2 import (
     OAuth2,
     OAuth2AuthorizationCodeBearer,
     OAuth2PasswordBearer,
     OpenIdConnect,
 )
+from lanner.security.passwords import PasswordHasher, hash_password, verify_and_update, verify_password
 
 __all__ = [
     "APIKeyCookie",
@@ -43,11 +51,19 @@ __all__ = [
     "HTTPBasicCredentials",
     "HTTPBearer",
     "HTTPDigest",
+    "InvalidToken",
+    "JWTAuth",
     "OAuth2",
     "OAuth2AuthorizationCodeBearer",
     "OAuth2PasswordBearer",
     "OAuth2PasswordRequestForm",
     "OAuth2PasswordRequestFormStrict",
     "OpenIdConnect",
+    "PasswordHasher",
     "SecurityScopes",
+    "compare_secret",
+    "hash_password",
+    "token_scopes",
+    "verify_and_update",
+    "verify_password",
 ]

@@ -8,6 +8,7 @@ from typing import Any
 
 from lanner.exceptions import HTTPException
 from lanner.requests import Request
+from lanner.security._compare import compare_secret
 
 _NOT_AUTHENTICATED = "Not authenticated"
 
@@ -36,6 +37,15 @@ class HTTPBasicCredentials:
 
     username: str
     password: str = dataclasses.field(repr=False)
+
+    def matches(self, username: str, password: str) -> bool:
+        """Whether these are `username` and `password`, both compared in constant time.
+
+        Both parts are always compared, so the time taken does not tell which one was wrong.
+        """
+        user_ok = compare_secret(self.username, username)
+        password_ok = compare_secret(self.password, password)
+        return user_ok & password_ok
 
 
 def _split_authorization(request: Request) -> tuple[str, str] | None:
