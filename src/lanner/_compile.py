@@ -20,10 +20,11 @@ from lanner.errors import ExceptionHandlers
 from lanner.params import MISSING
 from lanner.responses import RedirectResponse, Response
 from lanner.routing import Route
+from lanner.signature import CallKind
 
 #: ``instrument(role, call, kind) -> call``: wraps each per-request call of a route (role is
 #: ``"handler"`` or ``"dependency"``; kind is the `CallPlan` kind, which the wrapper must keep).
-Instrument = Callable[[str, Callable[..., Any], str], Callable[..., Any]]
+Instrument = Callable[[str, Callable[..., Any], CallKind], Callable[..., Any]]
 
 # A tuple, not a set: `annotation in _STREAMS` must not need a hashable annotation.
 _STREAMS = (

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequenc
 from typing import Any, TypeVar
 
 from lanner import _heap
-from lanner._compile import compile_route
+from lanner._compile import Instrument, compile_route
 from lanner.batching import drain_batchers, start_batchers
 from lanner.concurrency import configure_default_pool
 from lanner.datastructures import State, quote_path
@@ -30,7 +30,12 @@ from lanner.lifespan import (
     report_startup_failure,
 )
 from lanner.middleware import FunctionMiddleware
+from lanner.middleware.request_id import RequestIDMiddleware
+from lanner.middleware.timeout import Timeout
+from lanner.observability.access_log import AccessLogMiddleware
 from lanner.observability.health import Lifecycle, ReadinessCheck, health_handler, readiness_handler
+from lanner.observability.metrics import MetricsMiddleware, PrometheusMetrics
+from lanner.observability.tracing import TracingMiddleware, get_tracer, traced_call
 from lanner.openapi.asyncapi import build_asyncapi
 from lanner.openapi.generator import OpenAPIInfo, build_openapi
 from lanner.openapi.pages import add_docs_routes
@@ -39,6 +44,7 @@ from lanner.params import Depends
 from lanner.requests import DEFAULT_MAX_BODY_SIZE
 from lanner.routing import NoMatchFound, Route, Router, RouteTable, StaticFolder, caller_relative
 from lanner.sessions import SessionConfig
+from lanner.signature import CallKind
 from lanner.socket_endpoint import WebSocketEndpoint, compile_websocket_route, refuse_handshake
 from lanner.staticfiles import StaticFiles
 from lanner.types import ASGIApp, Message, Receive, Scope, Send
@@ -166,9 +172,13 @@ class Lanner(Router):
             message failing ``receive_json(Model)`` gets (``"close"``: 1007, or ``"reply"``).
         access_log: one log line per request on the ``lanner.access`` logger, as ``"json"`` or
             ``"text"`` (None: no access log); see `lanner.observability.AccessLogMiddleware`.
+            It brings a `RequestIDMiddleware` unless you added one, so each line has an id.
         metrics_url: serve Prometheus metrics there (the same as ``app.metrics(metrics_url)``).
         tracing: an OpenTelemetry span per request: True uses the global tracer provider, or
             pass a ``TracerProvider``; see `lanner.observability.TracingMiddleware`.
+        trace_calls: with tracing, also a child span for the handler and each per-request
+            dependency (``"handler read_item"``, ``"dependency get_db"``, and ``"... cleanup"``
+            for the code after a dependency's ``yield``), so their time shows in the trace.
     """
 
     def __init__(
@@ -224,6 +234,7 @@ class Lanner(Router):
         access_log: typing.Literal["json", "text"] | None = None,
         metrics_url: str | None = None,
         tracing: Any = False,
+        trace_calls: bool = False,
     ) -> None:
         super().__init__(
             dependencies=dependencies,
@@ -268,6 +279,9 @@ class Lanner(Router):
             raise ValueError(f"access_log must be 'json', 'text' or None, not {access_log!r}")
         self.access_log = access_log
         self.tracing = tracing
+        if trace_calls and tracing in (False, None):
+            raise ValueError("trace_calls needs tracing=True (or a TracerProvider)")
+        self.trace_calls = trace_calls
         self._metrics: Any = None
         self.lifecycle = Lifecycle.IDLE
         if secret_key is None:
@@ -325,6 +339,13 @@ class Lanner(Router):
         )
 
     # -- registration -------------------------------------------------------------------------
+
+    def _register(self, route: Route) -> Route:
+        if route.options.timeout is not None:
+            # A bad value fails here, at registration, not on the route's first request.
+            timeout = Timeout.coerce(route.options.timeout)
+            route = dataclasses.replace(route, options=dataclasses.replace(route.options, timeout=timeout))
+        return super()._register(route)
 
     def _routes_changed(self) -> None:
         self._frozen = None
@@ -460,16 +481,12 @@ class Lanner(Router):
         """The middleware the app's own options ask for (access log, metrics, tracing)."""
         stack: list[tuple[Callable[..., ASGIApp], dict[str, Any]]] = []
         if self.access_log is not None:
-            from lanner.observability.access_log import AccessLogMiddleware  # TEMP
-
             stack.append((AccessLogMiddleware, {"format": self.access_log}))
+            if not any(middleware is RequestIDMiddleware for middleware, _ in self._middleware):
+                stack.append((RequestIDMiddleware, {}))  # every line carries a request id
         if self._metrics is not None:
-            from lanner.observability.metrics import MetricsMiddleware  # TEMP
-
             stack.append((MetricsMiddleware, {"metrics": self._metrics}))
         if self.tracing is not None and self.tracing is not False:
-            from lanner.observability.tracing import TracingMiddleware  # TEMP
-
             provider = None if self.tracing is True else self.tracing
             stack.append((TracingMiddleware, {"tracer_provider": provider}))
         return stack
@@ -506,8 +523,6 @@ class Lanner(Router):
         """
         if self._metrics is not None:
             raise RuntimeError("metrics are already served; call app.metrics() once")
-        from lanner.observability.metrics import PrometheusMetrics  # TEMP until the module lands
-
         self._metrics = PrometheusMetrics(**options)
         self.add_route(path, self._metrics.handler(), ("GET",), include_in_schema=False, name="metrics")
 
@@ -622,8 +637,22 @@ class Lanner(Router):
 
     def _compile_route(self, route: Route, runtime: Runtime) -> Endpoint:
         return compile_route(
-            route, runtime, self.dependency_overrides, strict_content_type=self.strict_content_type
+            route,
+            runtime,
+            self.dependency_overrides,
+            strict_content_type=self.strict_content_type,
+            instrument=self._span_per_call() if self.trace_calls else None,
         )
+
+    def _span_per_call(self) -> Instrument:
+        """Wrap each handler and dependency call in a child span of the request's."""
+        tracer = get_tracer(None if self.tracing is True else self.tracing)
+
+        def instrument(role: str, call: Callable[..., Any], kind: CallKind) -> Callable[..., Any]:
+            name = getattr(call, "__name__", None) or type(call).__name__
+            return traced_call(tracer, f"{role} {name}", call, kind)
+
+        return instrument
 
     @property
     def router(self) -> Lanner:
