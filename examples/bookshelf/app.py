@@ -60,6 +60,8 @@ def create_app(settings: Settings | None = None) -> Lanner:
         secret_key=settings.secret_key,
         csrf=True,
         lifespan=lifespan,
+        # Prometheus metrics by route template; deploy/nginx.conf keeps /metrics off the internet.
+        metrics_url="/metrics",
     )
     # Probes for a load balancer or Kubernetes (deploy/k8s/): alive, and ready for traffic.
     app.health("/healthz")
