@@ -20,7 +20,7 @@ def load(name: str):
 
 def test_every_example_is_tested():
     # batching: tests/test_batching.py
-    tested = {"auth_jwt", "batching", "demo", "drawing", "quickstart", "secure"}
+    tested = {"auth_jwt", "batching", "demo", "drawing", "production", "quickstart", "secure"}
     assert {p.stem for p in EXAMPLES.glob("*.py")} == tested
     # Example packages have a test module of their own.
     packages = {p.parent.name for p in EXAMPLES.glob("*/__init__.py")}
@@ -158,3 +158,42 @@ def test_drawing_example():
         ws.receive_text()
     assert (closed.value.code, closed.value.reason) == (4004, "no room 101")
     assert 101 not in module.boards  # the dependency's cleanup ran
+
+
+def test_production():
+    app = load("production").app
+    with TestClient(app) as client:
+        probe = client.get("/healthz")
+        assert probe.status_code == 200
+        assert probe.headers["x-content-type-options"] == "nosniff"
+        assert probe.headers["content-security-policy"] == "default-src 'none'"
+        assert len(probe.headers["x-request-id"]) == 36
+        assert client.get("/healthz", headers={"host": "evil.example.org"}).status_code == 400
+        preflight = {"access-control-request-method": "GET"}
+        good = client.options("/reports", headers={"origin": "https://app.example.com", **preflight})
+        assert good.headers["access-control-allow-origin"] == "https://app.example.com"
+        bad = client.options("/reports", headers={"origin": "https://evil.example", **preflight})
+        assert bad.status_code == 400 and "access-control-allow-origin" not in bad.headers
+
+        wrong = {"username": "ann", "password": "guess"}
+        assert [client.post("/token", data=wrong).status_code for _ in range(5)] == [400] * 5
+        limited = client.post("/token", data={"username": "ann", "password": "wonderland"})
+        assert limited.status_code == 429
+        assert limited.headers["content-type"] == "application/problem+json"
+        assert int(limited.headers["retry-after"]) > 0
+        assert "ratelimit-policy" in limited.headers
+
+    app = load("production").app  # a fresh memory store
+    with TestClient(app) as client:
+        token = client.post("/token", data={"username": "ann", "password": "wonderland"}).json()
+        headers = {"authorization": f"Bearer {token['access_token']}", "accept-encoding": "gzip"}
+        reports = client.get("/reports", headers=headers)
+        assert reports.status_code == 200
+        assert reports.headers["content-encoding"] == "gzip"
+        assert reports.json()[0] == {"owner": "ann", "title": "Q3"}
+        export = client.get("/reports/export", headers=headers)
+        assert export.status_code == 200 and "content-encoding" not in export.headers
+        assert export.text.startswith("owner,title\nann,Q3\n")
+        assert client.get("/reports").status_code == 401
+        metrics = client.get("/metrics").text
+        assert 'route="/reports/export",status="2xx"} 1.0' in metrics

@@ -416,8 +416,35 @@ def test_a_response_parameter_on_a_websocket_route_fails_at_compile_time() -> No
     @app.websocket("/ws")
     async def ws_route(ws: WebSocket, response: Response) -> None: ...
 
-    with pytest.raises(TypeError, match="no Response or BackgroundTasks"):
+    with pytest.raises(TypeError, match="no Response; send messages"):
         TestClient(app).get("/")
+
+
+def test_a_dependency_setting_response_headers_serves_websocket_routes_too() -> None:
+    from lanner import Depends, HTTPException, Response
+
+    calls: list[int] = []
+
+    def limited(response: Response) -> None:  # what an app-wide rate limit looks like
+        calls.append(1)
+        response.headers["RateLimit"] = f"r={3 - len(calls)}"
+        if len(calls) > 2:
+            raise HTTPException(429, "Too Many Requests")
+
+    app = Lanner(dependencies=[Depends(limited)])
+
+    @app.websocket("/ws")
+    async def ws_route(ws: WebSocket) -> None:
+        await ws.accept()
+        await ws.send_text("hi")
+
+    client = TestClient(app)
+    for _ in range(2):
+        with client.websocket_connect("/ws") as ws:
+            assert ws.receive_text() == "hi"
+    with pytest.raises(WebSocketDenialResponse) as refused, client.websocket_connect("/ws"):
+        pass
+    assert refused.value.status_code == 429
 
 
 def test_app_scoped_dependencies_start_on_first_use_without_a_lifespan() -> None:

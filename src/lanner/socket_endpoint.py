@@ -67,8 +67,10 @@ class WebSocketEndpoint:
             owner = getattr(call_plan.call, "__qualname__", repr(call_plan.call))
             if call_plan.body is not None:
                 raise TypeError(f"{owner}: a WebSocket route has no request body; receive messages")
-            if call_plan.response_args or call_plan.background_args:
-                raise TypeError(f"{owner}: a WebSocket route has no Response or BackgroundTasks")
+            if call_plan.background_args:
+                raise TypeError(f"{owner}: a WebSocket route has no BackgroundTasks")
+            if call_plan.response_args and call_plan is plan.handler.plan:
+                raise TypeError(f"{owner}: a WebSocket route has no Response; send messages")
         self._steps = plan.request_steps
         self._calls = tuple(wrap(step.plan) for step in self._steps)
         self._app_steps = tuple((step.slot, step.plan.call) for step in plan.app_steps)
@@ -132,6 +134,10 @@ class WebSocketEndpoint:
                 kwargs[name] = websocket
             for name in plan.websocket_args:
                 kwargs[name] = websocket
+            # A dependency written for HTTP may set response headers (a rate limit's): there is
+            # no response to put them on, so it gets one that is never sent (handlers cannot).
+            for name in plan.response_args:
+                kwargs[name] = Response()
             for name in plan.session_args:
                 kwargs[name] = session
             if step.constants:

@@ -247,6 +247,10 @@ def _lanner_responses(operation: Operation, settings: Settings) -> dict[str, Any
         responses["400"] = {"description": "Malformed body", "content": problem_content()}
         responses["413"] = {"description": "Body larger than the limit", "content": problem_content()}
         responses["415"] = {"description": "Unsupported body media type", "content": problem_content()}
+    # A dependency may say what it answers (a RateLimit's 429) in an ``openapi_responses`` mapping.
+    for step in operation.steps:
+        for code, spec in (getattr(step.plan.call, "openapi_responses", None) or {}).items():
+            responses.setdefault(str(code), {"content": problem_content(), **copy.deepcopy(spec)})
     return responses
 
 

@@ -1,0 +1,33 @@
+"""Served by tests/test_ratelimit_redis.py under uvicorn with four workers sharing one Redis.
+
+``/limited`` allows 100 requests an hour per client, counted in the Redis at ``REDIS_URL``. The
+limit is given no scope: its default one must be the same in every worker.
+"""
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from lanner import Depends, Lanner
+from lanner.ratelimit import RateLimit, RedisStore
+
+store = RedisStore(os.environ["REDIS_URL"])
+
+
+@asynccontextmanager
+async def lifespan(app: Lanner) -> AsyncIterator[None]:
+    yield
+    await store.aclose()
+
+
+app = Lanner(lifespan=lifespan)
+
+
+@app.get("/")
+async def index() -> dict[str, int]:
+    return {"pid": os.getpid()}
+
+
+@app.get("/limited", dependencies=[Depends(RateLimit("100/hour", store=store))])
+async def limited() -> dict[str, int]:
+    return {"pid": os.getpid()}
