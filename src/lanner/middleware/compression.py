@@ -40,12 +40,10 @@ loop gets a turn between them.
 
 from __future__ import annotations
 
-import importlib
-import re
-import zlib
 from collections.abc import Iterable
-from typing import Any, ClassVar, Protocol
+from typing import ClassVar
 
+from lanner.middleware._codings import Coding, Stream, negotiate, offered_codings
 from lanner.types import ASGIApp, Message, RawHeaders, Receive, Scope, Send
 
 __all__ = ["DEFAULT_EXCLUDED_CONTENT_TYPES", "GZipMiddleware"]
@@ -75,7 +73,6 @@ DEFAULT_EXCLUDED_CONTENT_TYPES: tuple[str, ...] = (
 
 _MAX_ACCEPT_ENCODING = 1024
 _CACHE_SIZE = 256
-_QVALUE = re.compile(r"(?:0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?)")
 _TEXT_SUFFIXES = (b"+xml", b"+json")
 _NO_BODY_STATUSES = frozenset((204, 206, 304))
 _EVENT_STREAM = b"text/event-stream"
@@ -83,126 +80,6 @@ _EVENT_STREAM = b"text/event-stream"
 _EXCLUDED, _EVENTS, _PLAIN = object(), object(), object()
 # Dropped from a compressed response: recomputed, or no longer true of the body sent.
 _STALE_HEADERS = frozenset((b"content-length", b"accept-ranges"))
-
-
-class _Stream(Protocol):
-    def flush(self, data: bytes) -> bytes:
-        """Compress `data` and everything before it into bytes the client can decode now."""
-        ...
-
-    def finish(self, data: bytes) -> bytes:
-        """Compress `data` and end the stream."""
-        ...
-
-
-class _Coding(Protocol):
-    name: bytes
-
-    def compress(self, data: bytes) -> bytes:
-        """Compress a whole body."""
-        ...
-
-    def stream(self) -> _Stream:
-        """Start compressing a body sent in several messages."""
-        ...
-
-
-class _GzipStream:
-    __slots__ = ("_compressor",)
-
-    def __init__(self, level: int) -> None:
-        self._compressor = zlib.compressobj(level, zlib.DEFLATED, 31)
-
-    def flush(self, data: bytes) -> bytes:
-        return self._compressor.compress(data) + self._compressor.flush(zlib.Z_SYNC_FLUSH)
-
-    def finish(self, data: bytes) -> bytes:
-        return self._compressor.compress(data) + self._compressor.flush(zlib.Z_FINISH)
-
-
-class _Gzip:
-    name = b"gzip"
-
-    def __init__(self, level: int) -> None:
-        self._level = level
-
-    def compress(self, data: bytes) -> bytes:
-        # wbits=31: the gzip container (with a zero mtime, so equal bodies give equal bytes).
-        return zlib.compress(data, self._level, 31)
-
-    def stream(self) -> _Stream:
-        return _GzipStream(self._level)
-
-
-class _BrotliStream:
-    __slots__ = ("_compressor",)
-
-    def __init__(self, compressor: Any) -> None:
-        self._compressor = compressor
-
-    def flush(self, data: bytes) -> bytes:
-        return bytes(self._compressor.process(data) + self._compressor.flush())
-
-    def finish(self, data: bytes) -> bytes:
-        return bytes(self._compressor.process(data) + self._compressor.finish())
-
-
-class _Brotli:
-    name = b"br"
-
-    def __init__(self, module: Any, quality: int) -> None:
-        self._module = module
-        self._quality = quality
-
-    def compress(self, data: bytes) -> bytes:
-        return bytes(self._module.compress(data, quality=self._quality))
-
-    def stream(self) -> _Stream:
-        return _BrotliStream(self._module.Compressor(quality=self._quality))
-
-
-class _ZstdStream:
-    __slots__ = ("_compressor", "_flush_block")
-
-    def __init__(self, compressor: Any, flush_block: int) -> None:
-        self._compressor = compressor
-        self._flush_block = flush_block
-
-    def flush(self, data: bytes) -> bytes:
-        return bytes(self._compressor.compress(data) + self._compressor.flush(self._flush_block))
-
-    def finish(self, data: bytes) -> bytes:
-        return bytes(self._compressor.compress(data) + self._compressor.flush())
-
-
-class _Zstd:
-    name = b"zstd"
-
-    def __init__(self, module: Any, level: int) -> None:
-        self._module = module
-        self._level = level
-        # One context for whole bodies: each is compressed in one call, never interleaved.
-        self._whole = module.ZstdCompressor(level=level)
-
-    def compress(self, data: bytes) -> bytes:
-        return bytes(self._whole.compress(data))
-
-    def stream(self) -> _Stream:
-        # Streams interleave on the event loop, so each needs a context of its own.
-        compressor = self._module.ZstdCompressor(level=self._level).compressobj()
-        return _ZstdStream(compressor, self._module.COMPRESSOBJ_FLUSH_BLOCK)
-
-
-def _optional(module: str) -> Any:
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        return None
-
-
-def _check_level(name: str, value: int, low: int, high: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ValueError(f"{name} must be an integer from {low} to {high}, not {value!r}")
 
 
 class GZipMiddleware:
@@ -238,29 +115,16 @@ class GZipMiddleware:
     ) -> None:
         if isinstance(minimum_size, bool) or not isinstance(minimum_size, int) or minimum_size < 0:
             raise ValueError(f"minimum_size must be a non-negative integer, not {minimum_size!r}")
-        _check_level("compresslevel", compresslevel, 1, 9)
+        self._codings = offered_codings(compresslevel, brotli_quality, zstd_level)
         self.app = app
         self.minimum_size = minimum_size
-        codings: list[_Coding] = []
-        if brotli_quality is not None:
-            _check_level("brotli_quality", brotli_quality, 0, 11)
-            brotli = _optional("brotli")
-            if brotli is not None:
-                codings.append(_Brotli(brotli, brotli_quality))
-        if zstd_level is not None:
-            _check_level("zstd_level", zstd_level, 1, 22)
-            zstandard = _optional("zstandard")
-            if zstandard is not None:
-                codings.append(_Zstd(zstandard, zstd_level))
-        codings.append(_Gzip(compresslevel))
-        self._codings = tuple(codings)
         #: The content codings offered, most preferred first (``("br", "zstd", "gzip")``).
-        self.encodings: tuple[str, ...] = tuple(coding.name.decode() for coding in codings)
+        self.encodings: tuple[str, ...] = tuple(coding.name.decode() for coding in self._codings)
         patterns = (
             DEFAULT_EXCLUDED_CONTENT_TYPES if excluded_content_types is None else excluded_content_types
         )
         self._excluded = frozenset(pattern.strip().lower().encode("latin-1") for pattern in patterns)
-        self._choices: dict[bytes, _Coding | None] = {}
+        self._choices: dict[bytes, Coding | None] = {}
         self._kinds: dict[bytes, object] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -278,7 +142,7 @@ class GZipMiddleware:
         coding = self._choose(accept) if scope["method"] != "HEAD" else None
         await self.app(scope, receive, _Responder(self, send, coding).send)
 
-    def _choose(self, accept: bytes) -> _Coding | None:
+    def _choose(self, accept: bytes) -> Coding | None:
         # PERF(production, gzip): clients send a handful of distinct headers; a dict hit costs
         # ~60 ns against ~2.5 us to parse "gzip, deflate, br, zstd".
         try:
@@ -287,7 +151,7 @@ class GZipMiddleware:
             pass
         if len(accept) > _MAX_ACCEPT_ENCODING:
             return None  # not worth reading, nor keeping
-        choice = _negotiate(accept, self._codings)
+        choice = negotiate(accept, self._codings)
         if len(self._choices) >= _CACHE_SIZE:
             self._choices.clear()
         self._choices[accept] = choice
@@ -315,42 +179,6 @@ class GZipMiddleware:
         return kind
 
 
-def _negotiate(accept: bytes, codings: tuple[_Coding, ...]) -> _Coding | None:
-    """The coding to use for `accept`, or ``None`` to send the body as it is (RFC 9110, 12.5.3)."""
-    qualities: dict[bytes, float] = {}
-    for item in accept.split(b","):
-        token, _, params = item.partition(b";")
-        token = token.strip().lower()
-        if not token:
-            continue
-        quality = _quality(params)
-        if quality is None:
-            continue  # a malformed q-value: the item says nothing
-        if token == b"x-gzip":
-            token = b"gzip"
-        qualities[token] = max(quality, qualities.get(token, 0.0))
-    anything = qualities.get(b"*", 0.0)
-    best: _Coding | None = None
-    best_quality = 0.0
-    for coding in codings:  # most preferred first: a tie keeps the earlier one
-        quality = qualities.get(coding.name, anything)
-        if quality > best_quality:
-            best, best_quality = coding, quality
-    identity = qualities.get(b"identity")
-    if identity is not None and identity > best_quality:
-        return None
-    return best
-
-
-def _quality(params: bytes) -> float | None:
-    for param in params.split(b";"):
-        name, _, value = param.partition(b"=")
-        if name.strip().lower() == b"q":
-            text = value.strip().decode("latin-1")
-            return float(text) if _QVALUE.fullmatch(text) else None
-    return 1.0
-
-
 class _Responder:
     """One response going through the middleware: its headers edited, its body compressed."""
 
@@ -360,13 +188,13 @@ class _Responder:
     # message, which tells a whole body from a stream), _STREAM, and _PASS (send as it comes).
     _NEW, _HOLD, _STREAM, _PASS = range(4)
 
-    def __init__(self, owner: GZipMiddleware, send: Send, coding: _Coding | None) -> None:
+    def __init__(self, owner: GZipMiddleware, send: Send, coding: Coding | None) -> None:
         self._owner = owner
         self._send = send
         self._coding = coding
         self._state = self._NEW
         self._held: Message | None = None
-        self._stream: _Stream | None = None
+        self._stream: Stream | None = None
 
     async def send(self, message: Message) -> None:
         state = self._state
