@@ -174,3 +174,50 @@ def test_the_rate_limit_option_runs_each_limit_as_a_dependency() -> None:
         assert [client.get("/both").status_code for _ in range(2)] == [200, 429]
     assert one.calls == 4 and two.calls == 2
     assert seen == ["dep", "dep"]  # the route's own dependencies run first
+
+
+def test_lanners_middleware_options_are_checked_when_added() -> None:
+    from lanner.middleware import CORSMiddleware, TrustedHostMiddleware
+
+    app = Lanner()
+    with pytest.raises(ValueError, match="allow_credentials"):
+        app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_credentials=True)
+    with pytest.raises(ValueError):
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=["exa*mple.com"])
+    app.add_middleware(CORSMiddleware, allow_origins=["https://app.example.com"], allow_credentials=True)
+    assert len(app._middleware) == 1
+
+
+def test_a_timed_out_request_is_logged_with_the_status_the_client_got() -> None:
+    import asyncio
+    import logging
+
+    from lanner.middleware import Timeout, TimeoutMiddleware
+
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger = logging.getLogger("lanner.access")
+    logger.addHandler(handler)
+    app = Lanner(access_log="json")
+    app.add_middleware(TimeoutMiddleware, request_timeout=0.2)
+
+    @app.get("/slow", timeout=Timeout(request=0.1))
+    async def slow() -> str:
+        await asyncio.sleep(5)
+        return "never"
+
+    try:
+        with TestClient(app) as client:
+            assert client.get("/slow").status_code == 504
+    finally:
+        logger.removeHandler(handler)
+    assert [(record.route, record.status) for record in records] == [("/slow", 504)]  # type: ignore[attr-defined]
+
+
+def test_a_bad_route_timeout_is_refused_at_registration() -> None:
+    app = Lanner()
+    with pytest.raises(TypeError, match="timeout"):
+        app.add_route("/x", lambda: None, timeout="soon")
+    with pytest.raises(ValueError):
+        app.add_route("/y", lambda: None, timeout=-1)

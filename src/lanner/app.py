@@ -466,7 +466,14 @@ class Lanner(Router):
         id, tracing, metrics, access log, trusted hosts, HTTPS redirect, security headers, CORS,
         your middleware, and compression innermost. Among your own, the last added is the
         outermost. A route bypasses a middleware class it lists in ``skip_middleware``.
+
+        Raises:
+            ValueError, TypeError: the options of one of lanner's middleware are refused (CORS
+                allowing every origin with credentials, a malformed host pattern...): checked
+                here, not on the first request.
         """
+        if getattr(middleware, "__module__", "").startswith("lanner.middleware."):
+            middleware(_no_app, **options)  # ours build cheaply and check their options
         self._middleware.append((middleware, options))
         self._routes_changed()
 
@@ -872,6 +879,11 @@ class Lanner(Router):
 
 #: Where `Lanner._match_early` leaves its match for `_dispatch`: (method, path, target, params).
 _EARLY_MATCH = "lanner.early_match"
+
+async def _no_app(scope: Scope, receive: Receive, send: Send) -> None:
+    """The inner app of a middleware built only to check its options."""
+    raise AssertionError("never called")
+
 
 #: The layer of middleware that declares none (yours): inside CORS, outside compression.
 USER_LAYER = 500
