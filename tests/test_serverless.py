@@ -7,6 +7,7 @@ format with its own domain name. The events below follow AWS's documented exampl
 talks to AWS.
 """
 
+import asyncio
 import base64
 import copy
 import json
@@ -182,6 +183,16 @@ class LambdaContext:
 
 
 EVENTS = {"http-api": http_api_event, "function-url": function_url_event}
+
+
+@pytest.fixture(autouse=True)
+def event_loop_for_mangum() -> Any:
+    """Mangum runs on the thread's current event loop and never closes it: give it one we close."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    yield
+    loop.close()
+    asyncio.set_event_loop(None)
 
 
 @pytest.fixture(params=sorted(EVENTS))

@@ -8,8 +8,10 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from lanner import Depends, Lanner
+from lanner import Depends, Lanner, Request
+from lanner.middleware.functions import CallNext
 from lanner.ratelimit import RateLimit, RedisStore
+from lanner.responses import Response
 
 store = RedisStore(os.environ["REDIS_URL"])
 
@@ -21,6 +23,14 @@ async def lifespan(app: Lanner) -> AsyncIterator[None]:
 
 
 app = Lanner(lifespan=lifespan)
+
+
+@app.middleware("http")
+async def name_the_worker(request: Request, call_next: CallNext) -> Response:
+    """Every answer, 429s included, says which worker process gave it."""
+    response = await call_next(request)
+    response.headers["X-Worker-PID"] = str(os.getpid())
+    return response
 
 
 @app.get("/")
