@@ -6,7 +6,9 @@ as markdown, JSON and a PNG chart. ``--pages`` (or naming its scenarios: page, l
 static, static304) runs the server-rendered suite instead, lanner against Starlette, FastAPI and
 Flask, then the 100 MiB upload memory check; its results go to ``pages.md`` and ``pages.json``.
 ``--model`` runs the model-bound suite (`benchmarks.model`: the embedder, batched against per
-request and against FastAPI); ``--realtime`` the WebSocket and SSE one (`benchmarks.realtime`).
+request and against FastAPI); ``--realtime`` the WebSocket and SSE one (`benchmarks.realtime`);
+``--production`` the production-stack one (`benchmarks.production`: request id, access log,
+metrics, CORS, gzip, security headers and rate limit on the JSON scenario, against FastAPI).
 See ``benchmarks/README.md``.
 """
 
@@ -17,6 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from benchmarks import model as model_suite
+from benchmarks import production as production_suite
 from benchmarks import realtime as realtime_suite
 from benchmarks import upload_memory
 from benchmarks.harness import HarnessError, Options, run
@@ -222,6 +225,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return model_suite.main([a for a in argv if a != "--model"])
     if "--realtime" in argv:
         return realtime_suite.main([a for a in argv if a != "--realtime"])
+    if "--production" in argv:
+        return production_suite.main([a for a in argv if a != "--production"])
     args = parse_args(argv)
     if args.list:
         print(_listing())
