@@ -112,8 +112,18 @@ def test_a_middleware_that_rewrites_the_path_gets_the_new_route() -> None:
         return await call_next(request)  # type: ignore[no-any-return]
 
     app.add_middleware(FunctionMiddleware, dispatch=rewrite)
+    app.add_middleware(Recorder)  # outside the rewrite: it sees the first match
+    seen: list[str] = []
+
+    @app.after_request
+    def note_route(request: Request, response: Response) -> Response:
+        seen.append(request.scope["route"].path)
+        return response
+
     with TestClient(app) as client:
         assert client.get("/old").json() == "new"
+    assert Recorder.log == ["Recorder:/old"]
+    assert seen == ["/new"]
 
 
 def test_a_route_can_opt_out_of_one_middleware() -> None:

@@ -177,3 +177,24 @@ def test_the_access_log_json_formatter_writes_parseable_lines(tmp_path: object) 
     record.route = "/"
     parsed = json.loads(JSONFormatter().format(record))
     assert parsed["route"] == "/"
+
+
+def test_trace_calls_keeps_the_documented_security_and_answers() -> None:
+    from lanner import Security
+    from lanner.ratelimit import RateLimit
+    from lanner.security import HTTPBearer
+
+    provider = sdk_trace.TracerProvider()
+    bearer = HTTPBearer()
+
+    def documented(app: Lanner) -> dict[str, object]:
+        @app.get("/secret", dependencies=[Security(bearer)], rate_limit=RateLimit("5/second"))
+        async def secret() -> str:
+            return "s"
+
+        return app.openapi()["paths"]["/secret"]["get"]  # type: ignore[no-any-return]
+
+    plain = documented(Lanner())
+    traced = documented(Lanner(tracing=provider, trace_calls=True))
+    assert traced["security"] == plain["security"] == [{"HTTPBearer": []}]
+    assert "429" in traced["responses"] and traced["responses"] == plain["responses"]

@@ -290,3 +290,11 @@ def test_invalid_patterns_are_refused(pattern: str) -> None:
 
 def test_layer() -> None:
     assert TrustedHostMiddleware.layer == 70
+
+
+def test_over_long_hosts_are_refused_and_never_cached() -> None:
+    middleware = TrustedHostMiddleware(make_app(), allowed_hosts=["*.example.com"])
+    assert send_raw(middleware, "GET", "/p", host=b"a" * 5000 + b".example.com").status_code == 400
+    assert middleware._verdicts == {}
+    assert send_raw(middleware, "GET", "/p", host=b"a.example.com").status_code == 200
+    assert middleware._verdicts == {b"a.example.com": True}

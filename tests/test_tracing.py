@@ -483,3 +483,21 @@ def test_missing_opentelemetry_names_the_extra(monkeypatch: pytest.MonkeyPatch) 
         monkeypatch.setitem(sys.modules, name, None)
     with pytest.raises(ImportError, match=r"pip install 'lanner\[tracing\]'"):
         TracingMiddleware(build_app(None))
+
+
+def test_a_timed_out_request_records_the_status_the_client_got(provider: object, exporter: object) -> None:
+    from lanner.middleware import TimeoutMiddleware
+
+    app = Lanner()
+    app.add_middleware(TracingMiddleware, tracer_provider=provider)
+    app.add_middleware(TimeoutMiddleware, request_timeout=0.1)
+
+    @app.get("/slow")
+    async def slow() -> None:
+        await asyncio.sleep(5)
+
+    with TestClient(app) as client:
+        assert client.get("/slow").status_code == 504
+    [span] = exporter.get_finished_spans()  # type: ignore[attr-defined]
+    assert span.attributes["http.response.status_code"] == 504
+    assert span.status.status_code == StatusCode.ERROR

@@ -772,6 +772,13 @@ class Lanner(Router):
                 if self._mounts and await self._serve_mount(path, scope, receive, send):
                     return
                 target, params = self._target(frozen, scope, path)
+                if early is not None:
+                    # A middleware changed the method or path: what it reports is the new route.
+                    route = frozen.route_of.get(target)
+                    if route is None:
+                        scope.pop("route", None)
+                    else:
+                        scope["route"] = route
             await target(scope, receive, send, params)
         elif kind == "lifespan":
             receive, send = self._watch_lifespan(receive, send)
@@ -879,6 +886,7 @@ class Lanner(Router):
 
 #: Where `Lanner._match_early` leaves its match for `_dispatch`: (method, path, target, params).
 _EARLY_MATCH = "lanner.early_match"
+
 
 async def _no_app(scope: Scope, receive: Receive, send: Send) -> None:
     """The inner app of a middleware built only to check its options."""

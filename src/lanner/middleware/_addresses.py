@@ -53,7 +53,7 @@ _IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 # or a bracketed IPv6 literal; then an optional port. No userinfo, percent-escapes, or anything
 # that could change how a URL built from it parses.
 _HOST = re.compile(rb"(\[[0-9a-f:.]{2,45}\]|(?:[a-z0-9_-]{1,63}\.)*[a-z0-9_-]{1,63}\.?)(?::([0-9]{1,5}))?")
-_MAX_HOST = 260
+MAX_HOST = 260
 _CACHE_SIZE = 1024
 # A literal peer name ("testclient"): what is not an address but could not be mistaken for one.
 _PEER_NAME = re.compile(r"[A-Za-z0-9_.-]+")
@@ -230,7 +230,7 @@ def parse_host(value: bytes) -> tuple[str, int | None] | None:
     ``None`` when the value is malformed: empty, ``user@host``, a path, whitespace, characters a
     host cannot hold, an empty or out-of-range port, an invalid IPv6 literal.
     """
-    if not value or len(value) > _MAX_HOST:
+    if not value or len(value) > MAX_HOST:
         return None
     match = _HOST.fullmatch(value.lower())
     if match is None:

@@ -8,7 +8,7 @@ from typing import ClassVar
 
 from lanner.errors import accepts_html, http_problem
 from lanner.exceptions import HTTPException
-from lanner.middleware._addresses import check_text, parse_host, request_target, single_host
+from lanner.middleware._addresses import MAX_HOST, check_text, parse_host, request_target, single_host
 from lanner.responses import Response
 from lanner.socket_endpoint import refuse_handshake
 from lanner.types import ASGIApp, Receive, Scope, Send
@@ -89,9 +89,10 @@ class TrustedHostMiddleware:
             if allowed is None:
                 parsed = parse_host(value)
                 allowed = parsed is not None and self._allows(parsed[0])
-                if len(self._verdicts) >= _CACHE_SIZE:
-                    self._verdicts.clear()
-                self._verdicts[value] = allowed
+                if len(value) <= MAX_HOST:  # an over-long Host is refused, never kept as a key
+                    if len(self._verdicts) >= _CACHE_SIZE:
+                        self._verdicts.clear()
+                    self._verdicts[value] = allowed
             if allowed:
                 await self.app(scope, receive, send)
                 return

@@ -15,6 +15,7 @@ from collections.abc import AsyncGenerator, Callable, Generator
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from lanner.errors import SERVER_EXCEPTION_KEY
+from lanner.middleware.timeout import TIMED_OUT_STATUS
 from lanner.signature import CallKind, call_kind
 from lanner.types import ASGIApp, Message, RawHeaders, Receive, Scope, Send
 
@@ -219,6 +220,9 @@ class TracingMiddleware:
         raised: Exception | None,
     ) -> None:
         if span.is_recording():
+            if not status:
+                # A timeout answered for the app (408, 504), outside this span's layer.
+                status = scope.get(TIMED_OUT_STATUS, 0)
             if route is None:
                 route = getattr(scope.get("route"), "path", None)
                 if route is not None:

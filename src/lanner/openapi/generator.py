@@ -249,7 +249,7 @@ def _lanner_responses(operation: Operation, settings: Settings) -> dict[str, Any
         responses["415"] = {"description": "Unsupported body media type", "content": problem_content()}
     # A dependency may say what it answers (a RateLimit's 429) in an ``openapi_responses`` mapping.
     for step in operation.steps:
-        for code, spec in (getattr(step.plan.call, "openapi_responses", None) or {}).items():
+        for code, spec in (getattr(inspect.unwrap(step.plan.call), "openapi_responses", None) or {}).items():
             responses.setdefault(str(code), {"content": problem_content(), **copy.deepcopy(spec)})
     return responses
 
@@ -350,7 +350,7 @@ def security_requirements(steps: Iterable[Step], schemes: dict[str, Any]) -> lis
     """
     required: dict[str, list[str]] = {}
     for step in steps:
-        call = step.plan.call
+        call = inspect.unwrap(step.plan.call)  # under trace_calls, the traced wrapper's original
         scheme = getattr(call, "security_scheme", None)
         name = getattr(call, "security_scheme_name", None)
         if not (isinstance(scheme, Mapping) and isinstance(name, str)):
