@@ -24,7 +24,7 @@ from lanner.ratelimit import (
 )
 from lanner.ratelimit._gcra import gcra
 from lanner.ratelimit.keys import MAX_KEY_LENGTH, bounded_key
-from lanner.responses import JSONResponse
+from lanner.responses import JSONResponse, Response
 from lanner.testing import TestClient
 
 
@@ -628,6 +628,141 @@ def test_the_default_store_is_shared_by_the_process() -> None:
     assert first.store is second.store
     assert isinstance(first.store, MemoryStore)
     assert "1-per-minute" in repr(first)
+
+
+def test_one_rate_counts_exactly_as_gcra_does(clock: Clock) -> None:
+    """The one-rate path of the memory store against `gcra`, request by request."""
+    store = MemoryStore(clock=clock)
+    rate = parse_rate("7/minute")  # an uneven interval
+    tat = 0
+    steps = [0.0, 0.0, 1.5, 0.0, 8.6, 0.0, 0.0, 0.0, 0.0, 0.0, 3.0, 12.0, 0.001, 60.0, 0.0]
+    for step in steps:
+        clock.advance(step)
+        now = round(clock.now * 1_000_000)
+        expected, tats = gcra([tat], now, [rate])
+        assert store.check("client", [rate]) == expected
+        if tats is not None:
+            tat = tats[0]
+    assert len(store) == 1
+
+
+def test_one_rate_and_several_rates_share_the_records_of_a_scope(clock: Clock, store: MemoryStore) -> None:
+    app = Lanner()
+
+    @app.get("/one", rate_limit=RateLimit("2/minute", store=store, scope="shared"))
+    async def one() -> str:
+        return "one"
+
+    @app.get("/both", rate_limit=RateLimit("2/minute", "10/hour", store=store, scope="shared"))
+    async def both() -> str:
+        return "both"
+
+    with TestClient(app) as client:
+        assert client.get("/one").status_code == 200
+        last = client.get("/both")
+        assert last.headers["ratelimit"] == '"2-per-minute";r=0;t=30, "10-per-hour";r=9;t=360'
+        assert client.get("/one").status_code == 429
+    assert len(store) == 2  # testclient|2-per-minute and testclient|10-per-hour
+
+
+def test_a_memory_store_subclass_that_overrides_check_is_asked(store: MemoryStore) -> None:
+    class Counting(MemoryStore):
+        def __init__(self) -> None:
+            super().__init__()
+            self.asked: list[str] = []
+
+        def check(self, key: str, rates: Sequence[Rate]) -> Decision:
+            self.asked.append(key)
+            return super().check(key, rates)
+
+    counting = Counting()
+    app = limited_app(RateLimit("2/minute", store=counting, scope="counted"))
+    with TestClient(app, client=("10.0.0.7", 1)) as client:
+        assert statuses(client, 3) == [200, 200, 429]
+    assert counting.asked == ["counted:10.0.0.7"] * 3
+
+
+@pytest.mark.anyio
+async def test_the_default_key_of_a_request_without_a_client(store: MemoryStore) -> None:
+    limit = RateLimit("1/minute", store=store, scope="anonymous")
+    response = Response()
+    response.raw_headers.clear()
+    await limit(Request({"type": "http", "client": None}), response)
+    assert response.raw_headers == [
+        (b"ratelimit-policy", b'"1-per-minute";q=1;w=60'),
+        (b"ratelimit", b'"1-per-minute";r=0;t=60'),
+    ]
+    with pytest.raises(HTTPException) as refused:
+        await limit(Request({"type": "http"}), Response())
+    assert refused.value.status_code == 429
+    assert store.check("anonymous:", [parse_rate("1/minute")]).allowed is False
+
+
+# -- headers a dependency sets on its Response parameter ----------------------------------------------
+
+
+def test_the_limits_headers_replace_those_of_the_handlers_response(store: MemoryStore) -> None:
+    app = Lanner()
+
+    @app.get("/own", rate_limit=RateLimit("5/minute", store=store))
+    async def own() -> JSONResponse:
+        return JSONResponse({"ok": True}, headers={"RateLimit": "stale", "X-Kept": "yes"})
+
+    with TestClient(app) as client:
+        for remaining in (4, 3):  # the second request merges names seen before
+            response = client.get("/own")
+            assert response.headers.get_list("ratelimit") == [
+                f'"5-per-minute";r={remaining};t={12 * (5 - remaining)}'
+            ]
+            assert response.headers["x-kept"] == "yes"
+            assert response.headers["ratelimit-policy"] == '"5-per-minute";q=5;w=60'
+
+
+def test_raw_headers_a_dependency_adds_are_checked_and_normalised() -> None:
+    """Lines added to ``response.raw_headers`` arrive as ``response.headers[name] = value`` sets them."""
+    app = Lanner()
+
+    def add(lines: list[tuple[bytes, bytes]]) -> Any:
+        def dependency(response: Response) -> None:
+            response.raw_headers.extend(lines)
+
+        return Depends(dependency)
+
+    @app.get(
+        "/fine",
+        dependencies=[add([(b"X-Upper", b"v"), (b"x-dup", b"1"), (b"x-dup", b"2"), (b"x-tab", b"a\tb")])],
+    )
+    async def fine() -> str:
+        return "fine"
+
+    @app.get("/cookies", dependencies=[add([(b"set-cookie", b"a=1"), (b"set-cookie", b"b=2")])])
+    async def cookies() -> str:
+        return "cookies"
+
+    @app.get("/length", dependencies=[add([(b"content-type", b"text/x-mine")])])
+    async def length() -> str:
+        return "length"
+
+    @app.get("/bad-value", dependencies=[add([(b"x-dup", b"a\nb")])])
+    async def bad_value() -> str:
+        return "never sent"
+
+    @app.get("/bad-name", dependencies=[add([(b"x bad", b"v")])])
+    async def bad_name() -> str:
+        return "never sent"
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        for _ in range(2):  # the first request checks each name, the second takes the shortcut
+            response = client.get("/fine")
+            assert response.status_code == 200
+            assert response.headers.get_list("x-upper") == ["v"]
+            assert response.headers.get_list("x-dup") == ["2"]
+            assert response.headers["x-tab"] == "a\tb"
+            assert [name for name, _ in response.headers.raw if name.lower() == b"x-upper"] == [b"x-upper"]
+            assert client.get("/cookies").headers.get_list("set-cookie") == ["a=1", "b=2"]
+            assert client.get("/length").headers.get_list("content-type") == ["text/x-mine"]
+            assert client.get("/bad-value").status_code == 500
+            assert client.get("/bad-name").status_code == 500
 
 
 # -- OpenAPI -----------------------------------------------------------------------------------------

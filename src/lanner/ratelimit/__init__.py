@@ -9,7 +9,7 @@ again one period later.
 
 Each check is one store operation:
 
-- `MemoryStore` (the default): a dict in the process, a few microseconds per request; records
+- `MemoryStore` (the default): a dict in the process, well under a microsecond per request; records
   whose bucket refilled are swept, and the number of records is capped.
 - `RedisStore`: one round trip per request (``EVALSHA`` of a Lua script that reads, decides and
   writes atomically, with Redis's own clock), so the limit is exact across worker processes and

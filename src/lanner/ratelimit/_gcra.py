@@ -9,7 +9,8 @@ once, then one more per interval: the burst is bounded exactly, not roughly like
 tokens refilled at `limit` per period, kept as one number. A refused request changes nothing.
 
 Several rates are checked together: the request passes only when every rate admits it, and only
-then is every TAT moved. The Redis store runs the same arithmetic in Lua (`redis_store`).
+then is every TAT moved. The Redis store runs the same arithmetic in Lua (`redis_store`), and
+`MemoryStore.hit_one` inlines it for a single rate.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import NamedTuple
 
 from lanner.ratelimit.rates import Rate
 
-__all__ = ["Decision", "gcra", "gcra_one"]
+__all__ = ["Decision", "gcra"]
 
 
 class Decision(NamedTuple):
@@ -40,15 +41,6 @@ class Decision(NamedTuple):
     def remaining(self, index: int, rate: Rate) -> int:
         """How many more requests rate number `index` admits right now."""
         return max(0, (rate.capacity_us - self.fills_us[index]) // rate.interval_us)
-
-
-def gcra_one(tat: int, now: int, rate: Rate) -> tuple[Decision, int]:
-    """`gcra` for a single rate: the decision and the TAT to store (0 when refused)."""
-    base = tat if tat > now else now
-    fill = base + rate.interval_us - now
-    if fill > rate.capacity_us:
-        return Decision(False, fill - rate.capacity_us, (base - now,)), 0
-    return Decision(True, 0, (fill,)), now + fill
 
 
 def gcra(tats: Sequence[int], now: int, rates: Sequence[Rate]) -> tuple[Decision, list[int] | None]:

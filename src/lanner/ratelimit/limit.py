@@ -116,10 +116,22 @@ class RateLimit:
         )
         # PERF(ratelimit): the memory store answers without a coroutine (~0.3 us less a request).
         self._check = None
-        if isinstance(self.store, MemoryStore) and type(self.store).hit is MemoryStore.hit:
-            self._check = self.store.check
+        self._hit_one = None
+        memory = self.store
+        if isinstance(memory, MemoryStore) and type(memory).hit is MemoryStore.hit:
+            self._check = memory.check
+            if len(parsed) == 1 and type(memory).check is MemoryStore.check:
+                self._hit_one = memory.hit_one
         self._policy = ", ".join(f'"{r.name}";q={r.limit};w={r.period_seconds}' for r in parsed).encode()
         self._items = tuple((f'"{rate.name}";r='.encode(), rate) for rate in parsed)
+        # PERF(production): what the one-rate memory path needs, built once: the policy line, the
+        # record name's end, and the state of a client whose bucket was full (its usual first
+        # request), so most admitted requests format nothing (~0.2 us less a request).
+        self._policy_line = (b"ratelimit-policy", self._policy)
+        self._rate = parsed[0]
+        self._suffix = "|" + parsed[0].name
+        self._full_state = _item(self._items[0][0], parsed[0], parsed[0].interval_us)
+        self._by_address = key is client_ip
         self._next_warning = 0.0
         self._suppressed = 0
 
@@ -134,28 +146,58 @@ class RateLimit:
             HTTPException: 429 over the limit; 503 when the store fails and `on_store_error` is
                 ``"deny"``.
         """
-        ident = self.key(request)
-        if self._async_key:
-            ident = await ident  # type: ignore[misc]
-        if ident is None:
-            return
+        if self._by_address:
+            # PERF(production): `client_ip` inlined, the default key (~0.05 us less a request).
+            client = request.scope.get("client")
+            ident = client[0] if client else ""
+        else:
+            ident = self.key(request)
+            if self._async_key:
+                ident = await ident  # type: ignore[misc]
+            if ident is None:
+                return
         if type(ident) is not str:
             ident = str(ident)
-        key = self._prefix + (ident if len(ident) <= MAX_KEY_LENGTH else bounded_key(ident))
-        try:
-            if self._check is not None:
-                decision = self._check(key, self.rates)
-            else:
-                decision = await self.store.hit(key, self.rates)
-        except RateLimitStoreError as exc:
-            self._store_failed(exc)
-            return
-        if decision.allowed:
-            if self.headers:
-                raw = response.raw_headers
-                _add_item(raw, b"ratelimit-policy", self._policy)
-                _add_item(raw, b"ratelimit", self._state(decision))
-            return
+        if len(ident) > MAX_KEY_LENGTH:
+            ident = bounded_key(ident)
+        hit_one = self._hit_one
+        if hit_one is not None:
+            rate = self._rate
+            try:
+                fill = hit_one(f"{self._prefix}{ident}{self._suffix}", rate)
+            except RateLimitStoreError as exc:  # a subclass's own failure
+                self._store_failed(exc)
+                return
+            if fill <= rate.capacity_us:
+                if self.headers:
+                    if fill == rate.interval_us:
+                        state = self._full_state
+                    else:
+                        state = _item(self._items[0][0], rate, fill)
+                    raw = response.raw_headers
+                    if raw:
+                        _add_item(raw, b"ratelimit-policy", self._policy)
+                        _add_item(raw, b"ratelimit", state)
+                    else:
+                        raw.append(self._policy_line)
+                        raw.append((b"ratelimit", state))
+                return
+            decision = Decision(False, fill - rate.capacity_us, (fill - rate.interval_us,))
+        else:
+            try:
+                if self._check is not None:
+                    decision = self._check(self._prefix + ident, self.rates)
+                else:
+                    decision = await self.store.hit(self._prefix + ident, self.rates)
+            except RateLimitStoreError as exc:
+                self._store_failed(exc)
+                return
+            if decision.allowed:
+                if self.headers:
+                    raw = response.raw_headers
+                    _add_item(raw, b"ratelimit-policy", self._policy)
+                    _add_item(raw, b"ratelimit", self._state(decision))
+                return
         raise HTTPException(
             429,
             f"Rate limit exceeded ({', '.join(rate.name for rate in self.rates)})",
@@ -168,15 +210,8 @@ class RateLimit:
 
     def _state(self, decision: Decision) -> bytes:
         """The ``RateLimit`` field's items: each rate's remaining quota and effective window."""
-        items = []
-        for fill, (prefix, rate) in zip(decision.fills_us, self._items, strict=True):
-            remaining = (rate.capacity_us - fill) // rate.interval_us
-            if remaining > 0:
-                window = fill
-            else:
-                remaining, window = 0, fill + rate.interval_us - rate.capacity_us
-            items.append(b"%s%d;t=%d" % (prefix, remaining, _seconds(window)))
-        return b", ".join(items)
+        items = zip(decision.fills_us, self._items, strict=True)
+        return b", ".join([_item(prefix, rate, fill) for fill, (prefix, rate) in items])
 
     def _store_failed(self, exc: RateLimitStoreError) -> None:
         now = time.monotonic()
@@ -218,6 +253,17 @@ class RateLimit:
 def _seconds(microseconds: int) -> int:
     """Whole seconds, rounded up."""
     return -(-microseconds // 1_000_000)
+
+
+def _item(prefix: bytes, rate: Rate, fill: int) -> bytes:
+    """One rate's ``RateLimit`` item: the requests left now and the seconds its ``t`` names.
+
+    `prefix` is the item up to ``r=``; `fill` is how far ahead of now the client runs (``TAT - now``).
+    """
+    remaining = (rate.capacity_us - fill) // rate.interval_us
+    if remaining > 0:
+        return b"%s%d;t=%d" % (prefix, remaining, -(-fill // 1_000_000))
+    return b"%s0;t=%d" % (prefix, -(-(fill + rate.interval_us - rate.capacity_us) // 1_000_000))
 
 
 def _add_item(raw: list[tuple[bytes, bytes]], name: bytes, value: bytes) -> None:

@@ -12,10 +12,12 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 
-from lanner.ratelimit._gcra import Decision, gcra, gcra_one
+from lanner.ratelimit._gcra import Decision, gcra
 from lanner.ratelimit.rates import Rate
 
 __all__ = ["MemoryStore", "RateLimitStore", "RateLimitStoreError"]
+
+_monotonic_ns = time.monotonic_ns
 
 
 class RateLimitStoreError(Exception):
@@ -80,7 +82,7 @@ class MemoryStore(RateLimitStore):
 
     def _now(self) -> int:
         if self._clock is None:
-            return time.monotonic_ns() // 1000
+            return _monotonic_ns() // 1000
         return round(self._clock() * 1_000_000)
 
     async def hit(self, key: str, rates: Sequence[Rate]) -> Decision:
@@ -89,24 +91,54 @@ class MemoryStore(RateLimitStore):
 
     def check(self, key: str, rates: Sequence[Rate]) -> Decision:
         """`hit` without the coroutine: the memory store never waits."""
+        if len(rates) == 1:
+            rate = rates[0]
+            fill = self.hit_one(key + "|" + rate.name, rate)
+            if fill > rate.capacity_us:
+                return Decision(False, fill - rate.capacity_us, (fill - rate.interval_us,))
+            return Decision(True, 0, (fill,))
         tats = self._tats
         with self._lock:
-            now = time.monotonic_ns() // 1000 if self._clock is None else self._now()
+            now = _monotonic_ns() // 1000 if self._clock is None else self._now()
             if now >= self._next_sweep:
                 self._sweep(now)
-            if len(rates) == 1:
-                # PERF(ratelimit): one rate, the usual case, without lists (~1 us less).
-                name = key + "|" + rates[0].name
-                decision, tat = gcra_one(tats.get(name, 0), now, rates[0])
-                if decision.allowed:
-                    self._store(name, tat)
-                return decision
             names = [key + "|" + rate.name for rate in rates]
             decision, new_tats = gcra([tats.get(name, 0) for name in names], now, rates)
             if new_tats is not None:
                 for name, tat in zip(names, new_tats, strict=True):
                     self._store(name, tat)
             return decision
+
+    def hit_one(self, name: str, rate: Rate) -> int:
+        """GCRA for one rate, on record `name` (the client key, ``"|"`` and the rate's name).
+
+        Returns:
+            How far ahead of now the client would run with this request counted (``TAT - now``):
+            the request is admitted, and counted, only when that is at most ``rate.capacity_us``.
+        """
+        # PERF(production): one rate, the usual case, as a single int: no lists, no `Decision`,
+        # no second dict search to re-insert (~0.6 us less a request); the lock taken without
+        # `with`, which costs twice as much (~0.07 us).
+        tats = self._tats
+        lock = self._lock
+        lock.acquire()
+        try:
+            now = _monotonic_ns() // 1000 if self._clock is None else self._now()
+            if now >= self._next_sweep:
+                self._sweep(now)
+            tat = tats.get(name, 0)
+            fill = (tat if tat > now else now) + rate.interval_us - now
+            if fill <= rate.capacity_us:
+                # Re-inserted, so the dict's order is least recently admitted first (stored TATs
+                # are never 0: a record exists exactly when `tat` is not 0).
+                if tat:
+                    del tats[name]
+                elif len(tats) >= self.max_keys:
+                    del tats[next(iter(tats))]
+                tats[name] = now + fill
+            return fill
+        finally:
+            lock.release()
 
     def _store(self, name: str, tat: int) -> None:
         tats = self._tats
