@@ -826,3 +826,31 @@ def test_a_redirect_class_redirects_to_the_returned_url() -> None:
     assert (first.status_code, first.headers["location"]) == (307, "https://typer.tiangolo.com")
     second = client.get("/pydantic")
     assert (second.status_code, second.headers["location"]) == (302, "https://docs.pydantic.dev/")
+
+
+def test_a_response_returned_on_every_request_keeps_no_header_a_request_set() -> None:
+    from lanner import Depends, Lanner
+    from lanner.responses import PlainTextResponse
+    from lanner.testing import TestClient
+
+    shared = PlainTextResponse("OK")
+    count = iter(range(100))
+
+    def quota(response: Response) -> None:
+        response.headers["X-Quota"] = str(next(count))
+
+    app = Lanner()
+
+    @app.get("/limited", dependencies=[Depends(quota)])
+    async def limited() -> Response:
+        return shared
+
+    @app.get("/plain")
+    async def plain() -> Response:
+        return shared
+
+    with TestClient(app) as client:
+        assert client.get("/limited").headers["x-quota"] == "0"
+        assert client.get("/limited").headers["x-quota"] == "1"
+        assert "x-quota" not in client.get("/plain").headers
+    assert all(name != b"x-quota" for name, _ in shared.raw_headers)

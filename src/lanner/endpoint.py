@@ -7,6 +7,7 @@ the sources the plan names, validates, calls, renders and sends.
 from __future__ import annotations
 
 import asyncio
+import copy
 import dataclasses
 import inspect
 import logging
@@ -487,7 +488,8 @@ class Endpoint:
                 kwargs[name] = session
             if step.constants:
                 kwargs.update(step.constants)
-            result = await invoke(plan, call, kwargs, stack)
+            # PERF(production): a plain async call skips `invoke`'s coroutine (~0.3 us a step).
+            result = await call(**kwargs) if plan.kind == "async" else await invoke(plan, call, kwargs, stack)
             results[step.slot] = result
         return result
 
@@ -507,7 +509,7 @@ class Endpoint:
         else:
             response = self.response_class(result, status_code=self.status_code)
         if temporary is not None:
-            _merge(temporary, response)
+            response = _merge(temporary, response, owned=response is not result)
         return response
 
     async def _run_for(self, request: Request) -> Response:
@@ -526,7 +528,7 @@ class Endpoint:
         else:
             response = self.response_class(result, status_code=self.status_code)
         if temporary is not None:
-            _merge(temporary, response)
+            response = _merge(temporary, response, owned=response is not result)
         return response
 
 
@@ -618,19 +620,30 @@ def _prebuilt(
 
 def _blank_response() -> Response:
     """The `Response` a handler parameter receives: status 0 means "not set"."""
-    response = Response()
-    response.raw_headers.clear()
+    # PERF(production): built as `_prebuilt` builds, not through __init__ and a clear (~0.7 us for
+    # each route with a rate limit or another dependency taking the Response).
+    response = Response.__new__(Response)
     response.status_code = 0
+    response.background = None
+    response.body = b""
+    response.raw_headers = []
     return response
 
 
-def _merge(temporary: Response, response: Response) -> None:
-    """Copy what a handler or dependency set on its `Response` parameter onto the response.
+def _merge(temporary: Response, response: Response, owned: bool) -> Response:
+    """Return `response` with what a handler or dependency set on its `Response` parameter.
 
     Each header replaces the response's lines of that name (the last of several lines of one name
     wins), except ``Set-Cookie``, whose lines are all added; names are lower-cased and names and
-    values are checked as `MutableHeaders` checks them.
+    values are checked as `MutableHeaders` checks them. A response the handler returned
+    (`owned` False) may be one object it returns on every request: it is copied before it changes,
+    so one request's headers (a rate limit's quota) never stay on it for the next.
     """
+    if not temporary.status_code and not temporary.raw_headers:
+        return response
+    if not owned:
+        response = copy.copy(response)
+        response.raw_headers = list(response.raw_headers)
     if temporary.status_code:
         response.status_code = temporary.status_code
     raw = response.raw_headers
@@ -660,6 +673,7 @@ def _merge(temporary: Response, response: Response) -> None:
         headers[name.decode("latin-1")] = value.decode("latin-1")
         if type(name) is bytes and name == name.lower() and len(_MERGED_NAMES) < _MAX_MERGED_NAMES:
             _MERGED_NAMES.add(name)
+    return response
 
 
 #: Header names `_merge` has seen pass `MutableHeaders`' checks, already lower-case (bounded).
