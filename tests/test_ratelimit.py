@@ -815,3 +815,33 @@ def test_the_openapi_document_lists_the_429_of_every_limit_on_the_way() -> None:
         assert set(entry["headers"]) == {"Retry-After", "RateLimit-Policy", "RateLimit"}
         assert "application/problem+json" in entry["content"]
     assert "429" not in paths["/c"]["get"]["responses"]
+
+
+def test_ipv6_clients_share_a_bucket_per_64_network() -> None:
+    from lanner.ratelimit.keys import network_key
+
+    assert network_key("2001:db8:1:2:aaaa::1") == network_key("2001:db8:1:2:ffff::9")
+    assert network_key("2001:db8:1:2::1") != network_key("2001:db8:1:3::1")
+    assert network_key("::ffff:192.0.2.1") == "192.0.2.1"
+    assert network_key("192.0.2.1") == "192.0.2.1"
+    assert network_key("not:an:address") == "not:an:address"
+
+    limit = RateLimit("2/minute")
+    app = Lanner()
+
+    @app.get("/", dependencies=[Depends(limit)])
+    async def index() -> str:
+        return "ok"
+
+    codes = [
+        TestClient(app, client=(f"2001:db8:1:2::{n}", 1)).get("/").status_code for n in range(1, 4)
+    ] + [TestClient(app, client=("2001:db8:9:9::1", 1)).get("/").status_code]
+    assert codes == [200, 200, 429, 200]
+
+
+def test_a_full_memory_store_evicts_the_least_recently_admitted_in_constant_time() -> None:
+    store = MemoryStore(max_keys=3)
+    rate = parse_rate("10/minute")
+    for name in ("a", "b", "c", "a", "d"):  # "a" admitted again before "d" arrives: "b" goes
+        store.hit_one(name, rate)
+    assert list(store._tats) == ["c", "a", "d"]

@@ -7,6 +7,7 @@ own. Any callable of that shape works as ``RateLimit(..., key=...)``, sync or as
 from __future__ import annotations
 
 import hashlib
+import socket
 
 from lanner.requests import HTTPConnection
 
@@ -19,12 +20,34 @@ MAX_KEY_LENGTH = 128
 def client_ip(request: HTTPConnection) -> str:
     """The client's IP address (``request.client.host``); "" when the server does not know it.
 
+    An IPv6 client is keyed by its /64 network (`network_key`).
+
     Behind a reverse proxy, add ``ProxyHeadersMiddleware`` with the proxy's address as trusted:
     the address is then the real client's, not the proxy's, which would put every client in one
     bucket.
     """
     client = request.scope.get("client")
-    return str(client[0]) if client else ""
+    return network_key(str(client[0])) if client else ""
+
+
+def network_key(address: str) -> str:
+    """`address` as a rate-limit key: IPv4 as it is, IPv6 by its /64 network.
+
+    One IPv6 subscriber usually holds a whole /64; keyed per address it would get 2**64 buckets.
+    An IPv4 address written in IPv6 form (``::ffff:192.0.2.1``) counts as the IPv4 address.
+    """
+    if ":" not in address:
+        return address
+    try:
+        packed = socket.inet_pton(socket.AF_INET6, address.partition("%")[0])
+    except OSError:
+        return address  # not an address (a peer name): as it is
+    if packed[:12] == _V4_MAPPED:
+        return socket.inet_ntop(socket.AF_INET, packed[12:])
+    return packed[:8].hex() + "::/64"
+
+
+_V4_MAPPED = b"\0" * 10 + b"\xff\xff"
 
 
 def user(request: HTTPConnection) -> str:

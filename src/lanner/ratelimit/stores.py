@@ -7,6 +7,7 @@ between processes and machines.
 
 from __future__ import annotations
 
+import collections
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -72,7 +73,9 @@ class MemoryStore(RateLimitStore):
         self.max_keys = max_keys
         self._sweep_us = round(sweep_interval * 1_000_000)
         self._clock = clock
-        self._tats: dict[str, int] = {}
+        # An OrderedDict, not a dict: evicting the oldest of a full dict that keeps re-inserting
+        # keys walks past every deleted slot at its front (tens of µs a request at 100k keys).
+        self._tats: collections.OrderedDict[str, int] = collections.OrderedDict()
         self._lock = threading.Lock()
         self._next_sweep = self._now() + self._sweep_us
 
@@ -129,12 +132,12 @@ class MemoryStore(RateLimitStore):
             tat = tats.get(name, 0)
             fill = (tat if tat > now else now) + rate.interval_us - now
             if fill <= rate.capacity_us:
-                # Re-inserted, so the dict's order is least recently admitted first (stored TATs
+                # Moved to the end, so the order is least recently admitted first (stored TATs
                 # are never 0: a record exists exactly when `tat` is not 0).
                 if tat:
-                    del tats[name]
+                    tats.move_to_end(name)
                 elif len(tats) >= self.max_keys:
-                    del tats[next(iter(tats))]
+                    tats.popitem(last=False)
                 tats[name] = now + fill
             return fill
         finally:
@@ -142,9 +145,11 @@ class MemoryStore(RateLimitStore):
 
     def _store(self, name: str, tat: int) -> None:
         tats = self._tats
-        # Re-inserted, so the dict's order is least recently admitted first.
-        if tats.pop(name, None) is None and len(tats) >= self.max_keys:
-            del tats[next(iter(tats))]
+        # Moved to the end, so the order is least recently admitted first.
+        if name in tats:
+            tats.move_to_end(name)
+        elif len(tats) >= self.max_keys:
+            tats.popitem(last=False)
         tats[name] = tat
 
     def _sweep(self, now: int) -> None:
