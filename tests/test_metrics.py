@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import httpx
 import pytest
 
-from lanner import HTTPException, Lanner
+from lanner import HTTPException, Lanner, Request
 from lanner.observability.metrics import (
     OTHER_METHOD,
     UNMATCHED_ROUTE,
@@ -343,6 +343,64 @@ def test_the_middleware_makes_its_own_metrics_and_options_apply() -> None:
     assert value(custom, "shop_http_requests_total", method="GET", route="/x", status="5xx") == 1
 
 
+def test_requests_recorded_in_batches_add_up_exactly() -> None:
+    metrics = PrometheusMetrics(buckets=(0.01, 0.1, 1.0))
+    rng = random.Random(7)
+    recorded: list[tuple[int, float]] = []
+    for _ in range(2_500):  # more than one batch, and a partial one left for the collection
+        status = rng.choice([200, 201, 404, 500])
+        duration = rng.choice([0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 3.0])
+        metrics.record("GET", "/x", status, duration)
+        recorded.append((status, duration))
+    for status_class, statuses in (("2xx", {200, 201}), ("4xx", {404}), ("5xx", {500})):
+        labels = {"method": "GET", "route": "/x", "status": status_class}
+        durations = [duration for status, duration in recorded if status in statuses]
+        assert requests_count(metrics, "GET", "/x", status_class) == len(durations)
+        assert value(metrics, "lanner_http_request_duration_seconds_count", **labels) == len(durations)
+        total = value(metrics, "lanner_http_request_duration_seconds_sum", **labels)
+        assert total == pytest.approx(sum(durations))
+        for bound in ("0.01", "0.1", "1.0", "+Inf"):
+            expected = sum(1 for duration in durations if duration <= float(bound))
+            bucket = value(metrics, "lanner_http_request_duration_seconds_bucket", le=bound, **labels)
+            assert bucket == expected, (status_class, bound)
+
+
+def test_requests_recorded_from_several_threads_are_all_counted() -> None:
+    import threading
+
+    metrics = PrometheusMetrics()
+    start = threading.Barrier(4)
+
+    def work() -> None:
+        start.wait()
+        for n in range(3_000):
+            metrics.record("POST", "/t", 200, n / 1_000_000)
+            if n % 500 == 0:
+                metrics.render()  # collections flush while the others record
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert requests_count(metrics, "POST", "/t", "2xx") == 12_000
+    labels = {"method": "POST", "route": "/t", "status": "2xx", "le": "+Inf"}
+    assert value(metrics, "lanner_http_request_duration_seconds_bucket", **labels) == 12_000
+
+
+def test_an_unknown_histogram_is_observed_one_value_at_a_time() -> None:
+    class Observed:
+        def __init__(self) -> None:
+            self.seen: list[float] = []
+
+        def observe(self, amount: float) -> None:
+            self.seen.append(amount)
+
+    histogram = Observed()
+    PrometheusMetrics()._observe(histogram, [0.3, 0.1, 0.2])
+    assert sorted(histogram.seen) == [0.1, 0.2, 0.3]
+
+
 @pytest.mark.anyio
 async def test_other_scopes_pass_through() -> None:
     seen: list[str] = []
@@ -385,3 +443,41 @@ def test_missing_prometheus_client_names_the_extra(monkeypatch: pytest.MonkeyPat
     monkeypatch.setitem(sys.modules, "prometheus_client", None)
     with pytest.raises(ImportError, match=r"pip install 'lanner\[metrics\]'"):
         PrometheusMetrics()
+
+
+@pytest.mark.anyio
+async def test_a_timed_out_body_is_counted_as_the_408_the_client_got() -> None:
+    from lanner.middleware import TimeoutMiddleware
+
+    metrics = PrometheusMetrics()
+    app = Lanner()
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(TimeoutMiddleware, body_timeout=0.1)
+
+    @app.post("/upload")
+    async def upload(request: Request) -> int:
+        return len(await request.body())
+
+    chunks = [{"type": "http.request", "body": b"x" * 10, "more_body": True}]
+
+    async def receive() -> dict[str, object]:
+        if chunks:
+            return chunks.pop()
+        await asyncio.sleep(5)  # the rest of the body never comes
+        raise AssertionError("not cancelled")
+
+    sent: list[dict[str, object]] = []
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http", "method": "POST", "path": "/upload", "raw_path": b"/upload", "query_string": b"",
+        "headers": [(b"content-length", b"100"), (b"content-type", b"application/octet-stream")],
+        "scheme": "http", "server": ("t", 80), "client": ("c", 1), "root_path": "", "state": {},
+        "http_version": "1.1", "asgi": {"version": "3.0"},
+    }  # fmt: skip
+    await app(scope, receive, send)
+    assert sent[0]["status"] == 408
+    labels = {"method": "POST", "route": "/upload", "status": "4xx"}
+    assert metrics.registry.get_sample_value("lanner_http_requests_total", labels) == 1.0

@@ -442,6 +442,61 @@ def test_a_known_small_length_is_sent_at_once_even_when_streamed() -> None:
     assert dict(sent[0]["headers"]) == {b"content-length": b"10", b"vary": b"Accept-Encoding"}
 
 
+def test_a_known_small_length_goes_out_before_the_body_is_produced() -> None:
+    started_before_body: list[int] = []
+    sent: list[Message] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(b"content-length", b"19"), (b"content-type", b"application/json")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        started_before_body.append(len(sent))
+        await send({"type": "http.response.body", "body": b'{"message":"hello"}'})
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    async def receive() -> Message:
+        return {"type": "http.disconnect"}
+
+    scope = {"type": "http", "method": "GET", "headers": [(b"accept-encoding", b"gzip, deflate, br, zstd")]}
+    asyncio.run(GZipMiddleware(app)(scope, receive, send))
+    assert started_before_body == [1]
+    assert sent[0]["headers"] == [
+        (b"content-length", b"19"),
+        (b"content-type", b"application/json"),
+        (b"vary", b"Accept-Encoding"),
+    ]
+    assert sent[1] == {"type": "http.response.body", "body": b'{"message":"hello"}'}
+
+
+@pytest.mark.parametrize(
+    ("minimum_size", "length", "compressed"),
+    [
+        (500, b"499", False),
+        (500, b"500", True),
+        (500, b"0499", False),  # a leading zero is still a number
+        (10_000, b"9999", False),  # past the sizes kept in a set
+        (10_000, b"10000", True),
+        (0, b"0", True),
+    ],
+)
+def test_content_length_against_the_minimum_size(minimum_size: int, length: bytes, compressed: bool) -> None:
+    size = int(length)
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(b"content-length", length), (b"content-type", b"text/plain")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        # Streamed: only the Content-Length tells the middleware the body is small.
+        await send({"type": "http.response.body", "body": b"a" * (size // 2), "more_body": True})
+        await send({"type": "http.response.body", "body": b"a" * (size - size // 2)})
+
+    sent = run_asgi(GZipMiddleware(app, minimum_size=minimum_size), b"gzip")
+    headers = dict(sent[0]["headers"])
+    assert (b"content-encoding" in headers) is compressed
+    body = b"".join(message["body"] for message in sent[1:])
+    assert (zlib.decompress(body, 31) if compressed else body) == b"a" * size
+
+
 def test_headers_may_be_any_iterable() -> None:
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         headers = ((name, value) for name, value in [(b"content-type", b"text/plain"), (b"etag", b'"x"')])

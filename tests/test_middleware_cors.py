@@ -182,6 +182,51 @@ def test_regex_allows_matching_origins(origin: str) -> None:
     assert response.headers["access-control-allow-credentials"] == "true"
 
 
+def test_each_origin_gets_its_own_answer_request_after_request() -> None:
+    with client_for(**REGEX) as client:
+        for _ in range(3):
+            for origin in ("https://a.good.com", "https://evil.com", "https://good.com"):
+                response = client.get("/items", headers={"origin": origin})
+                allowed = response.headers.get("access-control-allow-origin")
+                assert allowed == (None if origin == "https://evil.com" else origin)
+                assert ("access-control-allow-credentials" in response.headers) is (allowed is not None)
+                assert vary(response) == ["origin"]
+
+
+def test_origins_remembered_are_bounded() -> None:
+    middleware = CORSMiddleware(make_app(), **REGEX)
+    for n in range(1000):
+        origin = f"https://host{n}.good.com" if n % 2 else f"https://host{n}.evil.com"
+        reply = send_raw(middleware, "GET", "/items", headers=[(b"origin", origin.encode())])
+        assert reply.headers.get("access-control-allow-origin") == (origin if n % 2 else None)
+    assert 0 < len(middleware._decisions) <= 256
+
+
+def test_two_origin_headers_still_vary_by_origin() -> None:
+    origins = [(b"origin", GOOD.encode()), (b"origin", GOOD.encode())]
+    reply = send_raw(make_app(**LISTED), "GET", "/items", headers=origins)
+    assert reply.status_code == 200
+    assert "access-control-allow-origin" not in reply.headers
+    assert reply.headers.get_list("vary") == ["Origin"]
+
+
+@pytest.mark.parametrize("extra", [[], [(b"vary", b"Accept")]])
+def test_response_headers_may_be_any_iterable(extra: list[tuple[bytes, bytes]]) -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        pairs = [(b"content-type", b"text/plain"), *extra]
+        headers = ((name, value) for name, value in pairs)
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"x"})
+
+    reply = send_raw(
+        CORSMiddleware(app, allow_origins=[GOOD]), "GET", "/", headers=[(b"origin", GOOD.encode())]
+    )
+    assert reply.headers["content-type"] == "text/plain"
+    assert reply.headers["access-control-allow-origin"] == GOOD
+    assert reply.headers.get_list("vary") == (["Accept, Origin"] if extra else ["Origin"])
+    assert reply.content == b"x"
+
+
 def test_regex_cannot_reflect_control_characters() -> None:
     # A loose pattern (`.` matches "\r") still never reflects a value that is not an origin.
     app = make_app(allow_origin_regex=r"https://.*\.good\.com")

@@ -134,6 +134,31 @@ def test_app_header_names_compared_case_insensitively() -> None:
     assert names.count(b"x-frame-options") == 1
 
 
+@pytest.mark.parametrize("frame", [None, (b"x-frame-options", b"SAMEORIGIN")])
+def test_response_headers_may_be_any_iterable(frame: tuple[bytes, bytes] | None) -> None:
+    pairs = [(b"content-type", b"text/plain"), *([frame] if frame else [])]
+
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        headers = ((name, value) for name, value in pairs)
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b""})
+
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    asyncio.run(SecurityHeadersMiddleware(app)({"type": "http", "scheme": "http"}, None, send))  # type: ignore[arg-type]
+    headers = [(name.decode(), value.decode()) for name, value in sent[0]["headers"]]
+    assert headers[: len(pairs)] == [(name.decode(), value.decode()) for name, value in pairs]
+    assert dict(headers) == {
+        "content-type": "text/plain",
+        **DEFAULTS,
+        **({"x-frame-options": "SAMEORIGIN"} if frame else {}),
+    }
+    assert len(headers) == 1 + len(DEFAULTS)
+
+
 def test_options_turned_off() -> None:
     response = get(
         base_url="https://testserver",

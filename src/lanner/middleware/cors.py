@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from typing import ClassVar
 
 from lanner.errors import accepts_html, http_problem
@@ -37,8 +37,11 @@ _ALLOW_ORIGIN = b"access-control-allow-origin"
 _ALLOW_CREDENTIALS = (b"access-control-allow-credentials", b"true")
 _EXPOSE = b"access-control-expose-headers"
 _SIMPLE_NAMES = frozenset((_ALLOW_ORIGIN, _ALLOW_CREDENTIALS[0], _EXPOSE))
+# Response headers that need more than an append: a Vary to merge into, CORS headers to replace.
+_MERGED_NAMES = _SIMPLE_NAMES | {b"vary"}
 _VARY_ORIGIN = (b"vary", b"Origin")
 _PREFLIGHT_BODY = b"OK"
+_CACHE_SIZE = 256
 
 
 class CORSMiddleware:
@@ -144,6 +147,9 @@ class CORSMiddleware:
         self._preflight: RawHeaders = list(credentials)
         if max_age is not None:
             self._preflight.append((b"access-control-max-age", str(max_age).encode("ascii")))
+        #: What a response to a request without an allowed ``Origin`` gets: ``Vary`` alone.
+        self._refused = _Decision(None)
+        self._decisions: dict[bytes, _Decision] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer a preflight, or run the app and add the CORS headers its response needs.
@@ -154,6 +160,27 @@ class CORSMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if scope["method"] == "OPTIONS":
+            answered, origin = await self._maybe_preflight(scope, receive, send)
+            if answered:
+                return
+        else:
+            # PERF(production, CORS): only OPTIONS can be a preflight; other requests look for
+            # Origin alone, ~0.15 us less than matching every header against four names.
+            origin = None
+            for name, value in scope["headers"]:
+                if name == b"origin":
+                    if origin is not None:
+                        origin = b""  # two Origin headers: allowed for none
+                        break
+                    origin = value
+        # PERF(production, CORS): a dict hit (~50 ns) instead of checking the origin and building
+        # its headers for every request; `_decide` bounds the cache.
+        decision = (self._decisions.get(origin) or self._decide(origin)) if origin else self._refused
+        await self.app(scope, receive, _Sender(send, decision).send)
+
+    async def _maybe_preflight(self, scope: Scope, receive: Receive, send: Send) -> tuple[bool, bytes | None]:
+        """Answer an OPTIONS request if it is a preflight: whether it was, and its ``Origin``."""
         origin: bytes | None = None
         origins = 0
         method: bytes | None = None
@@ -171,17 +198,21 @@ class CORSMiddleware:
                 private_network = value.strip().lower() == b"true"
         if origins > 1:
             origin = b""  # two Origin headers: allowed for none
-        if origin is not None and method is not None and scope["method"] == "OPTIONS":
+        if origin is not None and method is not None:
             await self._preflight_answer(scope, receive, send, origin, method, requested, private_network)
-            return
-        extra = self._simple_headers(origin) if origin else None
+            return True, origin
+        return False, origin
 
-        async def send_with_cors(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = _with_cors(message.get("headers") or (), extra)
-            await send(message)
-
-        await self.app(scope, receive, send_with_cors)
+    def _decide(self, origin: bytes) -> _Decision:
+        """What the responses to `origin` get, remembered: a page sends the same one every time."""
+        if self._allows(origin):
+            decision = _Decision([self._allow_origin(origin), *self._simple])
+        else:
+            decision = self._refused
+        if len(self._decisions) >= _CACHE_SIZE:
+            self._decisions.clear()  # bounded: anybody can send any Origin
+        self._decisions[origin] = decision
+        return decision
 
     def _allows(self, origin: bytes) -> bool:
         if self.allow_all_origins or origin in self._origins:
@@ -193,11 +224,6 @@ class CORSMiddleware:
     def _allow_origin(self, origin: bytes) -> tuple[bytes, bytes]:
         # "*" only without credentials, where browsers accept it; otherwise this very origin.
         return (_ALLOW_ORIGIN, b"*" if self.allow_all_origins else origin)
-
-    def _simple_headers(self, origin: bytes) -> RawHeaders | None:
-        if not self._allows(origin):
-            return None
-        return [self._allow_origin(origin), *self._simple]
 
     async def _preflight_answer(
         self,
@@ -251,6 +277,45 @@ class CORSMiddleware:
         if not names:
             return [], ""
         return [(b"access-control-allow-headers", b", ".join(names))], ""
+
+
+class _Decision:
+    """What the responses to one ``Origin`` get: the CORS headers (None: refused), and Vary."""
+
+    __slots__ = ("extra", "tail")
+
+    def __init__(self, extra: RawHeaders | None) -> None:
+        self.extra = extra
+        # Appended as they are to a response with no Vary and no CORS header of its own.
+        self.tail = (_VARY_ORIGIN, *(extra or ()))
+
+
+class _Sender:
+    """The ``send`` of one request: adds the CORS headers and ``Vary`` to its response's start."""
+
+    __slots__ = ("_decision", "_send")
+
+    def __init__(self, send: Send, decision: _Decision) -> None:
+        self._send = send
+        self._decision = decision
+
+    # PERF(production, CORS): a plain function handing back the server's awaitable runs one
+    # coroutine less per message than an ``async def`` wrapper, ~0.15 us a request.
+    def send(self, message: Message) -> Awaitable[None]:
+        if message["type"] == "http.response.start":
+            headers = message.get("headers") or []
+            if type(headers) is not list:
+                headers = list(headers)  # any iterable may be sent: read it once
+            decision = self._decision
+            for name, _ in headers:
+                if name.lower() in _MERGED_NAMES:
+                    message["headers"] = _with_cors(headers, decision.extra)
+                    break
+            else:
+                # PERF(production, CORS): nothing to merge or replace (the usual case): one list
+                # of the app's headers and precomputed ones, ~0.13 us less than `_with_cors`.
+                message["headers"] = [*headers, *decision.tail]
+        return self._send(message)
 
 
 def _with_cors(headers: Iterable[tuple[bytes, bytes]], extra: RawHeaders | None) -> RawHeaders:

@@ -14,19 +14,23 @@ mode) and every worker's exposition sums them all.
 from __future__ import annotations
 
 import functools
+import math
 import os
+from bisect import bisect_right
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from lanner.errors import SERVER_EXCEPTION_KEY
+from lanner.middleware.timeout import TIMED_OUT_STATUS
 from lanner.requests import Request
 from lanner.responses import Response
 from lanner.types import ASGIApp, Message, Receive, Scope, Send
 
 if TYPE_CHECKING:  # prometheus-client is optional: its names are only needed for type checks.
     from prometheus_client import CollectorRegistry
+    from prometheus_client.metrics_core import Metric
 
 #: The route label of requests no route matched (404s, 405s, mounted apps).
 UNMATCHED_ROUTE = "<unmatched>"
@@ -53,6 +57,8 @@ DEFAULT_BUCKETS: tuple[float, ...] = (
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE"})
 _STATUS_CLASSES = {1: "1xx", 2: "2xx", 3: "3xx", 4: "4xx", 5: "5xx"}
 _LABELS = ("method", "route", "status")
+# Requests recorded before they are added to the metrics (in a single process).
+_BATCH = 1024
 
 
 def _status_class(status: int) -> str:
@@ -79,6 +85,10 @@ class PrometheusMetrics:
     "other"), ``route`` (the route template, or `UNMATCHED_ROUTE`) and ``status`` (the status class:
     "2xx", "4xx"...); ``lanner_http_requests_in_flight``; ``lanner_http_exceptions_total``
     labelled by ``route`` and ``exception`` (the exception's qualified class name).
+
+    In a single process, requests are added to the metric objects in batches, and whenever the
+    registry is collected (a scrape, ``registry.get_sample_value``), so what the registry
+    exposes is always up to date, while the objects themselves may lag a batch behind.
 
     Args:
         registry: where the metrics are registered and what `render` exposes; a new
@@ -117,8 +127,9 @@ class PrometheusMetrics:
         self.registry = registry if registry is not None else prometheus_client.CollectorRegistry()
         if multiprocess:
             multiprocess_module.MultiProcessCollector(self.registry)  # type: ignore[no-untyped-call]
-        # In multiprocess mode the values are read from the files, never from these objects.
-        target = None if multiprocess else self.registry
+        # In multiprocess mode the values are read from the files, never from these objects; in a
+        # single process `_Collector` registers them, bringing them up to date when collected.
+        target = None
         self.requests_total = prometheus_client.Counter(
             "http_requests", "HTTP requests answered.", _LABELS, namespace=namespace, registry=target
         )
@@ -155,10 +166,21 @@ class PrometheusMetrics:
             registry=target,
         )
         self._encoders = prometheus_client.exposition.choose_encoder
-        # PERF(middleware overhead): one dict lookup per request instead of `.labels()` (which
-        # validates and locks) for each of the two metrics.
+        # The histogram's bucket bounds as prometheus-client keeps them, +Inf last.
+        self._upper_bounds = [float(bound) for bound in buckets]
+        if not self._upper_bounds or self._upper_bounds[-1] != math.inf:
+            self._upper_bounds.append(math.inf)
         self._children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
         self._exception_children: dict[tuple[str, str], Any] = {}
+        # PERF(production, metrics): a request is one append to this deque (atomic, no lock,
+        # ~40 ns) and its share of a `_flush` (~60 ns), which adds them up into the metrics by
+        # the batch and before every collection, instead of a locked counter increment and
+        # histogram observation per request (~1.3 us). In multiprocess mode every request is
+        # written at once, since other processes read the files.
+        self._pending: deque[tuple[tuple[str, str, int], float]] = deque()
+        self._batch = 1 if multiprocess else _BATCH
+        if not multiprocess:
+            self.registry.register(_Collector(self))
 
     def record(self, method: str, route: str, status: int, duration: float) -> None:
         """Count one answered request and observe its duration.
@@ -169,17 +191,58 @@ class PrometheusMetrics:
             status: the response's status code (0 when none was sent: counted as a 5xx).
             duration: seconds from the request's arrival to its last response byte.
         """
-        key = (method, route, _status_class(status))
+        self._pending.append(((method, route, status), duration))
+        if len(self._pending) >= self._batch:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Add the requests recorded since the last flush to the metrics."""
+        pending = self._pending
+        grouped: dict[tuple[str, str, int], list[float]] = {}
+        # Another thread may flush at the same time: each takes whichever requests it pops.
+        for _ in range(len(pending)):
+            try:
+                key, duration = pending.popleft()
+            except IndexError:
+                break
+            durations = grouped.get(key)
+            if durations is None:
+                grouped[key] = [duration]
+            else:
+                durations.append(duration)
+        for (method, route, status), durations in grouped.items():
+            counter, histogram = self._children_for(method, route, status)
+            counter.inc(len(durations))
+            self._observe(histogram, durations)
+
+    def _children_for(self, method: str, route: str, status: int) -> tuple[Any, Any]:
+        key = (method if method in _METHODS else OTHER_METHOD, route, _status_class(status))
         children = self._children.get(key)
         if children is None:
-            if method not in _METHODS:
-                key = (OTHER_METHOD, key[1], key[2])
-            children = self._children.get(key)
-            if children is None:
-                labels = self.requests_total.labels(*key), self.request_duration.labels(*key)
-                children = self._children[key] = labels
-        children[0].inc()
-        children[1].observe(duration)
+            children = self.requests_total.labels(*key), self.request_duration.labels(*key)
+            self._children[key] = children
+        return children
+
+    def _observe(self, histogram: Any, durations: list[float]) -> None:
+        """Observe every duration in `durations` (in any order) with `histogram`, a child."""
+        buckets = getattr(histogram, "_buckets", None)
+        total = getattr(histogram, "_sum", None)
+        if buckets is None or total is None or len(buckets) != len(self._upper_bounds):
+            for duration in durations:  # a prometheus-client whose histogram we do not know
+                histogram.observe(duration)
+            return
+        # A histogram's buckets each count the observations up to their bound and above the
+        # previous one: in sorted durations those are a slice, found by bisection.
+        total.inc(sum(durations))
+        durations.sort()
+        counted = 0
+        for bucket, bound in zip(buckets, self._upper_bounds, strict=True):
+            upto = bisect_right(durations, bound)
+            if upto > counted:
+                bucket.inc(upto - counted)
+                counted = upto
+                if counted == len(durations):
+                    break
 
     def record_exception(self, route: str, exc: BaseException) -> None:
         """Count an exception that escaped the application's handlers on `route`."""
@@ -235,6 +298,28 @@ class PrometheusMetrics:
         await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
 
 
+class _Collector:
+    """What a single process's registry collects: the metrics, once the pending requests are in."""
+
+    def __init__(self, metrics: PrometheusMetrics) -> None:
+        self._metrics = metrics
+        self._members = (
+            metrics.requests_total,
+            metrics.request_duration,
+            metrics.requests_in_flight,
+            metrics.exceptions_total,
+        )
+
+    def describe(self) -> Iterator[Metric]:
+        for member in self._members:
+            yield from member.describe()
+
+    def collect(self) -> Iterator[Metric]:
+        self._metrics._flush()
+        for member in self._members:
+            yield from member.collect()
+
+
 class MetricsMiddleware:
     """Pure ASGI middleware recording every HTTP request into a `PrometheusMetrics`.
 
@@ -265,33 +350,56 @@ class MetricsMiddleware:
             await self.app(scope, receive, send)
             return
         metrics = self.metrics
-        start = perf_counter()
-        end = 0.0
-        status = 0
         earlier = scope.get(SERVER_EXCEPTION_KEY)
-
-        async def watched(message: Message) -> None:
-            nonlocal status, end
-            await send(message)
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            elif not end and not message.get("more_body", False):
-                end = perf_counter()
-
+        watcher = _Watcher(send)
         metrics._request_started()
         failure: BaseException | None = None
+        start = perf_counter()
         try:
-            await self.app(scope, receive, watched)
+            await self.app(scope, receive, watcher.send)
         except Exception as exc:
             failure = exc
             raise
         finally:
+            end = watcher.end or perf_counter()
             metrics._request_finished()
             route = getattr(scope.get("route"), "path", UNMATCHED_ROUTE)
-            metrics.record(scope["method"], route, status, (end or perf_counter()) - start)
+            # `metrics.record`, inlined: a call less.
+            pending = metrics._pending
+            # No status sent: a timeout answered for the app outside this layer (its 408 or 504), or
+            # the request failed or its client left (counted as a 5xx).
+            status = watcher.status or scope.get(TIMED_OUT_STATUS, 0)
+            pending.append(((scope["method"], route, status), end - start))
+            if len(pending) >= metrics._batch:
+                metrics._flush()
             if failure is None:
                 answered = scope.get(SERVER_EXCEPTION_KEY)
                 if answered is not None and answered is not earlier:
                     failure = answered
             if failure is not None:
                 metrics.record_exception(route, failure)
+
+
+class _Watcher:
+    """The ``send`` of one request: notes the response's status and when its last byte went."""
+
+    __slots__ = ("_send", "end", "status")
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.status = 0
+        self.end = 0.0
+
+    # PERF(production, metrics): a plain function handing back the server's awaitable runs one
+    # coroutine less per message than an ``async def`` wrapper, ~0.15 us a request; only the
+    # final body message, after which the clock is read, takes one (`_send_last`).
+    def send(self, message: Message) -> Awaitable[None]:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+        elif not self.end and not message.get("more_body", False):
+            return self._send_last(message)
+        return self._send(message)
+
+    async def _send_last(self, message: Message) -> None:
+        await self._send(message)
+        self.end = perf_counter()
