@@ -746,7 +746,7 @@ class Lanner(Router):
         route = frozen.route_of.get(target)
         if route is not None:
             scope["route"] = route
-        scope[_EARLY_MATCH] = (scope["method"], path, target, params)
+        scope[_EARLY_MATCH] = (scope["method"], scope["path"], scope.get("root_path"), target, params)
 
     def _target(self, frozen: _Frozen, scope: Scope, path: str) -> tuple[EndpointLike, dict[str, Any]]:
         """Find the endpoint for an HTTP request (or the 404/405 answer) and record the match."""
@@ -764,11 +764,18 @@ class Lanner(Router):
         if self.root_path and not scope.get("root_path"):
             scope["root_path"] = self.root_path
         if kind == "http":
-            path = _route_path(scope)
             early = scope.get(_EARLY_MATCH)
-            if early is not None and early[0] == scope["method"] and early[1] == path:
-                target, params = early[2], early[3]
+            # PERF(production): the very method, path and root_path objects the early match saw
+            # mean no middleware changed them: no second route path to compute (~0.2 us).
+            if (
+                early is not None
+                and early[0] is scope["method"]
+                and early[1] is scope["path"]
+                and early[2] is scope.get("root_path")
+            ):
+                target, params = early[3], early[4]
             else:
+                path = _route_path(scope)
                 if self._mounts and await self._serve_mount(path, scope, receive, send):
                     return
                 target, params = self._target(frozen, scope, path)
@@ -884,7 +891,8 @@ class Lanner(Router):
             await self.sessions.aclose()  # a Redis store's connections
 
 
-#: Where `Lanner._match_early` leaves its match for `_dispatch`: (method, path, target, params).
+#: Where `Lanner._match_early` leaves its match for `_dispatch`: (method, path, root_path,
+#: target, params), the first three as the objects the scope held.
 _EARLY_MATCH = "lanner.early_match"
 
 
