@@ -1,9 +1,12 @@
 import asyncio
+import io
 import json
 import logging
+import os
 import re
 import sys
 import time
+import warnings
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -12,6 +15,7 @@ import pytest
 from lanner import BackgroundTasks, HTTPException, Lanner, Request
 from lanner.middleware.request_id import RequestIDMiddleware
 from lanner.observability import ACCESS_LOGGER, AccessLogMiddleware, JSONFormatter, TextFormatter
+from lanner.observability import access_log as access_log_module
 from lanner.observability.access_log import UNMATCHED_ROUTE
 from lanner.responses import Response, StreamingResponse
 from lanner.testing import TestClient
@@ -339,6 +343,33 @@ def test_without_a_handler_lines_go_to_stderr(
         assert any("RuntimeError: kaboom" in line for line in error_lines)
 
 
+class CountingStream(io.TextIOWrapper):
+    flushes = 0
+
+    def flush(self) -> None:
+        self.flushes += 1
+        super().flush()
+
+
+@pytest.mark.parametrize("line_buffering", [True, False])
+def test_the_default_handler_sends_each_line_at_once(loggers: None, line_buffering: bool) -> None:
+    access_logger = logging.getLogger(ACCESS_LOGGER)
+    access_logger.handlers.clear()
+    logging.getLogger("lanner.error").handlers.clear()
+    AccessLogMiddleware(_never)
+    [handler] = access_logger.handlers
+    raw = io.BytesIO()
+    stream = CountingStream(raw, encoding="utf-8", line_buffering=line_buffering)
+    assert isinstance(handler, logging.StreamHandler)
+    handler.setStream(stream)
+    access_logger.info("first")
+    access_logger.info("second")
+    lines = raw.getvalue().decode().splitlines()
+    assert [json.loads(line)["message"] for line in lines] == ["first", "second"]
+    # A line-buffered stream (sys.stderr) sends each line as it is written: no flush call.
+    assert stream.flushes == (0 if line_buffering else 2)
+
+
 def test_a_configured_logger_is_left_alone(access: list[logging.LogRecord]) -> None:
     logger = logging.getLogger(ACCESS_LOGGER)
     logger.propagate = True
@@ -537,6 +568,146 @@ def test_json_formatter_lines_are_ascii_whatever_the_value(value: Any, expected:
     line = JSONFormatter().format(record)
     assert line.isascii()
     assert json.loads(line)["value"] == expected
+
+
+@pytest.mark.parametrize(
+    ("msecs", "end"), [(0.0, ".000Z"), (7.0, ".007Z"), (999.0, ".999Z"), (1500.0, ".1500Z")]
+)
+def test_times_end_with_their_milliseconds(msecs: float, end: str) -> None:
+    record = logging.makeLogRecord({"msg": "m", "created": 1738324800.5, "msecs": msecs})
+    assert json.loads(JSONFormatter().format(record))["time"] == "2025-01-31T12:00:00" + end
+    assert TextFormatter().format(record) == "2025-01-31T12:00:00" + end + " m"
+
+
+def test_json_formatter_gives_each_record_its_own_extras() -> None:
+    formatter = JSONFormatter()
+    base = {"time", "level", "logger", "message", "request_id"}
+    # More sets of names than it remembers, each seen twice, and the same names in two orders.
+    for index in [*range(400), *range(400)]:
+        name = f"key{index}"
+        record = logging.makeLogRecord({"msg": "m", name: index, "common": "c"})
+        data = json.loads(formatter.format(record))
+        assert [key for key in data if key not in base] == [name, "common"]
+        assert (data[name], data["common"]) == (index, "c")
+    for extra in ({"a": 1, "b": 2}, {"b": 3, "a": 4}, {"a": 5}):
+        data = json.loads(formatter.format(logging.makeLogRecord({"msg": "m", **extra})))
+        assert {key: data[key] for key in data if key not in base} == extra
+        assert [key for key in data if key not in base] == list(extra)
+
+
+@pytest.fixture(params=["plain factory", "request id factory"])
+def record_factory(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The plain record factory, or `RequestIDMiddleware`'s over it (both take the fast path)."""
+    saved = logging.getLogRecordFactory()
+    logging.setLogRecordFactory(logging.LogRecord)
+    if request.param == "request id factory":
+        RequestIDMiddleware(_never)
+        assert logging.getLogRecordFactory() is not logging.LogRecord
+    yield str(request.param)
+    logging.setLogRecordFactory(saved)
+
+
+async def _answer(scope: Scope, receive: Receive, send: Send) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"x-request-id", b"hdr-1")]})
+    await send({"type": "http.response.body", "body": b"hello"})
+
+
+_STANDARD_FORMAT = " ".join(
+    f"%({name})s"
+    for name in (
+        "name", "msg", "args", "levelname", "levelno", "pathname", "filename", "module", "exc_info",
+        "exc_text", "stack_info", "lineno", "funcName", "created", "msecs", "relativeCreated",
+        "thread", "threadName", "processName", "process", "message", "asctime",
+    )
+)  # fmt: skip
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("flags", [True, False])
+async def test_an_access_record_is_what_make_record_makes(
+    access: list[logging.LogRecord], record_factory: str, monkeypatch: pytest.MonkeyPatch, flags: bool
+) -> None:
+    for flag in ("logThreads", "logProcesses", "logMultiprocessing"):
+        monkeypatch.setattr(logging, flag, flags)
+    before = time.time()
+    await AccessLogMiddleware(_answer)(raw_scope(), Client().receive, Client().send)
+    after = time.time()
+    [record] = access
+    logger = logging.getLogger(ACCESS_LOGGER)
+    expected = logger.makeRecord(
+        ACCESS_LOGGER, logging.INFO, access_log_module.__file__, 0, record.msg, (), None
+    )
+    fields = {"path", "disconnected", *FIELDS}
+    expected.__dict__.update({key: value for key, value in record.__dict__.items() if key in fields})
+    assert type(record) is logging.LogRecord
+    # The same attributes in the same order (``request_id`` first with the factory, last without;
+    # pytest's own handler formatted the record, adding ``message`` and ``asctime``).
+    names = [name for name in record.__dict__ if name not in ("message", "asctime")]
+    assert names == list(expected.__dict__)
+    assert (names.index("request_id") < names.index("method")) == (record_factory == "request id factory")
+    skipped = ("created", "msecs", "relativeCreated", "message", "asctime")
+    assert {k: v for k, v in record.__dict__.items() if k not in skipped} == {
+        k: v for k, v in expected.__dict__.items() if k not in skipped
+    }
+    assert (record.filename, record.module, record.levelname) == ("access_log.py", "access_log", "INFO")
+    assert record.request_id == "hdr-1"  # type: ignore[attr-defined]
+    if flags:
+        assert record.process == os.getpid()
+        assert record.thread is not None and record.threadName is not None
+        assert record.processName == "MainProcess"
+    else:
+        assert (record.thread, record.threadName, record.process, record.processName) == (None,) * 4
+    assert before <= record.created <= after
+    assert record.msecs == int((record.created - int(record.created)) * 1000)
+    shift = (expected.created - record.created) * 1000
+    assert abs(expected.relativeCreated - record.relativeCreated - shift) < 0.01
+    # Every standard attribute is there for a formatter, and the JSON line is the reference's.
+    standard = logging.Formatter(_STANDARD_FORMAT).format(record)
+    assert standard.startswith("lanner.access GET <unmatched> 200 () INFO 20 ")
+    expected.created, expected.msecs = record.created, record.msecs
+    assert JSONFormatter().format(record) == JSONFormatter().format(expected)
+
+
+def test_a_record_factory_of_its_own_is_called(access: list[logging.LogRecord], record_factory: str) -> None:
+    previous = logging.getLogRecordFactory()
+
+    def tagging(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        record.tag = "mine"
+        return record
+
+    logging.setLogRecordFactory(tagging)
+    with TestClient(build_app("json")) as client:
+        client.get("/items/1", headers={"X-Request-ID": "own-factory"})
+    logging.setLogRecordFactory(previous)
+    with TestClient(build_app("json")) as client:
+        client.get("/items/2", headers={"X-Request-ID": "standard"})
+    tagged, plain = access
+    assert tagged.tag == "mine"  # type: ignore[attr-defined]
+    assert json_line(tagged)["tag"] == "mine"
+    assert json_line(tagged)["request_id"] == "own-factory"
+    assert "tag" not in plain.__dict__
+    assert json_line(plain)["request_id"] == "standard"
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_worker_logs_its_own_pid(access: list[logging.LogRecord], record_factory: str) -> None:
+    middleware = AccessLogMiddleware(_answer)  # built before the fork, as in a pre-forking server
+    read_end, write_end = os.pipe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads (Python 3.12+)
+        pid = os.fork()
+    if pid == 0:  # the child: report, then leave without running pytest's teardown
+        try:
+            asyncio.run(middleware(raw_scope(), Client().receive, Client().send))
+            os.write(write_end, f"{access[-1].process} {os.getpid()}".encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        logged, child = pipe.read().decode().split()
+    os.waitpid(pid, 0)
+    assert logged == child != str(os.getpid())
 
 
 def test_the_layer_is_fixed() -> None:

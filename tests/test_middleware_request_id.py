@@ -1,8 +1,11 @@
 import asyncio
 import logging
+import os
 import re
+import threading
 import time
 import uuid
+import warnings
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -163,6 +166,43 @@ def test_generated_ids_are_unique_uuid7s() -> None:
     assert len({value[-12:] for value in ids}) == len(ids)
 
 
+def test_ids_from_many_threads_are_unique() -> None:
+    # The random tails come in batches: threads drawing from one batch never share a tail.
+    barrier = threading.Barrier(8)
+
+    def draw(_: int) -> list[str]:
+        barrier.wait()
+        return [generate_request_id() for _ in range(2000)]
+
+    with ThreadPoolExecutor(8) as pool:
+        ids = [value for batch in pool.map(draw, range(8)) for value in batch]
+    assert len(ids) == 16000
+    assert len(set(ids)) == len(ids)
+    assert len({value[-12:] for value in ids}) == len(ids)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_does_not_reuse_the_parents_ids() -> None:
+    generate_request_id()  # the parent holds a batch of tails it has not handed out yet
+    read_end, write_end = os.pipe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads (Python 3.12+)
+        pid = os.fork()
+    if pid == 0:  # the child: report its ids, then leave without running pytest's teardown
+        try:
+            os.write(write_end, " ".join(generate_request_id() for _ in range(20)).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        child = pipe.read().decode().split()
+    os.waitpid(pid, 0)
+    parent = [generate_request_id() for _ in range(20)]
+    assert len(child) == 20
+    assert all(UUID7.fullmatch(value) for value in child)
+    assert not {value[-23:] for value in child} & {value[-23:] for value in parent}
+
+
 def test_a_request_without_id_gets_a_new_one(client: TestClient) -> None:
     first = client.get("/state")
     second = client.get("/state")
@@ -205,6 +245,48 @@ async def test_a_start_message_the_app_reuses_is_not_changed() -> None:
     assert start == {"type": "http.response.start", "status": 200, "headers": [(b"x-request-id", b"app")]}
     assert first[0]["headers"] == [(b"x-request-id", b"one")]
     assert second[0]["headers"][0][1] != b"one"
+
+
+@pytest.mark.anyio
+async def test_the_apps_header_is_replaced_whatever_its_case_and_others_keep_their_order() -> None:
+    headers = [
+        (b"content-type", b"text/plain"),
+        (b"X-Request-ID", b"upper"),
+        (b"x-request-ix", b"same length, other name"),
+        (b"x-request-id", b"lower"),
+        (b"content-length", b"0"),
+    ]
+
+    async def inner(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b""})
+
+    messages = await call(RequestIDMiddleware(inner), http_scope([(b"x-request-id", b"mine")]))
+    assert messages[0]["headers"] == [
+        (b"content-type", b"text/plain"),
+        (b"x-request-ix", b"same length, other name"),
+        (b"content-length", b"0"),
+        (b"x-request-id", b"mine"),
+    ]
+    assert len(headers) == 5  # the app's list is left alone
+    assert messages[1] == {"type": "http.response.body", "body": b""}
+    del headers[2:]  # only the upper-case one left
+    messages = await call(RequestIDMiddleware(inner), http_scope([(b"x-request-id", b"again")]))
+    assert messages[0]["headers"] == [(b"content-type", b"text/plain"), (b"x-request-id", b"again")]
+
+
+@pytest.mark.anyio
+async def test_a_start_without_headers_gets_the_id() -> None:
+    async def inner(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 204})
+        await send({"type": "http.response.body", "body": b""})
+
+    messages = await call(RequestIDMiddleware(inner), http_scope([(b"x-request-id", b"bare")]))
+    assert messages[0] == {
+        "type": "http.response.start",
+        "status": 204,
+        "headers": [(b"x-request-id", b"bare")],
+    }
 
 
 def test_untrusted_incoming_ids_are_always_replaced() -> None:
@@ -362,9 +444,26 @@ def test_the_record_factory_is_installed_once_and_chains_the_previous_one(
         logging.setLogRecordFactory(logging.LogRecord)
         RequestIDMiddleware(_noop)
         assert logging.getLogRecordFactory() is not logging.LogRecord
-        assert "request_id" in logging.makeLogRecord({}).__dict__
+        assert logging.makeLogRecord({}).__dict__.get("request_id", "missing") is None
     finally:
         logging.setLogRecordFactory(saved)
+
+
+def test_the_factory_hands_every_argument_to_the_previous_one(
+    myapp_records: list[logging.LogRecord],
+) -> None:
+    RequestIDMiddleware(_noop)
+    factory = logging.getLogRecordFactory()
+    assert getattr(factory, "lanner_request_id", False)
+    record = logging.getLogger("myapp").makeRecord(
+        "myapp", logging.WARNING, "/src/mod.py", 12, "n=%d", (3,), None, func="handler", sinfo="stack here"
+    )
+    assert (record.name, record.levelno, record.pathname, record.lineno) == ("myapp", 30, "/src/mod.py", 12)
+    assert (record.getMessage(), record.funcName, record.stack_info) == ("n=3", "handler", "stack here")
+    assert record.request_id is None  # type: ignore[attr-defined]
+    made = logging.makeLogRecord({"msg": "made"})
+    assert made.request_id is None  # type: ignore[attr-defined]
+    assert made.getMessage() == "made"
 
 
 @pytest.mark.anyio
@@ -451,3 +550,33 @@ async def call(app: Any, scope: Scope, *, expect_error: bool = False) -> list[Me
     else:
         await app(scope, receive, send)
     return messages
+
+
+def test_a_callers_extra_request_id_is_kept_inside_and_outside_requests() -> None:
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger = logging.getLogger("some.library")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    app = Lanner()
+    app.add_middleware(RequestIDMiddleware)
+
+    @app.get("/")
+    async def index() -> str:
+        logger.info("inside", extra={"request_id": "theirs"})
+        logger.info("plain")
+        return "ok"
+
+    try:
+        with TestClient(app) as client:
+            ours = client.get("/").headers["x-request-id"]
+        logger.info("outside", extra={"request_id": "outside-id"})
+    finally:
+        logger.removeHandler(handler)
+    assert [(r.getMessage(), r.request_id) for r in records] == [  # type: ignore[attr-defined]
+        ("inside", "theirs"),
+        ("plain", ours),
+        ("outside", "outside-id"),
+    ]
+    assert logging.Formatter("%(request_id)s %(message)s").format(records[1]) == f"{ours} plain"
