@@ -1345,15 +1345,29 @@ def test_a_mount_behind_a_root_path(client_for: ClientFactory) -> None:
     assert (seen["path"], seen["root_path"]) == ("/api/sub/x", "/api/sub")
 
 
-def test_a_mount_owns_its_whole_prefix_but_only_that(client_for: ClientFactory) -> None:
+def test_a_route_wins_over_a_mount_which_serves_the_rest_of_its_prefix(client_for: ClientFactory) -> None:
     app = Lanner()
     app.get("/static/logo.png")(named("route"))
     app.get("/staticfiles")(named("neighbour"))
     app.mount("/static", echo_scope)
     client = client_for(app)
-    assert client.get("/static/logo.png").json()["root_path"] == "/static"
+    assert client.get("/static/logo.png").json() == "route"
+    # Another method on the route's path, and every other path under the prefix: the mount.
+    assert client.post("/static/logo.png").json()["root_path"] == "/static"
+    assert client.get("/static/other.png").json()["root_path"] == "/static"
     assert client.get("/staticfiles").json() == "neighbour"
     assert client.get("/stat").status_code == 404
+
+
+def test_a_root_mount_serves_whatever_no_route_serves(client_for: ClientFactory) -> None:
+    app = Lanner()
+    app.get("/moved")(named("lanner"))
+    app.mount("/", echo_scope)
+    client = client_for(app)
+    assert client.get("/moved").json() == "lanner"
+    legacy = client.get("/not/moved/yet").json()
+    assert (legacy["path"], legacy["root_path"]) == ("/not/moved/yet", "")
+    assert client.delete("/moved").json()["path"] == "/moved"
 
 
 def test_a_lanner_app_mounted_in_another(client_for: ClientFactory) -> None:
@@ -1371,7 +1385,7 @@ def test_a_lanner_app_mounted_in_another(client_for: ClientFactory) -> None:
     assert client.get("/child/items/3/", follow_redirects=False).headers["location"] == "/child/items/3"
 
 
-@pytest.mark.parametrize("prefix", ["sub", "/sub/", "/"])
+@pytest.mark.parametrize("prefix", ["sub", "/sub/", "//"])
 def test_mount_prefix_must_start_and_not_end_with_a_slash(prefix: str) -> None:
     with pytest.raises(ValueError, match="mount prefix"):
         Lanner().mount(prefix, echo_scope)

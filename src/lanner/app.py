@@ -13,6 +13,7 @@ from lanner import _heap
 from lanner._compile import Instrument, compile_route
 from lanner.batching import drain_batchers, start_batchers
 from lanner.concurrency import configure_default_pool
+from lanner.config import Config, ConfigAttribute, caller_root_path, resolve_instance_path
 from lanner.datastructures import State, quote_path
 from lanner.endpoint import Endpoint, EndpointLike, ErrorEndpoint, RedirectEndpoint, Runtime
 from lanner.errors import (
@@ -179,7 +180,15 @@ class Lanner(Router):
         trace_calls: with tracing, also a child span for the handler and each per-request
             dependency (``"handler read_item"``, ``"dependency get_db"``, and ``"... cleanup"``
             for the code after a dependency's ``yield``), so their time shows in the trace.
+        instance_path: the instance folder (files that are not code: local settings, an SQLite
+            database), absolute; ``instance/`` beside the module creating the app by default.
+        instance_relative_config: ``app.config.from_pyfile(...)`` reads relative paths from the
+            instance folder instead of the app's folder.
+        config: initial ``app.config`` values (a `lanner.config.Config`, with Flask's loaders).
     """
+
+    #: Mirrors ``app.config["TESTING"]`` (read and write), as Flask's ``app.testing`` does.
+    testing = ConfigAttribute("TESTING", False)
 
     def __init__(
         self,
@@ -235,6 +244,9 @@ class Lanner(Router):
         metrics_url: str | None = None,
         tracing: Any = False,
         trace_calls: bool = False,
+        instance_path: str | os.PathLike[str] | None = None,
+        instance_relative_config: bool = False,
+        config: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(
             dependencies=dependencies,
@@ -275,6 +287,18 @@ class Lanner(Router):
         self._middleware: list[tuple[Callable[..., ASGIApp], dict[str, Any]]] = []
         self._mounts: list[tuple[str, ASGIApp, str | None]] = []
         self._frozen: _Frozen | None = None
+        self._wsgi: Callable[..., Any] | None = None
+        self._cli: Any = None
+        # Not `root_path`: that is the ASGI path prefix a proxy strips.
+        app_folder = caller_root_path()
+        #: The instance folder (see ``instance_path=``).
+        self.instance_path = resolve_instance_path(instance_path, app_folder)
+        #: Settings with Flask's loaders (``from_pyfile``, ``from_prefixed_env``...).
+        self.config = Config(
+            self.instance_path if instance_relative_config else app_folder, {"TESTING": False}
+        )
+        if config is not None:
+            self.config.update(config)
         if access_log not in ("json", "text", None):
             raise ValueError(f"access_log must be 'json', 'text' or None, not {access_log!r}")
         self.access_log = access_log
@@ -575,14 +599,59 @@ class Lanner(Router):
         """Serve every path under `prefix` with another ASGI application.
 
         The mounted app receives the full ``path`` and the prefix appended to ``root_path`` (ASGI
-        2.4). A mount owns its whole prefix: it is consulted before the routes, longest prefix first.
+        2.4). A route of the app registered for the request's method and path wins over any
+        mount, so routes can move from a mounted app one at a time; otherwise the longest mount
+        prefix serves the request. ``"/"`` mounts at the root: the fallback for every path no route
+        serves.
         """
-        if not prefix.startswith("/") or prefix.endswith("/"):
-            raise ValueError(f"mount prefix {prefix!r} must start with '/' and not end with '/'")
-        self._mounts.append((prefix, app, name))
+        if prefix != "/" and (not prefix.startswith("/") or prefix.endswith("/")):
+            raise ValueError(f"mount prefix {prefix!r} must be '/', or start with '/' and not end with '/'")
+        self._mounts.append((prefix.rstrip("/"), app, name))
         # The longest prefix answers first, so /a/b stays reachable beside /a.
         self._mounts.sort(key=lambda mount: len(mount[0]), reverse=True)
         self._routes_changed()
+
+    def mount_wsgi(
+        self, prefix: str, app: Callable[..., Any], *, threads: int = 10, name: str | None = None
+    ) -> None:
+        """Serve a WSGI application (a Flask app) under `prefix`, ``"/"`` included.
+
+        It sees ``SCRIPT_NAME`` set to the prefix, so its own ``url_for`` builds links under it;
+        bodies stream both ways; its cookies, sessions and error pages stay its own. It runs in a
+        pool of `threads` threads of its own, so it cannot starve lanner's sync handlers. As with
+        `mount`, a lanner route registered for the request's method and path wins: mounted at
+        ``"/"``, the WSGI app answers whatever lanner does not serve yet. Needs
+        ``pip install 'lanner[wsgi]'``.
+        """
+        from lanner.wsgi import WSGIMount  # a2wsgi is optional
+
+        self.mount(prefix, WSGIMount(app, threads=threads), name)
+
+    @property
+    def wsgi(self) -> Callable[..., Any]:
+        """This app as a WSGI callable, for WSGI servers: ``gunicorn -w 4 'myapp:app.wsgi'``.
+
+        The lifespan runs once per worker process; WebSocket routes cannot work under WSGI and
+        answer with an error saying so. See `lanner.wsgi.to_wsgi`.
+        """
+        if self._wsgi is None:
+            from lanner.wsgi import to_wsgi  # a2wsgi is optional
+
+            self._wsgi = to_wsgi(self)
+        return self._wsgi
+
+    @property
+    def cli(self) -> Any:
+        """A ``click.Group`` for the project's commands, as Flask has one.
+
+        ``@app.cli.command("init-db")`` registers a command, run as
+        ``lanner --app TARGET init-db`` and listed by ``lanner --app TARGET --help``.
+        """
+        if self._cli is None:
+            import click  # installed with uvicorn
+
+            self._cli = click.Group(help=f"Commands of {self.title}.")
+        return self._cli
 
     # -- compiling ----------------------------------------------------------------------------
 
@@ -740,9 +809,9 @@ class Lanner(Router):
         if self.root_path and not scope.get("root_path"):
             scope["root_path"] = self.root_path
         path = _route_path(scope)
-        if self._mounts and self._mount_for(path) is not None:
-            return
-        target, params = self._target(frozen, scope, path)
+        target, params = self._resolve(frozen, scope, path)
+        if target is None:
+            return  # a mount serves it
         route = frozen.route_of.get(target)
         if route is not None:
             scope["route"] = route
@@ -754,6 +823,20 @@ class Lanner(Router):
         method = scope["method"]
         target, params, allowed = frozen.table.find(method, path)
         if target is None:
+            target = self._miss(frozen, method, path, allowed)
+        scope["path_params"] = params
+        return target, params
+
+    def _resolve(
+        self, frozen: _Frozen, scope: Scope, path: str
+    ) -> tuple[EndpointLike | None, dict[str, Any]]:
+        """`_target`, where a mount serving `path` comes between the routes and the 404/405 (None)."""
+        scope["app"] = self
+        method = scope["method"]
+        target, params, allowed = frozen.table.find(method, path)
+        if target is None:
+            if self._mounts and self._mount_for(path) is not None:
+                return None, params
             target = self._miss(frozen, method, path, allowed)
         scope["path_params"] = params
         return target, params
@@ -776,9 +859,11 @@ class Lanner(Router):
                 target, params = early[3], early[4]
             else:
                 path = _route_path(scope)
-                if self._mounts and await self._serve_mount(path, scope, receive, send):
+                found, params = self._resolve(frozen, scope, path)
+                if found is None:
+                    await self._serve_mount(path, scope, receive, send)
                     return
-                target, params = self._target(frozen, scope, path)
+                target = found
                 if early is not None:
                     # A middleware changed the method or path: what it reports is the new route.
                     route = frozen.route_of.get(target)
@@ -800,10 +885,10 @@ class Lanner(Router):
             )(scope, receive, send)
         elif kind == "websocket":
             path = _route_path(scope)
-            if self._mounts and await self._serve_mount(path, scope, receive, send):
-                return
             scope["app"] = self
             socket, params, _ = frozen.sockets.find("GET", path)
+            if socket is None and self._mounts and await self._serve_mount(path, scope, receive, send):
+                return
             if socket is None:
                 await refuse_handshake(WebSocket(scope, receive, send), _NO_SOCKET, "Not Found")
                 return
