@@ -31,6 +31,7 @@ from lanner.lifespan import (
     report_startup_failure,
 )
 from lanner.middleware import FunctionMiddleware
+from lanner.middleware._stack import Middleware, build_stack, check_options, order_middleware
 from lanner.middleware.request_id import RequestIDMiddleware
 from lanner.middleware.timeout import Timeout
 from lanner.observability.access_log import AccessLogMiddleware
@@ -284,7 +285,7 @@ class Lanner(Router):
             self._handlers.add(key, handler)
         self._before: list[Callable[..., Any]] = []
         self._after: list[Callable[..., Any]] = []
-        self._middleware: list[tuple[Callable[..., ASGIApp], dict[str, Any]]] = []
+        self._middleware: list[Middleware] = []
         self._mounts: list[tuple[str, ASGIApp, str | None]] = []
         self._frozen: _Frozen | None = None
         self._wsgi: Callable[..., Any] | None = None
@@ -496,21 +497,17 @@ class Lanner(Router):
                 allowing every origin with credentials, a malformed host pattern...): checked
                 here, not on the first request.
         """
-        if getattr(middleware, "__module__", "").startswith("lanner.middleware."):
-            middleware(_no_app, **options)  # ours build cheaply and check their options
+        check_options(middleware, options)
         self._middleware.append((middleware, options))
         self._routes_changed()
 
-    def _middleware_stack(self) -> list[tuple[Callable[..., ASGIApp], dict[str, Any]]]:
+    def _middleware_stack(self) -> list[Middleware]:
         """Every middleware of the app, outermost first."""
-        added = [*self._middleware, *self._builtin_middleware()]
-        # Sorted by layer; among equal layers the last added is the outermost.
-        order = sorted(range(len(added)), key=lambda i: (getattr(added[i][0], "layer", USER_LAYER), -i))
-        return [added[i] for i in order]
+        return order_middleware([*self._middleware, *self._builtin_middleware()])
 
-    def _builtin_middleware(self) -> list[tuple[Callable[..., ASGIApp], dict[str, Any]]]:
+    def _builtin_middleware(self) -> list[Middleware]:
         """The middleware the app's own options ask for (access log, metrics, tracing)."""
-        stack: list[tuple[Callable[..., ASGIApp], dict[str, Any]]] = []
+        stack: list[Middleware] = []
         if self.access_log is not None:
             stack.append((AccessLogMiddleware, {"format": self.access_log}))
             if not any(middleware is RequestIDMiddleware for middleware, _ in self._middleware):
@@ -672,7 +669,7 @@ class Lanner(Router):
             table.add(route.compiled, methods, endpoint.serve)
             names.setdefault(route.name, route)
         stack = self._middleware_stack()
-        entry = _wrap_middleware(self._dispatch, stack, self.routes)
+        entry = build_stack(self._dispatch, stack, self.routes)
         if stack:
             entry = ErrorBoundary(entry, self, self._handlers)
         # Rebuilt from `statics` each time; mounts the user added (StaticFiles ones too) stay.
@@ -979,48 +976,6 @@ class Lanner(Router):
 #: Where `Lanner._match_early` leaves its match for `_dispatch`: (method, path, root_path,
 #: target, params), the first three as the objects the scope held.
 _EARLY_MATCH = "lanner.early_match"
-
-
-async def _no_app(scope: Scope, receive: Receive, send: Send) -> None:
-    """The inner app of a middleware built only to check its options."""
-    raise AssertionError("never called")
-
-
-#: The layer of middleware that declares none (yours): inside CORS, outside compression.
-USER_LAYER = 500
-
-
-def _wrap_middleware(
-    app: ASGIApp, stack: Sequence[tuple[Callable[..., ASGIApp], dict[str, Any]]], routes: Sequence[Route]
-) -> ASGIApp:
-    """Build `stack` (outermost first) around `app`.
-
-    A middleware class some route names in ``skip_middleware`` is wrapped so those routes go
-    straight to the layer inside it; the others pay nothing.
-    """
-    skipped = {cls for route in routes for cls in route.options.skip_middleware}
-    for middleware, options in reversed(stack):
-        layer = middleware(app, **options)
-        if middleware in skipped:
-            layer = _Skippable(layer, app, middleware)
-        app = layer
-    return app
-
-
-class _Skippable:
-    """A middleware layer that routes listing its class in ``skip_middleware`` bypass."""
-
-    def __init__(self, layer: ASGIApp, inner: ASGIApp, middleware: Callable[..., ASGIApp]) -> None:
-        self._layer = layer
-        self._inner = inner
-        self._middleware = middleware
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        route = scope.get("route")
-        if route is not None and self._middleware in route.options.skip_middleware:
-            await self._inner(scope, receive, send)
-        else:
-            await self._layer(scope, receive, send)
 
 
 #: The answer to a WebSocket handshake for a path no WebSocket route serves.
