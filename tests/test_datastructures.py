@@ -639,3 +639,18 @@ def test_state_copy_and_pickle() -> None:
     deep.a.append(2)
     assert state.a == [1]
     assert pickle.loads(pickle.dumps(state)).a == [1]
+
+
+def test_state_has_flask_g_s_helpers() -> None:
+    from lanner.datastructures import State
+
+    state = State()
+    state.user = "ann"
+    assert state.get("user") == "ann" and state.get("missing", 1) == 1
+    assert "user" in state and "missing" not in state
+    assert list(state) == ["user"]
+    assert state.setdefault("db", "pool") == "pool" and state.db == "pool"
+    assert state.setdefault("db", "other") == "pool"
+    assert state.pop("db") == "pool" and state.pop("db", None) is None
+    with pytest.raises(KeyError):
+        state.pop("db")

@@ -738,5 +738,28 @@ class State:
         except KeyError:
             raise AttributeError(f"State has no attribute {name!r}") from None
 
+    # Flask's ``g`` has these, so code moved from ``g`` to ``request.state`` keeps working.
+    def get(self, name: str, default: Any = None) -> Any:
+        """The value stored under `name`, or `default`."""
+        return self._values.get(name, default)
+
+    def pop(self, name: str, *default: Any) -> Any:
+        """Remove and return the value stored under `name` (or `default`).
+
+        Raises:
+            KeyError: nothing was stored under that name and no default was given.
+        """
+        return self._values.pop(name, *default)
+
+    def setdefault(self, name: str, default: Any = None) -> Any:
+        """The value stored under `name`, storing `default` there first if there is none."""
+        return self._values.setdefault(name, default)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._values
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._values!r})"
