@@ -1,0 +1,198 @@
+"""Flask → lanner: which names the Flask codemod knows and what each becomes, as data.
+
+Nothing here needs LibCST, so the docs (``docs/migrating-from-flask.md``), ``--help`` and the
+choice of codemod (`detect_source`) work without it. `canonical` tells the codemod which Flask
+object a qualified name refers to; `SUGGESTIONS` is what the report says about a use it left in
+place.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Iterable
+
+from lanner.migrate import iter_python_files
+
+#: The packages whose imports the Flask codemod reads.
+ROOTS = ("flask", "werkzeug")
+_IMPORTS = {"flask": (b"import flask", b"from flask"), "fastapi": (b"import fastapi", b"from fastapi")}
+
+# Flask re-exports its public names from these submodules (``flask.globals.request``).
+_SUBMODULES = frozenset(
+    (
+        *("app", "blueprints", "globals", "helpers", "json", "templating", "wrappers"),
+        *("sessions", "views", "cli", "ctx", "signals", "testing", "config"),
+    )
+)
+# The werkzeug names Flask re-exports and the codemod converts.
+_WERKZEUG = {
+    "werkzeug.exceptions.abort": "abort",
+    "werkzeug.utils.redirect": "redirect",
+    "werkzeug.exceptions.HTTPException": "HTTPException",
+}
+
+
+def canonical(qualified: str) -> str | None:
+    """The Flask name `qualified` refers to (``flask.globals.request`` → ``request``), else None."""
+    if qualified in _WERKZEUG:
+        return _WERKZEUG[qualified]
+    parts = qualified.split(".")
+    if parts[0] != "flask":
+        return None
+    if len(parts) == 2:
+        return parts[1]
+    if len(parts) == 3 and parts[1] in _SUBMODULES:
+        return parts[2]
+    return None
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    """One line of the docs table: a Flask construct and its lanner form."""
+
+    flask: str
+    lanner: str
+    note: str = ""
+
+
+ROWS = (
+    Row("Flask(__name__)", "Lanner()", "a static/ folder next to the app is served with app.static()"),
+    Row(
+        "Blueprint(name, __name__, url_prefix=, template_folder=, static_folder=)",
+        "Router(prefix=, name=, templates=, static=)",
+    ),
+    Row("@bp.route(path, methods=[...])", "@bp.get(path), @bp.post(path)... one decorator per method"),
+    Row("<int:id> <float:x> <path:p> <uuid:u> <name>", "{id:int} {x:float} {p:path} {u:uuid} {name}"),
+    Row("app.register_blueprint(bp, url_prefix=)", "app.include_router(bp, prefix=)"),
+    Row(
+        "app.add_url_rule(rule, endpoint, view_func, methods=)",
+        "app.add_route(rule, view_func, methods, name=)",
+    ),
+    Row("request.args.get('x', type=int)", "a query parameter x: int | None = None"),
+    Row("request.args['x']", "a required query parameter x: str"),
+    Row(
+        "request.form['x'], request.form.get('x')",
+        "x: Annotated[str, Form()] = '', x: Annotated[str | None, Form()] = None",
+    ),
+    Row("request.files['f']", "f: UploadFile", "its read() is async; FileStorage.save() has no equivalent"),
+    Row("request.get_json(), request.json", "a body parameter payload: Annotated[Any, Body()]"),
+    Row("request.method, .path, .headers, .cookies", "the same names on a request: Request parameter"),
+    Row("request.args, .view_args, .url", "request.query_params, request.path_params, str(request.url)"),
+    Row("session", "a session: Session parameter (request.session in hooks and helpers)"),
+    Row("g.x", "request.state.x", "helpers using g take the request as their first argument"),
+    Row("current_app", "request.app"),
+    Row("jsonify(...)", "the dict or list itself (JSONResponse(...) when not returned)"),
+    Row("abort(404)", "raise HTTPException(404)"),
+    Row("redirect(url)", "RedirectResponse(url, 302)", "Flask's 302 is kept"),
+    Row("url_for('bp.view', **values)", "request.url_for('bp.view', **values)"),
+    Row("render_template(name, **context)", "templates.render(request, name, context)"),
+    Row("flash(message), get_flashed_messages()", "flash(session, message), get_flashed_messages(session)"),
+    Row("return body, status", "HTMLResponse(body, status), JSONResponse(body, status)"),
+    Row("return 'text'", "HTMLResponse('text')", "a str return is HTML in Flask, JSON in lanner"),
+    Row(
+        "@app.before_request, @app.after_request",
+        "the same decorators; hooks take (request) and (request, response)",
+    ),
+    Row("@app.errorhandler(code)", "@app.exception_handler(code); handlers take (request, exc)"),
+    Row(
+        "@bp.before_app_request, @bp.after_app_request, @bp.app_errorhandler",
+        "app.before_request(f), app.after_request(f), app.add_exception_handler(code, f) where the blueprint "
+        "is included",
+    ),
+    Row("login_required with functools.wraps", "kept as a decorator: the wrapper reads kwargs['request']"),
+    Row("app.config[...]", "kept", "reported as a note"),
+    Row("@app.cli.command()", "kept"),
+)
+
+
+_ASYNC_BODY = "lanner reads the body asynchronously: make the handler async and use await request.{}()"
+_TEARDOWN = (
+    "lanner has no teardown hook: make the resource a dependency that yields it (code after the "
+    "yield runs when the response is sent), or close it in an after_request hook"
+)
+
+#: What the report suggests for each Flask name still used after the migration.
+SUGGESTIONS = {
+    "Flask": "build the app with lanner.Lanner()",
+    "Blueprint": "use lanner.Router(prefix=..., name=...)",
+    "request": "outside a view, hook or helper lanner cannot pass the request: take it as a parameter",
+    "session": "outside a view, hook or helper: take the request as a parameter and use request.session",
+    "g": "use request.state in a function that takes the request",
+    "current_app": "use request.app in a function that takes the request (or pass the app)",
+    "url_for": "use request.url_for(name, **values) (or app.url_path_for outside a request)",
+    "render_template": "use templates.render(request, name, context) with a lanner.templating.Templates",
+    "render_template_string": "render with jinja2.Template(text).render(...) and return HTMLResponse",
+    "jsonify": "return the dict or list, or JSONResponse(content, status_code)",
+    "abort": "raise HTTPException(status_code, detail)",
+    "redirect": "return RedirectResponse(url, 302)",
+    "flash": "lanner.flash(session, message, category)",
+    "get_flashed_messages": "lanner.get_flashed_messages(session)",
+    "make_response": "build the response yourself: Response(body, status_code, headers), JSONResponse(...)",
+    "Response": "use lanner.Response(content, status_code, headers, media_type) (mimetype= is media_type=)",
+    "send_file": "return lanner.responses.FileResponse(path)",
+    "send_from_directory": "serve the folder with app.static(prefix, directory), or return FileResponse",
+    "stream_with_context": "return StreamingResponse(generator), passing what the generator needs",
+    "stream_template": "render with templates.render() or stream with StreamingResponse",
+    "escape": "import escape from markupsafe",
+    "Markup": "import Markup from markupsafe",
+    "json": "use the json module (or lanner.encoders.jsonable_encoder)",
+    "has_request_context": "lanner passes the request explicitly: there is no request context to test",
+    "has_app_context": "lanner has no application context",
+    "copy_current_request_context": "pass the request (or the values needed) to the function",
+    "after_this_request": "set the header or cookie on a Response parameter instead",
+    "teardown": _TEARDOWN,
+    "with_appcontext": "lanner commands run without an application context: build what they need",
+    "AppGroup": "register commands with @app.cli.command()",
+    "FlaskGroup": "run commands with lanner --app TARGET COMMAND",
+    "signals": "lanner has no signals: call the function from a hook or the handler",
+    "views": "write one function per method, or a function decorated with @router.route(methods=[...])",
+    "MethodView": "write one function per method, decorated with @router.get(), @router.post()...",
+    "View": "write one function per method, or a function decorated with @router.route(methods=[...])",
+    "form": _ASYNC_BODY.format("form"),
+    "files": _ASYNC_BODY.format("form"),
+    "data": _ASYNC_BODY.format("body"),
+}
+_SIGNALS = (
+    "template_rendered before_render_template request_started request_finished request_tearing_down "
+    "got_request_exception appcontext_tearing_down appcontext_pushed appcontext_popped message_flashed"
+)
+SUGGESTIONS.update(dict.fromkeys(_SIGNALS.split(), SUGGESTIONS["signals"]))
+DEFAULT_SUGGESTION = "no lanner equivalent: convert it by hand"
+#: What the report says about an import of a Flask extension (``flask_login``, ``flask_sqlalchemy``).
+EXTENSION = "a Flask extension does not run on lanner: use a lanner feature or an ASGI library instead"
+
+
+def is_extension(module: str) -> bool:
+    """Whether `module` is a Flask extension's (``flask_login``, ``flask.ext.x``)."""
+    return module.split(".")[0].startswith("flask_") or module.startswith("flask.ext")
+
+
+def suggestion(name: str) -> str:
+    """What the report suggests for a Flask `name` left in place."""
+    return SUGGESTIONS.get(name, DEFAULT_SUGGESTION)
+
+
+def markdown_table() -> str:
+    """The docs table of Flask constructs and their lanner forms (Markdown, with a header)."""
+    lines = ["| Flask | lanner | Note |", "| --- | --- | --- |"]
+    for row in ROWS:
+        cells = (row.flask, row.lanner, row.note)
+        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def detect_source(paths: Iterable[str | os.PathLike[str]]) -> str | None:
+    """The framework the Python files under `paths` import most: ``"flask"``, ``"fastapi"`` or None.
+
+    Raises:
+        FileNotFoundError: a path does not exist.
+    """
+    counts = dict.fromkeys(_IMPORTS, 0)
+    for file in iter_python_files(paths):
+        data = file.read_bytes()
+        for source, needles in _IMPORTS.items():
+            if any(needle in data for needle in needles):
+                counts[source] += 1
+    best = max(counts, key=lambda source: counts[source])
+    return best if counts[best] else None

@@ -1,0 +1,187 @@
+"""Flask's request globals on lanner's request: ``request.X``, ``g``, ``session`` and ``current_app``.
+
+In a view, ``request`` and ``session`` become parameters (and reads of the query, form, files and
+JSON body typed parameters, `_flask_params`); in a hook or helper, the session is
+``request.session``. ``g.x`` is ``request.state.x`` and ``current_app`` is ``request.app``.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from lanner.migrate._flask_base import code
+from lanner.migrate._flask_names import suggestion
+from lanner.migrate._flask_params import ParamsMixin, Plan
+
+#: ``request.X`` spellings lanner's Request shares.
+_SAME = frozenset(["method", "path", "headers", "cookies", "scope", "state"])
+#: ``request.X`` → its lanner expression (``{}`` is the request).
+_REQUEST_EXPRESSIONS = {
+    "view_args": "{}.path_params",
+    "remote_addr": "{}.client.host",
+    "scheme": "{}.url.scheme",
+    "host": "{}.url.netloc",
+    "url": "str({}.url)",
+    "referrer": '{}.headers.get("referer")',
+    "user_agent": '{}.headers.get("user-agent", "")',
+    "content_type": '{}.headers.get("content-type")',
+    "mimetype": '{}.headers.get("content-type", "").partition(";")[0]',
+}
+_CURRENT_APP = frozenset(["config", "debug", "testing", "instance_path", "state", "name"])
+_NO_REQUEST_ATTRIBUTE = "lanner's Request has no {}: read it from request.scope or request.headers"
+
+
+class ProxiesMixin(ParamsMixin):
+    """Convert the uses of ``request``, ``g``, ``session`` and ``current_app`` in a planned function."""
+
+    def _request_name(self, plan: Plan, ref: cst.CSTNode | None = None) -> str:
+        """Mark the request as needed; `ref` (a use of Flask's) now names the lanner one."""
+        plan.needs_request = True
+        if ref is not None:
+            self.ctx.converted.add(ref)
+            if code(ref) != plan.request:
+                self.ctx.edits.replace(ref, plan.request)
+        return plan.request
+
+    def _request(self, plan: Plan, ref: cst.CSTNode) -> None:
+        parent = self.parent(ref)
+        if not (isinstance(parent, cst.Attribute) and parent.value is ref):
+            self._request_name(plan, ref)
+            self.report(ref, "request", "lanner's Request is passed where Flask's was", note=True)
+            return
+        attribute = parent.attr.value
+        grand = self.parent(parent)
+        if attribute in ("args", "form", "files"):
+            self._request_data(plan, ref, parent, attribute, grand)
+        elif attribute in ("get_json", "json"):
+            call = grand if isinstance(grand, cst.Call) and grand.func is parent else None
+            node = call if call is not None else parent
+            if (attribute == "json") == (call is None) and self.json_body(plan, node, call):
+                self.ctx.converted.add(ref)
+            else:
+                self._request_name(plan, ref)
+                self.report(
+                    parent,
+                    "request." + attribute,
+                    "lanner reads the body asynchronously: make "
+                    "the handler async and use await request.json()",
+                )
+        elif attribute in _SAME:
+            self._request_name(plan, ref)
+        elif attribute in _REQUEST_EXPRESSIONS:
+            self.ctx.edits.replace(
+                parent, _REQUEST_EXPRESSIONS[attribute].format(self._request_name(plan, ref))
+            )
+        else:
+            self._request_name(plan, ref)
+            self.report(
+                parent,
+                f"request.{attribute}",
+                suggestion(attribute) if attribute in ("data",) else _NO_REQUEST_ATTRIBUTE.format(attribute),
+            )
+
+    def _request_data(
+        self, plan: Plan, ref: cst.CSTNode, parent: cst.Attribute, attribute: str, grand: cst.CSTNode | None
+    ) -> None:
+        source = {"args": "query", "form": "form", "files": "file"}[attribute]
+        target: cst.Call | cst.Subscript | None = None
+        if isinstance(grand, cst.Subscript) and grand.value is parent:
+            target = grand
+        elif isinstance(grand, cst.Attribute) and grand.value is parent and grand.attr.value == "get":
+            call = self.parent(grand)
+            target = call if isinstance(call, cst.Call) and call.func is grand else None
+        if target is not None and self.typed(plan, source, target):  # type: ignore[arg-type]
+            self.ctx.converted.add(ref)
+            return
+        request = self._request_name(plan, ref)
+        if source == "query":
+            self.ctx.edits.replace(parent, f"{request}.query_params")
+            if isinstance(target, cst.Call) and any(
+                a.keyword and a.keyword.value == "type" for a in target.args
+            ):
+                self.report(
+                    target,
+                    code(target),
+                    "QueryParams.get() takes no type=: declare a typed query parameter instead",
+                )
+        else:
+            self.report(parent, f"request.{attribute}", suggestion(attribute))
+
+    def _g(self, plan: Plan, ref: cst.CSTNode) -> None:
+        parent = self.parent(ref)
+        if isinstance(parent, cst.Attribute) and parent.value is ref:
+            call = self.parent(parent)
+            method = parent.attr.value
+            if isinstance(call, cst.Call) and call.func is parent and method in ("get", "pop", "setdefault"):
+                if method != "get" or not call.args or len(call.args) > 2:
+                    self.report(
+                        call,
+                        f"g.{method}()",
+                        "use getattr(request.state, name, default), setattr() and delattr() on request.state",
+                    )
+                    return
+                request = self._request_name(plan, ref)
+                args = ", ".join(code(arg.value) for arg in call.args)
+                default = "" if len(call.args) == 2 else ", None"
+                self.ctx.edits.replace(call, f"getattr({request}.state, {args}{default})")
+                return
+            request = self._request_name(plan, ref)
+            self.ctx.edits.replace(ref, f"{request}.state")
+            return
+        if isinstance(parent, cst.ComparisonTarget) and isinstance(parent.operator, cst.In | cst.NotIn):
+            comparison = self.parent(parent)
+            if isinstance(comparison, cst.Comparison) and len(comparison.comparisons) == 1:
+                negate = "not " if isinstance(parent.operator, cst.NotIn) else ""
+                request = self._request_name(plan, ref)
+                self.ctx.edits.replace(
+                    comparison, f"{negate}hasattr({request}.state, {code(comparison.left)})"
+                )
+                return
+        self.report(ref, "g", suggestion("g"))
+
+    def _session(self, plan: Plan, ref: cst.CSTNode) -> None:
+        parent = self.parent(ref)
+        if (
+            isinstance(parent, cst.Attribute)
+            and parent.value is ref
+            and parent.attr.value in ("permanent", "modified")
+        ):
+            self.report(
+                parent,
+                f"session.{parent.attr.value}",
+                "lanner saves a changed session itself and sets "
+                "its lifetime with Lanner(session_max_age=...)",
+            )
+            return
+        self.ctx.converted.add(ref)
+        session = self._session_name(plan)
+        if code(ref) != session:
+            self.ctx.edits.replace(ref, session)
+
+    def _session_name(self, plan: Plan) -> str:
+        if plan.view:
+            plan.needs_session = True
+            return plan.session
+        return f"{self._request_name(plan)}.session"
+
+    def _current_app(self, plan: Plan, ref: cst.CSTNode) -> None:
+        parent = self.parent(ref)
+        attribute = parent.attr.value if isinstance(parent, cst.Attribute) and parent.value is ref else ""
+        if parent is None:
+            return
+        if attribute and attribute not in _CURRENT_APP:
+            self.report(
+                parent,
+                f"current_app.{attribute}",
+                "lanner's app has no such attribute: pass what the code needs",
+            )
+            return
+        self.ctx.edits.replace(ref, f"{self._request_name(plan)}.app")
+        self.ctx.converted.add(ref)
+        if attribute == "config":
+            self.report(
+                parent,
+                "current_app.config",
+                "became request.app.config: check that lanner's app.config provides what this reads",
+                note=True,
+            )

@@ -1,0 +1,389 @@
+"""The Flask codemod's second pass: Flask's request globals become parameters.
+
+lanner passes the request explicitly, so every function that used Flask's proxies takes what it
+needs: a view gains ``request: Request``, ``session: Session`` and typed parameters
+(`_flask_params`); a hook or error handler gets the request first, as lanner calls it; a helper
+that used ``g`` or ``session`` takes the request as its first argument and its callers pass it;
+a ``functools.wraps`` decorator's wrapper reads the request from the view's keyword arguments.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+from libcst.metadata import PositionProvider
+
+from lanner.migrate._flask_base import ModuleContext, code, expression, string_value
+from lanner.migrate._flask_params import Plan, PlanKind
+from lanner.migrate._flask_proxies import ProxiesMixin
+from lanner.migrate._flask_responses import ResponsesMixin, render_convertible
+
+
+class _Names(cst.CSTVisitor):
+    """Every variable-like name in a function, in source order (attributes and keywords excluded)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[cst.Name] = []
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.found.append(node)
+
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        node.value.visit(self)
+        return False
+
+    def visit_Arg(self, node: cst.Arg) -> bool:
+        node.value.visit(self)
+        return False
+
+
+class ViewsPass(ProxiesMixin, ResponsesMixin):
+    """Record the edits that give functions the request, the session and typed parameters."""
+
+    def __init__(self, ctx: ModuleContext) -> None:
+        super().__init__(ctx)
+        self._plans: list[Plan | None] = []
+        self._defs: list[cst.FunctionDef] = []
+
+    # -- plans --------------------------------------------------------------------------------
+
+    def plan_active(self) -> bool:
+        """Whether the visitor is in a function whose request globals are converted."""
+        return self.plan is not None
+
+    @property
+    def plan(self) -> Plan | None:
+        """The plan of the function the visitor is in (a nested plain function shares its parent's)."""
+        return self._plans[-1] if self._plans else None
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        """Start a plan for a view, hook, helper or wrapper; a plain nested function inherits one."""
+        top = len(self._defs) == 0
+        self._defs.append(node)
+        plan = self._new_plan(node, top)
+        self._plans.append(plan if plan is not None else self.plan)
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        """Give the finished plan's function its new parameters."""
+        self._defs.pop()
+        plan = self._plans.pop()
+        if plan is not None and plan.function is original_node:
+            self._finish(plan)
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        """Methods are not converted: a class body starts without a plan."""
+        self._plans.append(None)
+
+    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
+        """End the class body."""
+        self._plans.pop()
+
+    def _new_plan(self, node: cst.FunctionDef, top: bool) -> Plan | None:
+        role = self.ctx.roles.get(node)
+        kind: PlanKind | None = role.kind if role is not None else None
+        facts = self.ctx.facts
+        if (
+            kind is None
+            and top
+            and not node.decorators
+            and self.ctx.qualify(node.name.value) in facts.request_functions
+        ):
+            kind = "helper"
+        kwargs = ""
+        if kind is None and self._wrapper_of_request_decorator(node):
+            star = node.params.star_kwarg
+            if star is None:
+                why = "lanner passes a view its parameters by keyword: give the wrapper **kwargs"
+                self.report(node, node.name.value, why)
+                return None
+            kind, kwargs = "wrapper", star.name.value
+        if kind is None:
+            return None
+        names: dict[str, cst.Name] = {}
+        collector = _Names()
+        node.visit(collector)
+        for name in sorted(collector.found, key=self._position):
+            if self.flask(name) is None:
+                names.setdefault(name.value, name)
+        existing = {param.name.value for param in _all_params(node.params)}
+        plan = Plan(node, kind, role, names, existing, kwargs=kwargs)
+        if "request" in names and kind != "wrapper":
+            plan.request = "lanner_request"
+        if "session" in names:
+            plan.session = "lanner_session"
+        if kind == "view" and any(self._requests_decorator(d) for d in node.decorators):
+            plan.needs_request = plan.forced_request = True
+            if plan.request != "request":
+                self.report(
+                    node,
+                    node.name.value,
+                    "its decorator reads kwargs['request']: rename the function's own `request` variable",
+                )
+        return plan
+
+    def _position(self, node: cst.CSTNode) -> tuple[int, int]:
+        start = self.get_metadata(PositionProvider, node).start
+        return start.line, start.column
+
+    def _wrapper_of_request_decorator(self, node: cst.FunctionDef) -> bool:
+        """Whether `node` is the ``functools.wraps`` wrapper of a decorator that needs the request."""
+        if len(self._defs) != 2 or not any(self._is_wraps(d) for d in node.decorators):
+            return False
+        return self.ctx.qualify(self._defs[0].name.value) in self.ctx.facts.request_decorators
+
+    def _is_wraps(self, decorator: cst.Decorator) -> bool:
+        call = decorator.decorator
+        return isinstance(call, cst.Call) and "functools.wraps" in self.qualified(call.func)
+
+    def _requests_decorator(self, decorator: cst.Decorator) -> bool:
+        target = decorator.decorator
+        target = target.func if isinstance(target, cst.Call) else target
+        return self.target(target) in self.ctx.facts.request_decorators
+
+    # -- Flask references ---------------------------------------------------------------------
+
+    def visit_Name(self, node: cst.Name) -> None:
+        """Convert a use of a Flask name (``request``, ``g``, ``jsonify``...)."""
+        parent = self.parent(node)
+        if isinstance(parent, cst.ImportAlias | cst.Attribute) and not (
+            isinstance(parent, cst.Attribute) and parent.value is node
+        ):
+            return
+        name = self.flask(node)
+        if name is not None:
+            self._use(node, name)
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        """Convert ``flask.X`` after ``import flask``."""
+        name = self.flask(node)
+        if name is not None:
+            self._use(node, name)
+
+    def _use(self, ref: cst.CSTNode, name: str) -> None:
+        plan = self.plan
+        if name in ("Flask", "Blueprint", "HTTPException"):
+            self._rename(ref, "lanner", {"Flask": "Lanner", "Blueprint": "Router"}.get(name, name))
+        elif name == "jsonify":
+            self.jsonify(ref)
+        elif name == "abort":
+            self.abort(ref)
+        elif name == "redirect":
+            self.redirect(ref)
+        elif plan is None:
+            return
+        elif name == "request":
+            self._request(plan, ref)
+        elif name == "g":
+            self._g(plan, ref)
+        elif name == "session":
+            self._session(plan, ref)
+        elif name == "current_app":
+            self._current_app(plan, ref)
+        elif name == "url_for":
+            self._url_for(plan, ref)
+        elif name == "render_template":
+            self._render(plan, ref)
+        elif name in ("flash", "get_flashed_messages"):
+            self._flash(plan, ref, name)
+
+    def _rename(self, ref: cst.CSTNode, module: str, name: str) -> None:
+        local = self.ctx.use(module, name)
+        self.ctx.converted.add(ref)
+        if code(ref) != local:
+            self.ctx.edits.replace(ref, local)
+
+    def _url_for(self, plan: Plan, ref: cst.CSTNode) -> None:
+        call = self._called(ref)
+        if call is None:
+            return
+        special = [arg for arg in call.args if arg.keyword is not None and arg.keyword.value.startswith("_")]
+        if special or not call.args or call.args[0].keyword is not None:
+            why = "url_for() needs the endpoint first"
+            if special:
+                why = "lanner's url_for builds a path only: add the scheme and host from request.url by hand"
+            self.report(call, code(call), why)
+            return
+        endpoint = string_value(call.args[0].value)
+        renamed = self._endpoint(endpoint) if endpoint is not None else None
+        request = self._request_name(plan)
+        self.ctx.converted.add(ref)
+
+        def edit(updated: cst.Call) -> cst.Call:
+            args = list(updated.args)
+            if renamed is not None:
+                args[0] = args[0].with_changes(value=cst.SimpleString(repr(renamed).replace("'", '"')))
+            if endpoint is not None and endpoint.rpartition(".")[2] == "static":
+                args = [
+                    arg.with_changes(keyword=cst.Name("path"))
+                    if arg.keyword is not None and arg.keyword.value == "filename"
+                    else arg
+                    for arg in args
+                ]
+            return updated.with_changes(func=expression(f"{request}.url_for"), args=args)
+
+        self.ctx.edits.add(call, edit)
+
+    def _endpoint(self, endpoint: str) -> str | None:
+        """A blueprint-relative endpoint (``.index``) with the module's blueprint name."""
+        if not endpoint.startswith("."):
+            return None
+        names = [bp.name for bp in self.ctx.blueprints.values() if bp.name]
+        return f"{names[0]}{endpoint}" if len(names) == 1 else None
+
+    def _render(self, plan: Plan, ref: cst.CSTNode) -> None:
+        call = self._called(ref)
+        if call is None:
+            return
+        if not render_convertible(call):
+            self.report(
+                call,
+                "render_template()",
+                "only render_template(name, **context) is converted: a list of names needs "
+                "templates.env.select_template()",
+            )
+            return
+        request = self._request_name(plan)
+        templates = self.ctx.use_templates()
+        self.ctx.converted.add(ref)
+
+        def edit(updated: cst.Call) -> cst.Call:
+            name, *rest = updated.args
+            elements: list[cst.BaseDictElement] = []
+            for arg in rest:
+                if arg.star == "**":
+                    elements.append(cst.StarredDictElement(arg.value))
+                elif arg.keyword is not None:
+                    key = cst.SimpleString(f'"{arg.keyword.value}"')
+                    elements.append(cst.DictElement(key, arg.value))
+            args = [cst.Arg(cst.Name(request)), name.with_changes(comma=cst.MaybeSentinel.DEFAULT)]
+            if elements:
+                args.append(cst.Arg(cst.Dict(elements)))
+            return updated.with_changes(func=expression(f"{templates}.render"), args=args)
+
+        self.ctx.edits.add(call, edit)
+
+    def _flash(self, plan: Plan, ref: cst.CSTNode, name: str) -> None:
+        call = self._called(ref)
+        if call is None:
+            return
+        self._rename(ref, "lanner", name)
+        session = self._session_name(plan)
+
+        def edit(updated: cst.Call) -> cst.Call:
+            return updated.with_changes(args=[cst.Arg(expression(session)), *updated.args])
+
+        self.ctx.edits.add(call, edit)
+
+    # -- calls to helpers and returns ---------------------------------------------------------
+
+    def visit_Call(self, node: cst.Call) -> None:
+        """Pass the request to a helper that takes it once migrated."""
+        if not isinstance(node.func, cst.Name | cst.Attribute):
+            return
+        target = self.target(node.func)
+        if target is None or target not in self.ctx.facts.request_functions:
+            return
+        plan = self.plan
+        if plan is None:
+            self.report(
+                node,
+                code(node.func) + "()",
+                "it now takes the request first (it uses Flask's request globals); pass one",
+            )
+            return
+        request = self._request_name(plan)
+        self.ctx.edits.add(
+            node, lambda updated: updated.with_changes(args=[cst.Arg(cst.Name(request)), *updated.args])
+        )
+
+    def visit_Return(self, node: cst.Return) -> None:
+        """Convert what a view, before hook or error handler returns."""
+        plan = self.plan
+        if plan is not None and plan.function is self._defs[-1] and plan.kind in ("view", "before", "error"):
+            self.returned(plan, node)
+
+    # -- signatures ---------------------------------------------------------------------------
+
+    def _finish(self, plan: Plan) -> None:
+        view_only = plan.kind == "view" and not plan.needs_request
+        request_type = "" if view_only or plan.kind == "wrapper" else self.ctx.use("lanner", "Request")
+        first: list[cst.Param] = []
+        required: list[cst.Param] = []
+        optional: list[cst.Param] = []
+        if plan.kind == "wrapper":
+            if plan.needs_request:
+                self._prologue(plan)
+            return
+        if plan.kind == "view":
+            if plan.needs_request:
+                required.append(_param(plan.request, request_type))
+            if plan.needs_session:
+                required.append(_param(plan.session, self.ctx.use("lanner", "Session")))
+            for param in plan.params.values():
+                (required if param.default is None else optional).append(
+                    _param(param.name, param.annotation, param.default)
+                )
+        else:
+            # A helper takes the request even if no use was converted: its callers pass it.
+            first.append(_param(plan.request, request_type))
+        if not (first or required or optional):
+            return
+        self.ctx.edits.add(plan.function, lambda updated: _insert(updated, first, required, optional))
+
+    def _prologue(self, plan: Plan) -> None:
+        line = cst.parse_statement(f'{plan.request} = {plan.kwargs}["request"]')
+
+        def edit(updated: cst.FunctionDef) -> cst.FunctionDef:
+            body = updated.body
+            assert isinstance(body, cst.IndentedBlock)
+            statements = list(body.body)
+            at = 1 if statements and _is_docstring(statements[0]) else 0
+            return updated.with_changes(
+                body=body.with_changes(body=[*statements[:at], line, *statements[at:]])
+            )
+
+        self.ctx.edits.add(plan.function, edit)
+
+
+def _is_docstring(statement: cst.BaseStatement) -> bool:
+    return (
+        isinstance(statement, cst.SimpleStatementLine)
+        and isinstance(statement.body[0], cst.Expr)
+        and isinstance(statement.body[0].value, cst.SimpleString | cst.ConcatenatedString)
+    )
+
+
+def _all_params(params: cst.Parameters) -> list[cst.Param]:
+    found = [*params.posonly_params, *params.params, *params.kwonly_params]
+    for star in (params.star_arg, params.star_kwarg):
+        if isinstance(star, cst.Param):
+            found.append(star)
+    return found
+
+
+def _param(name: str, annotation: str, default: str | None = None) -> cst.Param:
+    return cst.Param(
+        cst.Name(name),
+        annotation=cst.Annotation(expression(annotation)),
+        default=expression(default) if default is not None else None,
+    )
+
+
+def _insert(
+    function: cst.FunctionDef, first: list[cst.Param], required: list[cst.Param], optional: list[cst.Param]
+) -> cst.FunctionDef:
+    """`function` with `first` leading, `required` after its own required ones, `optional` last.
+
+    Flask's view parameters come from the path and are never defaulted, so the new required ones
+    go right after them; with ``*args`` or keyword-only parameters the optional ones join the
+    keyword-only ones, where defaults may come in any order.
+    """
+    params = function.params
+    own = list(params.params)
+    at = next((index for index, param in enumerate(own) if param.default is not None), len(own))
+    own = [*first, *own[:at], *required, *own[at:]]
+    if isinstance(params.star_arg, cst.Param) or params.kwonly_params:
+        new = params.with_changes(params=own, kwonly_params=[*params.kwonly_params, *optional])
+    else:
+        new = params.with_changes(params=[*own, *optional])
+    return function.with_changes(params=new)
