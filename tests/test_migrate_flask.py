@@ -1213,3 +1213,20 @@ def test_routes_on_an_app_or_blueprint_imported_from_another_module(tmp_path):
         sys.path.remove(str(tmp_path))
         for name in [name for name in sys.modules if name.split(".")[0] == "webshop"]:
             del sys.modules[name]
+
+
+def test_the_public_entry_points_take_flask_as_a_source(tmp_path: Path) -> None:
+    from lanner.migrate import SOURCES, migrate_paths, migrate_source, names_table
+
+    assert "flask" in SOURCES
+    result = migrate_source("from flask import Flask\napp = Flask(__name__)\n", "flask", path="app.py")
+    assert "Lanner(" in result.migrated.decode()
+    project = tmp_path / "project"
+    shutil.copytree(FIXTURE, project)
+    report = migrate_paths([project], source="flask", write=False)
+    assert any(file.changed for file in report.files)
+    written = migrate_paths([project], source="flask", write=True)
+    assert any(file.changed for file in written.files)
+    again = migrate_paths([project], source="flask", write=False)
+    assert not any(file.changed for file in again.files)  # idempotent
+    assert "| Flask | lanner |" in names_table("flask")

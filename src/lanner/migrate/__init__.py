@@ -43,7 +43,8 @@ __all__ = [
 
 #: The frameworks ``lanner migrate --from`` knows, and the modules holding their tables.
 _TABLES = {"fastapi": "lanner.migrate._fastapi"}
-SOURCES = tuple(_TABLES)
+#: Flask has no rename table: its own transformers (`lanner.migrate._flask`) rewrite whole views.
+SOURCES = (*_TABLES, "flask")
 MISSING_LIBCST = "lanner migrate needs LibCST: pip install 'lanner[migrate]'"
 _SKIPPED_FOLDERS = frozenset(("__pycache__", "node_modules", "site-packages"))
 
@@ -73,6 +74,10 @@ def names_table(source: str = "fastapi") -> str:
     Raises:
         ValueError: `source` is not one of `SOURCES`.
     """
+    if source == "flask":
+        from lanner.migrate._flask_names import markdown_table as flask_table
+
+        return flask_table()
     from lanner.migrate._table import markdown_table
 
     return markdown_table(_get_table(source))
@@ -96,6 +101,11 @@ def migrate_source(
         ValueError: `source` is not one of `SOURCES`.
         libcst.ParserSyntaxError: `code` is not valid Python.
     """
+    if source == "flask":
+        _load_codemod()
+        from lanner.migrate._flask import migrate_flask_source
+
+        return migrate_flask_source(code, path=path)
     table = _get_table(source)
     codemod = _load_codemod()
     original = code.encode("utf-8") if isinstance(code, str) else code
@@ -155,11 +165,18 @@ def migrate_paths(
         write: write the changed files back; False only reports (``--diff``).
         openapi_compat: see `migrate_source`.
 
+    A Flask project's templates are converted too (``g.x`` to ``request.state.x``...).
+
     Raises:
         MissingDependencyError: LibCST is not installed.
         ValueError: `source` is not one of `SOURCES`.
         FileNotFoundError: a path does not exist (checked before any file is written).
     """
+    if source == "flask":
+        _load_codemod()
+        from lanner.migrate._flask import migrate_flask_paths
+
+        return migrate_flask_paths(paths, write)
     _get_table(source)
     codemod = _load_codemod()
     files = list(iter_python_files(paths))
