@@ -1230,3 +1230,31 @@ def test_the_public_entry_points_take_flask_as_a_source(tmp_path: Path) -> None:
     again = migrate_paths([project], source="flask", write=False)
     assert not any(file.changed for file in again.files)  # idempotent
     assert "| Flask | lanner |" in names_table("flask")
+
+
+def test_lanner_migrate_detects_flask_and_writes_the_report(tmp_path: Path) -> None:
+    from lanner.cli import main
+
+    project = tmp_path / "project"
+    shutil.copytree(FIXTURE, project)
+    report_file = tmp_path / "report.txt"
+    assert main(["migrate", str(project), "--diff", "--report", str(report_file)]) == 0
+    report = report_file.read_text()
+    assert report.strip() and str(project) in report
+    before = {p: p.read_bytes() for p in project.rglob("*") if p.is_file()}
+    assert main(["migrate", str(project)]) == 0  # detected, written
+    after = {p: p.read_bytes() for p in project.rglob("*") if p.is_file()}
+    assert before != after
+    assert "from lanner" in "".join(p.read_text() for p in project.rglob("*.py"))
+    assert main(["migrate", str(project)]) == 0
+    assert {p: p.read_bytes() for p in project.rglob("*") if p.is_file()} == after  # idempotent
+
+
+def test_lanner_migrate_asks_for_from_when_it_cannot_tell(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from lanner.cli import main
+
+    (tmp_path / "plain.py").write_text("x = 1\n")
+    assert main(["migrate", str(tmp_path)]) != 0
+    assert "--from" in capsys.readouterr().err

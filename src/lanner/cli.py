@@ -456,11 +456,15 @@ def _openapi(args: argparse.Namespace) -> int:
 
 def _migrate(args: argparse.Namespace) -> int:
     from lanner.migrate import MissingDependencyError, migrate_paths
+    from lanner.migrate._flask_names import detect_source
 
     try:
-        report = migrate_paths(
-            args.paths, args.source, write=not args.diff, openapi_compat=args.openapi_compat
-        )
+        source = args.source or detect_source(args.paths)
+        if source is None:
+            raise TargetError(
+                "cannot tell which framework the code is written for: pass --from flask|fastapi"
+            )
+        report = migrate_paths(args.paths, source, write=not args.diff, openapi_compat=args.openapi_compat)
     except FileNotFoundError as exc:
         raise TargetError(str(exc)) from None
     except MissingDependencyError as exc:
@@ -469,7 +473,10 @@ def _migrate(args: argparse.Namespace) -> int:
     if args.diff:
         for result in report.changed:
             sys.stdout.write(result.diff())
-    for line in report.lines():
+    lines = report.lines()
+    if args.report:
+        Path(args.report).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    for line in lines:
         print(line)
     return 0
 
@@ -575,13 +582,22 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = commands.add_parser(
         "migrate",
         help="rewrite an app written for another framework to lanner",
-        description="Rewrite imports, names and keywords of code written for another framework to "
-        "lanner's, in place; list what has no lanner equivalent as path:line: message. Running it "
+        description="Rewrite code written for Flask or FastAPI to lanner, in place (a Flask project's "
+        "templates too); list what has no lanner equivalent as path:line: message. Running it "
         "again changes nothing. Needs LibCST: pip install 'lanner[migrate]'.",
     )
-    migrate.add_argument("--from", dest="source", required=True, choices=SOURCES, help="the framework")
-    migrate.add_argument("paths", nargs="+", metavar="PATH", help="files, or folders searched for *.py")
+    migrate.add_argument(
+        "--from",
+        dest="source",
+        choices=SOURCES,
+        default=None,
+        help="the framework (default: detected from the imports)",
+    )
+    migrate.add_argument(
+        "paths", nargs="+", metavar="PATH", help="a project folder, a package folder or files"
+    )
     migrate.add_argument("--diff", action="store_true", help="print a unified diff; write nothing")
+    migrate.add_argument("--report", metavar="FILE", help="also write the report to FILE")
     migrate.add_argument(
         "--no-openapi-compat",
         dest="openapi_compat",
