@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import os
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -331,3 +332,22 @@ async def test_file_io_and_cleanups_run_in_their_own_pools() -> None:
     assert (await run_cleanup(where)).startswith("lanner-cleanup_")
     with pytest.raises(OSError):
         await run_file_io(open, "/nonexistent/lanner/file")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_runs_sync_calls_on_threads_of_its_own() -> None:
+    import asyncio
+
+    from lanner.concurrency import ThreadPool
+
+    pool = ThreadPool(2, name="forked")
+    assert asyncio.run(pool.run(lambda: 1)) == 1  # the parent's threads exist now
+    pid = os.fork()
+    if pid == 0:  # the child: exits 0 only when its call ran
+        try:
+            code = 0 if asyncio.run(asyncio.wait_for(pool.run(lambda: 2), 5)) == 2 else 1
+        except BaseException:
+            code = 1
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

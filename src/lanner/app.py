@@ -51,6 +51,7 @@ from lanner.socket_endpoint import WebSocketEndpoint, compile_websocket_route, r
 from lanner.staticfiles import StaticFiles
 from lanner.types import ASGIApp, Message, Receive, Scope, Send
 from lanner.websockets import WebSocket, WebSocketLimits
+from lanner.wsgi import WSGIAdapter, WSGIApp, WSGIMount, to_wsgi
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -288,7 +289,6 @@ class Lanner(Router):
         self._middleware: list[Middleware] = []
         self._mounts: list[tuple[str, ASGIApp, str | None]] = []
         self._frozen: _Frozen | None = None
-        self._wsgi: Callable[..., Any] | None = None
         self._cli: Any = None
         # Not `root_path`: that is the ASGI path prefix a proxy strips.
         app_folder = caller_root_path()
@@ -608,9 +608,7 @@ class Lanner(Router):
         self._mounts.sort(key=lambda mount: len(mount[0]), reverse=True)
         self._routes_changed()
 
-    def mount_wsgi(
-        self, prefix: str, app: Callable[..., Any], *, threads: int = 10, name: str | None = None
-    ) -> None:
+    def mount_wsgi(self, prefix: str, app: WSGIApp, *, threads: int = 10, name: str | None = None) -> None:
         """Serve a WSGI application (a Flask app) under `prefix`, ``"/"`` included.
 
         It sees ``SCRIPT_NAME`` set to the prefix, so its own ``url_for`` builds links under it;
@@ -620,22 +618,18 @@ class Lanner(Router):
         ``"/"``, the WSGI app answers whatever lanner does not serve yet. Needs
         ``pip install 'lanner[wsgi]'``.
         """
-        from lanner.wsgi import WSGIMount  # a2wsgi is optional
-
         self.mount(prefix, WSGIMount(app, threads=threads), name)
 
     @property
-    def wsgi(self) -> Callable[..., Any]:
-        """This app as a WSGI callable, for WSGI servers: ``gunicorn -w 4 'myapp:app.wsgi'``.
+    def wsgi(self) -> WSGIAdapter:
+        """This app as a WSGI callable, for WSGI servers (`lanner.wsgi.to_wsgi`).
 
-        The lifespan runs once per worker process; WebSocket routes cannot work under WSGI and
-        answer with an error saying so. See `lanner.wsgi.to_wsgi`.
+        gunicorn's loader takes a name or a call, not ``app.wsgi``: name it in your module
+        (``application = app.wsgi``, then ``gunicorn -w 4 'myapp:application'``), or use
+        ``lanner run myapp:app --server gunicorn --wsgi``. The lifespan runs once per worker
+        process; WebSocket routes cannot work under WSGI and answer 501 saying so.
         """
-        if self._wsgi is None:
-            from lanner.wsgi import to_wsgi  # a2wsgi is optional
-
-            self._wsgi = to_wsgi(self)
-        return self._wsgi
+        return to_wsgi(self)
 
     @property
     def cli(self) -> Any:

@@ -19,7 +19,9 @@ import asyncio
 import contextvars
 import enum
 import functools
+import os
 import threading
+import weakref
 from collections.abc import AsyncGenerator, Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
@@ -58,6 +60,10 @@ def _check_workers(max_workers: int) -> None:
         raise ValueError(f"max_workers must be at least 1, got {max_workers}")
 
 
+#: Every pool, so a forked child (a gunicorn worker, a multiprocessing child) starts its own threads.
+_POOLS: weakref.WeakSet[ThreadPool] = weakref.WeakSet()
+
+
 class ThreadPool:
     """A thread pool with a fixed number of workers for running blocking code from async code.
 
@@ -73,13 +79,19 @@ class ThreadPool:
 
     """
 
-    __slots__ = ("_executor", "_lock", "_max_workers", "_name")
+    __slots__ = ("__weakref__", "_executor", "_lock", "_max_workers", "_name")
 
     def __init__(self, max_workers: int = 40, name: str = "lanner") -> None:
         _check_workers(max_workers)
         self._max_workers = max_workers
         self._name = name
         self._executor: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+        _POOLS.add(self)
+
+    def _forget_after_fork(self) -> None:
+        # A forked child has none of the parent's threads: a fresh executor starts on first use.
+        self._executor = None
         self._lock = threading.Lock()
 
     @property
@@ -278,3 +290,11 @@ def iterate_in_threadpool(iterator: Iterable[T]) -> AsyncGenerator[T, None]:
 
     """
     return _default_pool.iterate(iterator)
+
+
+def _reset_pools_after_fork() -> None:
+    for pool in list(_POOLS):
+        pool._forget_after_fork()
+
+
+os.register_at_fork(after_in_child=_reset_pools_after_fork)
