@@ -413,13 +413,14 @@ def test_one_uvicorn_worker_is_uvicorn_run_in_this_process(monkeypatch):
     import uvicorn
 
     calls = []
+    # Recorded (setenv records its absence), so the LANNER_DEBUG=1 `lanner dev` sets goes away.
+    monkeypatch.setenv("LANNER_DEBUG", "0")
     monkeypatch.setattr(uvicorn, "run", lambda app, **options: calls.append((app, options)))
     assert main(["run", "tests.apps.debug_probe:app", "--root-path", "/api"]) == 0
     assert main(["dev", "tests.apps.debug_probe:app"]) == 0  # with its reloader
     [(app, options), (_, dev)] = calls
     assert app == "tests.apps.debug_probe:app"
     assert (options["workers"], options["root_path"], dev["reload"]) == (1, "/api", True)
-    monkeypatch.delenv("LANNER_DEBUG")
 
 
 def test_granian_serves_asgi_with_the_run_options():
