@@ -654,3 +654,16 @@ def test_state_has_flask_g_s_helpers() -> None:
     assert state.pop("db") == "pool" and state.pop("db", None) is None
     with pytest.raises(KeyError):
         state.pop("db")
+
+
+def test_merge_vary_adds_a_token_once() -> None:
+    from lanner.datastructures import merge_vary
+
+    headers: list[tuple[bytes, bytes]] = []
+    merge_vary(headers, b"Cookie")
+    merge_vary(headers, b"cookie")
+    merge_vary(headers, b"Accept-Encoding")
+    assert headers == [(b"vary", b"Cookie, Accept-Encoding")]
+    star = [(b"vary", b"*")]
+    merge_vary(star, b"Origin")
+    assert star == [(b"vary", b"*")]

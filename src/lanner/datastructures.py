@@ -763,3 +763,25 @@ class State:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._values!r})"
+
+
+def merge_vary(headers: list[tuple[bytes, bytes]], token: bytes) -> None:
+    """Add `token` (``b"Accept-Encoding"``) to the ``Vary`` of raw `headers`, in place.
+
+    Nothing changes when a ``Vary`` line already lists it or ``*``; otherwise it joins the first
+    ``Vary`` line, or a new one.
+    """
+    wanted = token.lower()
+    first = None
+    for index, (name, value) in enumerate(headers):
+        if name == b"vary":
+            tokens = {item.strip().lower() for item in value.split(b",")}
+            if b"*" in tokens or wanted in tokens:
+                return
+            if first is None:
+                first = index
+    if first is None:
+        headers.append((b"vary", token))
+    else:
+        name, value = headers[first]
+        headers[first] = (name, value + b", " + token if value.strip() else token)

@@ -28,7 +28,7 @@ from lanner._sources import (
 from lanner._validation import ResponseSerializer
 from lanner.background import BackgroundTasks
 from lanner.concurrency import run_in_threadpool
-from lanner.datastructures import quote_path, quote_query
+from lanner.datastructures import merge_vary, quote_path, quote_query
 from lanner.di import DependencyPlan, Step, build_dependency_plan
 from lanner.errors import ExceptionHandlers, accepts_html, http_problem, loggable
 from lanner.exceptions import HTTPException, RequestValidationError
@@ -102,17 +102,6 @@ class Runtime:
         stack, self.app_stack = self.app_stack, AsyncExitStack()
         self.app_values.clear()
         await stack.aclose()
-
-
-def _add_vary(response: Response, name: str) -> None:
-    """Add `name` to the response's ``Vary`` header unless it is there already."""
-    for index, (key, value) in enumerate(response.raw_headers):
-        if key == b"vary":
-            listed = {item.strip().lower() for item in value.decode("latin-1").split(",")}
-            if name.lower() not in listed and "*" not in listed:
-                response.raw_headers[index] = (key, value + b", " + name.encode("latin-1"))
-            return
-    response.raw_headers.append((b"vary", name.encode("latin-1")))
 
 
 class Endpoint:
@@ -377,7 +366,7 @@ class Endpoint:
         assert sessions is not None
         # The answer depended on the cookie: a shared cache must not hand it to another client
         # (CVE-2023-30861 in Flask).
-        _add_vary(response, "Cookie")
+        merge_vary(response.raw_headers, b"Cookie")
         try:
             await sessions.commit(session, scope, response)
         except Exception as exc:

@@ -43,6 +43,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Iterable
 from typing import ClassVar
 
+from lanner.datastructures import merge_vary
 from lanner.middleware._codings import Coding, Stream, negotiate, offered_codings
 from lanner.types import ASGIApp, Message, RawHeaders, Receive, Scope, Send
 
@@ -269,7 +270,7 @@ class _Responder:
                 return message
         if vary:
             headers: RawHeaders = list(raw)
-            _add_vary(headers)
+            merge_vary(headers, b"Accept-Encoding")
         else:
             headers = [*raw, _VARY_ACCEPT_ENCODING]
         # A new list: the app's may belong to a response object it sends again.
@@ -348,20 +349,3 @@ def _compressed_headers(headers: RawHeaders, coding: bytes) -> RawHeaders:
         result.append((name, value))
     result.append((b"content-encoding", coding))
     return result
-
-
-def _add_vary(headers: RawHeaders) -> None:
-    """Merge ``Accept-Encoding`` into the ``Vary`` of `headers` (in place)."""
-    first = None
-    for index, (name, value) in enumerate(headers):
-        if name == b"vary":
-            tokens = {token.strip().lower() for token in value.split(b",")}
-            if b"*" in tokens or b"accept-encoding" in tokens:
-                return
-            if first is None:
-                first = index
-    if first is None:
-        headers.append((b"vary", b"Accept-Encoding"))
-    else:
-        name, value = headers[first]
-        headers[first] = (name, value + b", Accept-Encoding" if value.strip() else b"Accept-Encoding")
