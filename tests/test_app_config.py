@@ -16,7 +16,8 @@ def test_config_is_a_flask_style_config_rooted_beside_the_module_creating_the_ap
     assert isinstance(app.config, Config)
     assert app.config["SECRET"] == "s" and app.config["TESTING"] is False
     assert app.config.root_path == str(HERE)
-    assert app.instance_path == str(HERE / "instance")
+    # tests/ is a package: the instance folder is beside it, as Flask puts it.
+    assert app.instance_path == str(HERE.parent / "instance")
 
 
 def test_instance_relative_config_reads_files_from_the_instance_folder(tmp_path: Path) -> None:

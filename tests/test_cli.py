@@ -845,3 +845,60 @@ def test_the_console_script_runs_an_app_command(project, tmp_path):
         [script, "locked"], capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path
     )
     assert (failed.returncode, failed.stderr) == (1, "Error: the database is locked\n")
+
+
+FACTORY_PROJECT = '''
+import click
+
+from lanner import AppContext, Lanner, pass_app_context
+
+built = []
+
+
+def create_app(test_config=None):
+    app = Lanner()
+    app.config.update(test_config or {"NAME": "factory"})
+    built.append(app)
+
+    @app.get("/")
+    def home() -> str:
+        return app.config["NAME"]
+
+    @app.cli.command("whoami")
+    @pass_app_context
+    def whoami(context: AppContext) -> None:
+        click.echo(context.app.config["NAME"])
+
+    return app
+'''
+
+
+@pytest.fixture
+def factory_project(tmp_path, monkeypatch):
+    """A package whose app comes from a Flask-style factory, create_app()."""
+    package = tmp_path / "factory_cli_project"
+    package.mkdir()
+    (package / "__init__.py").write_text(FACTORY_PROJECT)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.delitem(sys.modules, "factory_cli_project", raising=False)
+    yield "factory_cli_project"
+    sys.modules.pop("factory_cli_project", None)
+
+
+def test_a_target_without_an_app_finds_the_factory_as_flask_does(factory_project, capsys):
+    assert main(["--app", factory_project, "whoami"]) == 0
+    assert capsys.readouterr().out == "factory\n"
+    app = load_target(factory_project)
+    assert app.config["NAME"] == "factory"
+    assert load_target(factory_project + ":create_app()").config["NAME"] == "factory"
+    with pytest.raises(TargetError, match="has no attribute 'app'"):
+        load_target(factory_project + ":app")  # an explicit name is not second-guessed
+    with pytest.raises(TargetError, match="has no function 'make_app'"):
+        load_target(factory_project + ":make_app()")
+
+
+def test_run_tells_uvicorn_the_target_is_a_factory(factory_project, uvicorn_calls):
+    assert main(["run", factory_project]) == 0
+    [(app, options)] = uvicorn_calls
+    assert app == "factory_cli_project:create_app" and options["factory"] is True

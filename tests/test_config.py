@@ -477,3 +477,14 @@ def test_default_and_resolved_instance_path(tmp_path: Path) -> None:
     assert resolve_instance_path(tmp_path / "var", "/ignored") == str(tmp_path / "var")
     with pytest.raises(ValueError, match="instance_path must be an absolute path, not 'instance'"):
         resolve_instance_path("instance", tmp_path)
+
+
+def test_a_package_app_has_its_instance_folder_beside_the_top_level_package(tmp_path: Path) -> None:
+    # Flask's layout: project/flaskr/__init__.py creates the app, project/instance holds its files.
+    inner = tmp_path / "project" / "flaskr" / "views"
+    inner.mkdir(parents=True)
+    (inner.parent / "__init__.py").write_text("")
+    (inner / "__init__.py").write_text("")
+    expected = str(tmp_path / "project" / "instance")
+    assert default_instance_path(inner.parent) == expected
+    assert default_instance_path(inner) == expected

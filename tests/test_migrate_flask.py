@@ -238,9 +238,24 @@ def test_register_blueprint_and_add_url_rule():
     )
     assert 'app.include_router(bp, prefix="/auth")' in text
     assert 'app.add_route("/about", about, ["GET", "POST"], name="about")' in text
+    # An endpoint without a view is a name for url_for(): the blueprint's route serves the path.
+    assert 'app.add_url_alias("index", "/")' in text
+    assert report == []
+
+
+def test_add_url_rule_without_a_view_on_a_blueprint_is_reported():
+    _, report = migrate(
+        """        from flask import Blueprint
+
+        bp = Blueprint("auth", __name__)
+        bp.add_url_rule("/", endpoint="home")
+        bp.add_url_rule("/x")
+        """
+    )
     assert report == [
-        "11: app.add_url_rule(): an endpoint without a view_func has no lanner equivalent: name the route "
-        "that serves this path in url_for() instead"
+        "4: bp.add_url_rule(): a Router has no URL aliases: call app.add_url_alias(endpoint, path) "
+        "on the app",
+        "5: bp.add_url_rule(): a rule needs a path and a view_func or endpoint",
     ]
 
 
@@ -300,7 +315,8 @@ def test_hooks_and_error_handlers_take_the_request_first():
         def http_error(request: Request, error):
             return HTMLResponse("oops", status_code=500)
 
-        def cleanup(exc=None):
+        @app.teardown_request
+        def cleanup(request: Request, exc=None):
             pass
 
         def late(request: Request, e):
@@ -310,10 +326,7 @@ def test_hooks_and_error_handlers_take_the_request_first():
         """
     )
     assert "from lanner import HTTPException, Lanner, Request\n" in text
-    assert report == [
-        "23: @app.teardown_request: lanner has no teardown hook: make the resource a dependency that "
-        "yields it (decorator removed)"
-    ]
+    assert report == []
 
 
 def test_blueprint_app_hooks_are_registered_where_the_blueprint_is_included():
@@ -536,9 +549,9 @@ def test_session_flash_and_g():
         def visit(request: Request, session: Session):
             session["visits"] = session.get("visits", 0) + 1
             flash(session, "Welcome back.", "info")
-            if not hasattr(request.state, "db"):
+            if "db" not in request.state:
                 request.state.db = open_db()
-            return {"visits": session["visits"], "db": getattr(request.state, "db", None), "flashes": get_flashed_messages(session)}
+            return {"visits": session["visits"], "db": request.state.get("db"), "flashes": get_flashed_messages(session)}
 
         @app.before_request
         def remember(request: Request):
@@ -698,7 +711,7 @@ def test_helpers_using_the_request_take_it_and_their_callers_pass_it():
         TABLES = get_db()
         """
     )
-    assert 'def get_db(request: Request):\n    if not hasattr(request.state, "db"):\n' in text
+    assert 'def get_db(request: Request):\n    if "db" not in request.state:\n' in text
     assert 'request.state.db = connect(request.app.config["DATABASE"])' in text
     assert "def get_user(request: Request, user_id):\n    return get_db(request).find(user_id)" in text
     assert "def plain():" in text
@@ -798,7 +811,6 @@ def test_constructs_without_an_equivalent_are_reported_with_a_suggestion():
         "{name:uuid} or {name:path} and check the value in the view",
         "13: make_response: build the response yourself: Response(body, status_code, headers), "
         "JSONResponse(...)",
-        "14: g.pop(): use getattr(request.state, name, default), setattr() and delattr() on request.state",
         "15: request.form: lanner reads the body asynchronously: make the handler async and use await "
         "request.form()",
         "16: send_file: return lanner.responses.FileResponse(path)",
@@ -852,9 +864,9 @@ def test_migrating_twice_changes_nothing_the_second_time():
     assert first.changed
     second = migrate_flask_source(first.migrated)
     assert not second.changed
-    # What was left (g.pop) is still listed: the flask import it needs stays.
-    assert [f.what for f in first.unmapped] == ["g.pop()"]
-    assert [f.what for f in second.unmapped] == ["g"]
+    # g.pop() is request.state.pop(): nothing is left, the second run finds no Flask name.
+    assert first.unmapped == [] and second.unmapped == []
+    assert b'"g": request.state.pop("x", None)' in first.migrated
 
 
 def test_files_without_flask_are_untouched(tmp_path):
@@ -1064,23 +1076,19 @@ def test_the_converted_fixture_project_runs_on_lanner(converted, fresh_modules):
     with TestClient(app) as client:
         exercise(LannerClient(client))
     assert CliRunner().invoke(app.cli, ["count-notes"]).output == "1\n"
+    assert CliRunner().invoke(app.cli, ["init-db"]).output == "Initialized the database.\n"
+    assert CliRunner().invoke(app.cli, ["count-notes"]).output == "0\n"
 
 
 def test_the_fixture_project_report_lists_what_is_left(converted):
     root, report = converted
     app = root / "notes_app"
-    unmapped = [str(finding).replace(str(app) + "/", "") for finding in report.unmapped]
-    assert unmapped == [
-        "__init__.py:45: @app.teardown_request: lanner has no teardown hook: make the resource a dependency "
-        "that yields it (decorator removed)",
-        "__init__.py:47: g.pop(): use getattr(request.state, name, default), setattr() and delattr() on "
-        "request.state",
-        "db.py:24: g.pop(): use getattr(request.state, name, default), setattr() and delattr() on "
-        "request.state",
-        "db.py:30: current_app: use request.app in a function that takes the request (or pass the app)",
-        "db.py:35: app.teardown_appcontext(): lanner has no teardown hook: make the resource a dependency "
-        "that yields it (registration removed)",
-    ]
+    # Teardown hooks, g.pop() and current_app in a click command all have a lanner form now.
+    assert report.unmapped == []
+    db = (app / "db.py").read_text()
+    assert "app.teardown_request(close_db)" in db
+    assert "@pass_app_context\ndef init_db_command(request: AppContext):" in db
+    assert 'request.state.pop("db", None)' in db
     assert {Path(result.path).name for result in report.changed} >= {
         "__init__.py",
         "api.py",
@@ -1258,3 +1266,149 @@ def test_lanner_migrate_asks_for_from_when_it_cannot_tell(
     (tmp_path / "plain.py").write_text("x = 1\n")
     assert main(["migrate", str(tmp_path)]) != 0
     assert "--from" in capsys.readouterr().err
+
+
+def test_teardowns_and_commands_get_the_app_context():
+    text, report = migrate(
+        """\
+        import click
+        from flask import Blueprint, Flask, current_app, g
+        from flask.cli import with_appcontext
+
+        app = Flask(__name__)
+        bp = Blueprint("b", __name__)
+
+        def get_db():
+            if "db" not in g:
+                g.db = current_app.config["DATABASE"]
+            return g.db
+
+        def close_db(e=None):
+            g.pop("db", None)
+
+        @click.command("init-db")
+        @with_appcontext
+        def init_db_command():
+            click.echo(get_db())
+
+        @app.cli.command("show")
+        def show():
+            click.echo(current_app.config["DATABASE"])
+
+        @app.cli.command("plain")
+        def plain():
+            click.echo("nothing from Flask")
+
+        @bp.teardown_request
+        def per_blueprint(exc):
+            pass
+
+        app.teardown_appcontext(close_db)
+        app.cli.add_command(init_db_command)
+        """
+    )
+    assert body(text) == textwrap.dedent(
+        """\
+        app = Lanner()
+        bp = Router(name="b")
+
+        def get_db(request: Request):
+            if "db" not in request.state:
+                request.state.db = request.app.config["DATABASE"]
+            return request.state.db
+
+        def close_db(request: Request, e=None):
+            request.state.pop("db", None)
+
+        @click.command("init-db")
+        @pass_app_context
+        def init_db_command(request: AppContext):
+            click.echo(get_db(request))
+
+        @app.cli.command("show")
+        @pass_app_context
+        def show(request: AppContext):
+            click.echo(request.app.config["DATABASE"])
+
+        @app.cli.command("plain")
+        def plain():
+            click.echo("nothing from Flask")
+
+        @bp.teardown_request
+        def per_blueprint(exc):
+            pass
+
+        app.teardown_request(close_db)
+        app.cli.add_command(init_db_command)
+        """
+    )
+    assert "from flask" not in text
+    left = [line for line in report if ": note: " not in line]
+    assert [line.split(":")[0] for line in left] == ["29"]
+    assert "lanner's Router has no teardown_request" in left[0]
+
+
+def test_the_converted_commands_and_teardowns_run(tmp_path):
+    from click.testing import CliRunner
+
+    source = textwrap.dedent(
+        """\
+        import click
+        from flask import Flask, current_app, g
+        from flask.cli import with_appcontext
+
+        app = Flask(__name__)
+        app.config["DATABASE"] = "data.db"
+        closed = []
+
+        def get_db():
+            if "db" not in g:
+                g.db = {"name": current_app.config["DATABASE"]}
+            return g.db
+
+        def close_db(e=None):
+            closed.append(g.pop("db", None))
+
+        @click.command("init-db")
+        @with_appcontext
+        def init_db_command():
+            click.echo("initialized " + get_db()["name"])
+
+        app.teardown_appcontext(close_db)
+        app.cli.add_command(init_db_command)
+
+        @app.route("/")
+        def index():
+            return {"db": get_db()["name"]}
+        """
+    )
+    result = migrate_flask_source(source)
+    namespace: dict[str, Any] = {}
+    exec(compile(result.migrated, str(tmp_path / "converted.py"), "exec"), namespace)
+    app = namespace["app"]
+    output = CliRunner().invoke(app.cli, ["init-db"]).output
+    assert output == "initialized data.db\n"
+    assert namespace["closed"] == [{"name": "data.db"}]
+    from lanner.testing import TestClient
+
+    assert TestClient(app).get("/").json() == {"db": "data.db"}
+    assert namespace["closed"][-1] == {"name": "data.db"}
+
+
+def test_lanner_migrate_exits_1_when_something_is_left(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from lanner.cli import main
+
+    (tmp_path / "app.py").write_text(
+        "from flask import Flask\nfrom flask_login import LoginManager\napp = Flask(__name__)\n"
+    )
+    assert main(["migrate", str(tmp_path)]) == 1
+    assert "flask_login" in capsys.readouterr().out
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    (clean / "app.py").write_text("from flask import Flask\napp = Flask(__name__)\n")
+    assert main(["migrate", str(clean)]) == 0
+    # Converted already: nothing imports Flask any more, and that is not an error.
+    assert main(["migrate", str(clean)]) == 0
+    assert "nothing to migrate" in capsys.readouterr().out

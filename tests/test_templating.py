@@ -90,6 +90,27 @@ def test_render_sees_the_request() -> None:
     assert render(Templates(MAIN), "request.html") == "GET /"
 
 
+def test_render_sees_the_form_the_handler_read(tmp_path: Path) -> None:
+    # Flask templates re-show a posted field with request.form['title']; lanner's spelling is form.
+    (tmp_path / "edit.html").write_text("[{{ form['title'] }}|{{ form.get('body', 'none') }}]")
+    templates = Templates(tmp_path)
+    app = Lanner(freeze_gc=False)
+
+    @app.get("/edit")
+    @app.post("/edit")
+    async def edit(request: Request) -> HTMLResponse:
+        if request.method == "POST":
+            await request.form()
+        return templates.render(request, "edit.html")
+
+    client = TestClient(app)
+    assert client.get("/edit").text == "[|none]"
+    assert client.post("/edit", data={"title": "<b>Draft</b>"}).text == "[&lt;b&gt;Draft&lt;/b&gt;|none]"
+    # A value the handler passes under the same name wins (a WTForms form, say).
+    (tmp_path / "own.html").write_text("{{ form }}")
+    assert render(templates, "own.html", {"form": "mine"}) == "mine"
+
+
 def test_status_headers_and_media_type() -> None:
     templates = Templates(MAIN)
     app = Lanner(freeze_gc=False)

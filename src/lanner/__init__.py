@@ -2,6 +2,7 @@
 
 from lanner import status
 from lanner.app import Lanner
+from lanner.appcontext import AppContext, pass_app_context
 from lanner.background import BackgroundTasks
 from lanner.batching import batched
 from lanner.encoders import jsonable_encoder
@@ -37,6 +38,7 @@ __all__ = [
     "APIKeyHeader",
     "APIKeyQuery",
     "APIRoute",
+    "AppContext",
     "BackgroundTasks",
     "Body",
     "Cookie",
@@ -80,5 +82,6 @@ __all__ = [
     "flash",
     "get_flashed_messages",
     "jsonable_encoder",
+    "pass_app_context",
     "status",
 ]

@@ -11,6 +11,8 @@ from typing import Any, TypeVar
 
 from lanner import _heap
 from lanner._compile import Instrument, compile_route
+from lanner._paths import compile_path
+from lanner.appcontext import AppContext, command_group
 from lanner.batching import drain_batchers, start_batchers
 from lanner.concurrency import configure_default_pool
 from lanner.config import Config, ConfigAttribute, caller_root_path, resolve_instance_path
@@ -286,12 +288,16 @@ class Lanner(Router):
             self._handlers.add(key, handler)
         self._before: list[Callable[..., Any]] = []
         self._after: list[Callable[..., Any]] = []
+        self._teardown: list[Callable[..., Any]] = []
+        self._url_aliases: dict[str, str] = {}
         self._middleware: list[Middleware] = []
         self._mounts: list[tuple[str, ASGIApp, str | None]] = []
         self._frozen: _Frozen | None = None
         self._cli: Any = None
         # Not `root_path`: that is the ASGI path prefix a proxy strips.
         app_folder = caller_root_path()
+        #: The folder of the module that created the app; `open_resource` reads from it.
+        self.app_folder = app_folder
         #: The instance folder (see ``instance_path=``).
         self.instance_path = resolve_instance_path(instance_path, app_folder)
         #: Settings with Flask's loaders (``from_pyfile``, ``from_prefixed_env``...).
@@ -441,6 +447,52 @@ class Lanner(Router):
         self._after.append(hook)
         self._routes_changed()
         return hook
+
+    def teardown_request(self, hook: F) -> F:
+        """Decorate ``hook(request, error)``, run after every response (the last registered first).
+
+        `error` is the exception the request failed with (None when it succeeded or ended with
+        an HTTP error); close here what a request opened on ``request.state``. Hooks also run when
+        an ``app.app_context()`` block ends. A hook that raises is logged; the others still run.
+        """
+        self._teardown.append(hook)
+        self._routes_changed()
+        return hook
+
+    @property
+    def teardown_hooks(self) -> tuple[Callable[..., Any], ...]:
+        """The hooks registered with `teardown_request`, in registration order."""
+        return tuple(self._teardown)
+
+    def app_context(self) -> AppContext:
+        """A stand-in for a request, for code that runs outside one (CLI commands, scripts, tests).
+
+        ``with app.app_context() as context: init_db(context)``: the context has ``app`` and a
+        fresh ``state``, and the teardown hooks run when the block ends.
+        """
+        return AppContext(self)
+
+    def open_resource(self, resource: str, mode: str = "rb", encoding: str | None = None) -> typing.IO[Any]:
+        """Open `resource`, a path relative to `app_folder` (Flask's ``app.open_resource``).
+
+        Raises:
+            ValueError: `mode` is not a read mode.
+        """
+        if mode not in ("r", "rt", "rb"):
+            raise ValueError(f"open_resource reads files: mode {mode!r} is not 'r' or 'rb'")
+        path = os.path.join(self.app_folder, resource)
+        if mode == "rb":
+            return open(path, mode)
+        return open(path, mode, encoding=encoding or "utf-8")
+
+    def add_url_alias(self, name: str, path: str) -> None:
+        """Make ``url_for(name, **params)`` build `path` (a template such as ``/`` or ``/{id:int}``).
+
+        For a name that serves no handler of its own: Flask's ``add_url_rule("/", endpoint="index")``
+        next to a blueprint's ``index`` view. A route of the same name wins.
+        """
+        compile_path(path)  # a bad template fails here, not in url_for
+        self._url_aliases[name] = path
 
     def on_event(self, event: str) -> Callable[[F], F]:
         """Decorate a function run at ``"startup"`` or ``"shutdown"`` (FastAPI's deprecated spelling).
@@ -639,16 +691,14 @@ class Lanner(Router):
         ``lanner --app TARGET init-db`` and listed by ``lanner --app TARGET --help``.
         """
         if self._cli is None:
-            import click  # installed with uvicorn
-
-            self._cli = click.Group(help=f"Commands of {self.title}.")
+            self._cli = command_group(self, f"Commands of {self.title}.")
         return self._cli
 
     # -- compiling ----------------------------------------------------------------------------
 
     def _freeze(self) -> _Frozen:
         runtime = self._runtime
-        runtime.configure(self._before, self._after, self.max_body_size)
+        runtime.configure(self._before, self._after, self.max_body_size, self._teardown)
         runtime.configure_sessions(self.sessions, self.csrf, self.form_limits)
         table: RouteTable[EndpointLike] = RouteTable()
         endpoints: dict[Route, Endpoint] = {}
@@ -749,6 +799,9 @@ class Lanner(Router):
         route = frozen.names.get(name)
         if route is not None:
             return route.compiled.format(path_params)
+        alias = self._url_aliases.get(name)
+        if alias is not None:
+            return compile_path(alias).format(path_params)
         prefix = next((f.prefix for f in self.statics if f.name == name), None)
         if prefix is None:
             prefix = next((p for p, _, mount_name in self._mounts if mount_name == name), None)

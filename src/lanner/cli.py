@@ -34,6 +34,7 @@ __all__ = [
     "SERVERS",
     "ServerError",
     "TargetError",
+    "app_attribute",
     "build_parser",
     "load_target",
     "main",
@@ -60,8 +61,9 @@ class ServerError(Exception):
 def split_target(target: str) -> tuple[str, str, str | None]:
     """Turn TARGET into ``(module, attribute, directory to import from)``.
 
-    TARGET is ``package.module:attr``, ``package.module`` (attribute ``app``), or a file path
-    ``path/app.py`` optionally followed by ``:attr``.
+    TARGET is ``package.module:attr``, ``package.module`` (see `app_attribute` for what it finds),
+    or a file path ``path/app.py`` optionally followed by ``:attr``; ``:create_app()`` calls a
+    factory.
 
     Raises:
         TargetError: the file does not exist or the target is empty.
@@ -110,10 +112,40 @@ def load_target(target: str) -> Any:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise TargetError(f"cannot import {module_name!r}: {exc}") from exc
-    try:
-        return getattr(module, attr)
-    except AttributeError:
-        raise TargetError(f"module {module_name!r} has no attribute {attr!r}") from None
+    name, is_factory = app_attribute(module, attr, explicit=":" in target)
+    found = getattr(module, name)
+    return found() if is_factory else found
+
+
+#: What a TARGET without ``:attr`` may name, as Flask looks for them: an app, then a factory.
+_APP_NAMES = ("app", "application")
+_FACTORY_NAMES = ("create_app", "make_app")
+
+
+def app_attribute(module: Any, attr: str, *, explicit: bool) -> tuple[str, bool]:
+    """The module attribute holding the app, and whether it is a factory to call with no arguments.
+
+    ``module:create_app()`` names a factory. Without ``:attr``, ``app`` or ``application`` is the
+    app, else a ``create_app`` or ``make_app`` function builds it (Flask's application factory).
+
+    Raises:
+        TargetError: the module has none of them.
+    """
+    if attr.endswith("()"):
+        name = attr[:-2]
+        if not callable(getattr(module, name, None)):
+            raise TargetError(f"module {module.__name__!r} has no function {name!r}")
+        return name, True
+    if hasattr(module, attr):
+        return attr, False
+    if not explicit:
+        for name in _APP_NAMES:
+            if hasattr(module, name):
+                return name, False
+        for name in _FACTORY_NAMES:
+            if callable(getattr(module, name, None)):
+                return name, True
+    raise TargetError(f"module {module.__name__!r} has no attribute {attr!r}")
 
 
 def _target_of(args: argparse.Namespace) -> str:
@@ -149,6 +181,7 @@ def _serve(args: argparse.Namespace, *, reload: bool, debug: bool) -> int:
 def _serve_uvicorn(args: argparse.Namespace, target: str, *, reload: bool, debug: bool) -> None:
     module_name, attr, directory = split_target(target)
     app = load_target(target)  # fail fast with a clear message before uvicorn starts
+    attr, is_factory = app_attribute(sys.modules[module_name], attr, explicit=":" in target)
     if debug:
         os.environ["LANNER_DEBUG"] = "1"
     options: dict[str, Any] = {}
@@ -159,6 +192,8 @@ def _serve_uvicorn(args: argparse.Namespace, target: str, *, reload: bool, debug
     for name in ("root_path", "proxy_headers", "forwarded_allow_ips", "timeout_graceful_shutdown"):
         if (value := getattr(args, name, None)) is not None:
             options[name] = value
+    if is_factory:
+        options["factory"] = True
     _run_uvicorn(
         f"{module_name}:{attr}",
         host=args.host,
@@ -460,6 +495,9 @@ def _migrate(args: argparse.Namespace) -> int:
 
     try:
         source = args.source or detect_source(args.paths)
+        if source is None and detect_source(args.paths, lanner=True):
+            print("nothing to migrate: the code imports lanner and neither Flask nor FastAPI")
+            return 0
         if source is None:
             raise TargetError(
                 "cannot tell which framework the code is written for: pass --from flask|fastapi"
@@ -478,6 +516,9 @@ def _migrate(args: argparse.Namespace) -> int:
         Path(args.report).write_text("\n".join(lines) + "\n", encoding="utf-8")
     for line in lines:
         print(line)
+    # Flask: 1 when something is left for a person to do. FastAPI's codemod keeps its exit status 0.
+    if source == "flask" and (report.unmapped or report.errors):
+        return 1
     return 0
 
 

@@ -11,6 +11,9 @@ lanner keeps three pools so that one kind of blocking work can never starve anot
 - the cleanup pool (16 threads) runs the code after ``yield`` in sync generator dependencies, so a
   dependency can always give back what it holds (a connection from a small pool, say) even when
   every default thread is blocked waiting for that very resource.
+
+An app with sync hooks lends each request one thread of its own (`RequestThreads`) for its sync
+hooks, handler and dependencies, as Flask does.
 """
 
 from __future__ import annotations
@@ -22,11 +25,12 @@ import functools
 import os
 import threading
 import weakref
-from collections.abc import AsyncGenerator, Callable, Iterable, Iterator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
 
 __all__ = [
+    "RequestThreads",
     "ThreadPool",
     "cleanup_pool",
     "configure_cleanup_pool",
@@ -37,6 +41,7 @@ __all__ = [
     "dependency_pool",
     "file_pool",
     "iterate_in_threadpool",
+    "request_threads",
     "run_cleanup",
     "run_file_io",
     "run_in_threadpool",
@@ -275,11 +280,65 @@ def configure_default_pool(max_workers: int) -> None:
 async def run_in_threadpool(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
     """Call ``fn(*args, **kwargs)`` in the default pool and return its result.
 
+    Inside `RequestThreads.pinned`, the call runs in the thread lent to the request instead.
+
     Raises:
         Exception: whatever ``fn`` raises.
 
     """
+    lane = _request_thread.get()
+    if lane is not None:
+        call = functools.partial(contextvars.copy_context().run, fn, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(lane, call)
     return await _default_pool.run(fn, *args, **kwargs)
+
+
+#: The one-thread executor lent to the request being served, when its app pins requests to a thread.
+_request_thread: contextvars.ContextVar[ThreadPoolExecutor | None] = contextvars.ContextVar(
+    "lanner.request_thread", default=None
+)
+
+
+class RequestThreads:
+    """One thread per request for its sync code, as Flask runs a request: hooks, handler, teardown.
+
+    A sqlite3 connection (or any object tied to the thread that made it) opened in a sync
+    ``before_request`` hook is then usable in the handler and closed in the teardown hook. Apps
+    with sync hooks use it; the others let each sync call take any thread of the default pool.
+    At most as many requests as the default pool has threads run sync code at once; the others
+    wait for a thread.
+    """
+
+    def __init__(self) -> None:
+        self._idle: list[ThreadPoolExecutor] = []
+        self._made = 0
+        self._slots: asyncio.Semaphore | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def pinned(self, serve: Callable[[], Awaitable[None]]) -> None:
+        """Await ``serve()`` with every `run_in_threadpool` call in it sent to one thread."""
+        loop = asyncio.get_running_loop()
+        if self._slots is None or self._loop is not loop:
+            self._slots, self._loop = asyncio.Semaphore(_default_pool.max_workers), loop
+        slots = self._slots
+        async with slots:
+            lane = self._idle.pop() if self._idle else self._new_lane()
+            token = _request_thread.set(lane)
+            try:
+                await serve()
+            finally:
+                _request_thread.reset(token)
+                self._idle.append(lane)
+
+    def _new_lane(self) -> ThreadPoolExecutor:
+        self._made += 1
+        return ThreadPoolExecutor(1, thread_name_prefix=f"lanner-request-{self._made}")
+
+    def _forget_after_fork(self) -> None:
+        self._idle, self._slots, self._loop = [], None, None
+
+
+request_threads = RequestThreads()
 
 
 def iterate_in_threadpool(iterator: Iterable[T]) -> AsyncGenerator[T, None]:
@@ -295,6 +354,7 @@ def iterate_in_threadpool(iterator: Iterable[T]) -> AsyncGenerator[T, None]:
 def _reset_pools_after_fork() -> None:
     for pool in list(_POOLS):
         pool._forget_after_fork()
+    request_threads._forget_after_fork()
 
 
 os.register_at_fork(after_in_child=_reset_pools_after_fork)

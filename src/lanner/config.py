@@ -366,12 +366,20 @@ def caller_root_path() -> str:
 
 
 def default_instance_path(root_path: str | os.PathLike[str]) -> str:
-    """Return the default instance folder of an application rooted at ``root_path``: ``root_path/instance``.
+    """Return the default instance folder of an application rooted at ``root_path``.
 
-    The folder is not created: a project creates it when it first writes there (Flask's
-    tutorial does ``os.makedirs(app.instance_path, exist_ok=True)``).
+    As in Flask: ``instance`` next to the top-level package the app's module belongs to
+    (``project/instance`` for ``project/flaskr/__init__.py``), or next to a module outside any
+    package (``project/instance`` for ``project/app.py``). The folder is not created: a project
+    creates it when it first writes there (Flask's tutorial does ``os.makedirs(app.instance_path)``).
     """
-    return os.path.join(os.fspath(root_path), "instance")
+    folder = os.fspath(root_path)
+    while os.path.isfile(os.path.join(folder, "__init__.py")):
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            break
+        folder = parent
+    return os.path.join(folder, "instance")
 
 
 def resolve_instance_path(

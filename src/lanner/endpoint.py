@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import dataclasses
+import functools
 import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator, Sequence
@@ -26,8 +27,9 @@ from lanner._sources import (
     validate_sources,
 )
 from lanner._validation import ResponseSerializer
+from lanner.appcontext import run_teardown
 from lanner.background import BackgroundTasks
-from lanner.concurrency import run_in_threadpool
+from lanner.concurrency import request_threads, run_in_threadpool
 from lanner.datastructures import merge_vary, quote_path, quote_query
 from lanner.di import DependencyPlan, Step, build_dependency_plan
 from lanner.errors import ExceptionHandlers, accepts_html, http_problem, loggable
@@ -64,9 +66,10 @@ class Runtime:
         before: Sequence[Hook] = (),
         after: Sequence[Hook] = (),
         max_body_size: int = 1024 * 1024,
+        teardown: Sequence[Hook] = (),
     ) -> None:
         self.handlers = handlers
-        self.configure(before, after, max_body_size)
+        self.configure(before, after, max_body_size, teardown)
         self.configure_sessions(None, False, None)
         self.app_values: dict[Callable[..., Any], Any] = {}
         self.app_stack = AsyncExitStack()
@@ -78,10 +81,19 @@ class Runtime:
         self.csrf = csrf and sessions is not None
         self.form_limits = form_limits
 
-    def configure(self, before: Sequence[Hook], after: Sequence[Hook], max_body_size: int) -> None:
+    def configure(
+        self,
+        before: Sequence[Hook],
+        after: Sequence[Hook],
+        max_body_size: int,
+        teardown: Sequence[Hook] = (),
+    ) -> None:
         """Set the hooks and body limit (endpoints are recompiled after a change)."""
         self.before = tuple((hook, inspect.iscoroutinefunction(hook)) for hook in before)
         self.after = tuple((hook, inspect.iscoroutinefunction(hook)) for hook in after)
+        self.teardown = tuple((hook, inspect.iscoroutinefunction(hook)) for hook in teardown)
+        #: Sync hooks: each request's sync code runs in one thread, as in Flask (see RequestThreads).
+        self.pin_thread = any(not is_async for _, is_async in (*self.before, *self.after, *self.teardown))
         self.max_body_size = max_body_size
 
     async def start_app_steps(self, plan: DependencyPlan) -> None:
@@ -186,6 +198,7 @@ class Endpoint:
             or self._body_plans
             or runtime.before
             or runtime.after
+            or runtime.teardown
             or any(p.request_args for p in plans)
             or self._csrf
             or self._wants_session
@@ -204,6 +217,7 @@ class Endpoint:
             and not (
                 runtime.before
                 or runtime.after
+                or runtime.teardown
                 or handler.request_args
                 or handler.response_args
                 or handler.background_args
@@ -219,6 +233,8 @@ class Endpoint:
         #: The coroutine function that serves this route, chosen once; the app's route table holds
         #: it rather than the endpoint, which saves a coroutine per request.
         self.serve: EndpointLike = self._serve_direct if self._direct else self._serve
+        if runtime.pin_thread and not self._direct:
+            self.serve = self._serve_pinned
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, path_params: dict[str, Any]) -> None:
         """Serve one request."""
@@ -313,6 +329,9 @@ class Endpoint:
         finally:
             if stack is not None:
                 await cleanup(stack, failure)
+            if runtime.teardown:
+                assert request is not None
+                await run_teardown(runtime.teardown, request, failure)
             succeeded = failure is None
             # The exception's traceback holds this frame, which holds the exception: without this
             # every failed request would leave a cycle (request, headers, response) to the GC.
@@ -327,6 +346,11 @@ class Endpoint:
             finally:
                 if FORM_SCOPE_KEY in scope:
                     await close_form(scope)
+
+    async def _serve_pinned(
+        self, scope: Scope, receive: Receive, send: Send, path_params: dict[str, Any]
+    ) -> None:
+        await request_threads.pinned(functools.partial(self._serve, scope, receive, send, path_params))
 
     async def _check_csrf(self, request: Request) -> None:
         """Refuse an unsafe request that carries the session cookie but not its CSRF token.
@@ -697,7 +721,7 @@ class ErrorEndpoint(Endpoint):
         super().__init__(build_dependency_plan(fail), runtime)
         # The problem document and the HTML page, chosen per request by its Accept header.
         self._prebuilt: tuple[_Prebuilt, _Prebuilt] | None = None
-        if not (runtime.before or runtime.after):
+        if not (runtime.before or runtime.after or runtime.teardown):
             error = HTTPException(status_code, headers=headers)
             if runtime.handlers.answers_by_default(error):
                 problem, page = http_problem(error), http_problem(error, html_page=True)

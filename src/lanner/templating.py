@@ -1,10 +1,10 @@
 """Server-rendered pages: `Templates` renders Jinja2 templates into `HTMLResponse` objects.
 
 Jinja2 is optional (``pip install 'lanner[templates]'``) and imported only when a `Templates` is
-created. Every render sees ``request``, ``url_for``, ``static_url`` and ``get_flashed_messages``, plus
-``session`` when the app has sessions and ``csrf_token`` when it checks CSRF tokens. A route of a
-``Router(templates=...)`` searches that router's folder before the app's, like a Flask blueprint's
-``template_folder``.
+created. Every render sees ``request``, ``url_for``, ``static_url``, ``get_flashed_messages`` and
+``form`` (the form the handler read, else an empty one), plus ``session`` when the app has
+sessions and ``csrf_token`` when it checks CSRF tokens. A route of a ``Router(templates=...)``
+searches that router's folder before the app's, like a Flask blueprint's ``template_folder``.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import os
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+from lanner.forms import FORM_SCOPE_KEY, FormData
 from lanner.requests import Request
 from lanner.responses import Background, HTMLResponse
 from lanner.routing import caller_relative
@@ -205,6 +206,8 @@ class Templates:
             "url_for": functools.partial(_url_for, request),
             "static_url": functools.partial(_static_url, request),
             "get_flashed_messages": functools.partial(_get_flashed_messages, request),
+            # The form the handler read (Flask's ``request.form`` in a template), else an empty one.
+            "form": request.scope.get(FORM_SCOPE_KEY) or _NO_FORM,
         }
         if getattr(request.app, "sessions", None) is not None:
             values["session"] = _LazySession(request)
@@ -261,6 +264,9 @@ class URLPath(str):
     def path(self) -> str:
         """The path itself (Starlette's ``URL.path``)."""
         return str(self)
+
+
+_NO_FORM = FormData()
 
 
 def _url_for(request: Request, name: str, /, **params: Any) -> URLPath:

@@ -27,7 +27,7 @@ from lanner.migrate._flask_names import canonical
 #: An edit: takes the node as the transformation left it (children already edited), returns its
 #: replacement (or a removal or flatten sentinel, for statements).
 Edit = Callable[[Any], Any]
-RoleKind = Literal["view", "before", "after", "error"]
+RoleKind = Literal["view", "before", "after", "error", "teardown"]
 
 _EMPTY = cst.Module([])
 

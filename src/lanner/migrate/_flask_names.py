@@ -17,6 +17,7 @@ from lanner.migrate import iter_python_files
 #: The packages whose imports the Flask codemod reads.
 ROOTS = ("flask", "werkzeug")
 _IMPORTS = {"flask": (b"import flask", b"from flask"), "fastapi": (b"import fastapi", b"from fastapi")}
+_LANNER_IMPORTS = (b"import lanner", b"from lanner")
 
 # Flask re-exports its public names from these submodules (``flask.globals.request``).
 _SUBMODULES = frozenset(
@@ -80,8 +81,29 @@ ROWS = (
     Row("request.method, .path, .headers, .cookies", "the same names on a request: Request parameter"),
     Row("request.args, .view_args, .url", "request.query_params, request.path_params, str(request.url)"),
     Row("session", "a session: Session parameter (request.session in hooks and helpers)"),
-    Row("g.x", "request.state.x", "helpers using g take the request as their first argument"),
-    Row("current_app", "request.app"),
+    Row(
+        "g.x, g.get(), g.pop(), 'x' in g",
+        "request.state.x, request.state.get(), request.state.pop(), 'x' in request.state",
+        "helpers using g take the request as their first argument",
+    ),
+    Row("current_app, current_app.open_resource()", "request.app, request.app.open_resource()"),
+    Row(
+        "app.add_url_rule('/', endpoint='index')",
+        "app.add_url_alias('index', '/')",
+        "a name for url_for only",
+    ),
+    Row(
+        "@app.teardown_request, app.teardown_appcontext(f)",
+        "@app.teardown_request; hooks take (request, error)",
+        "also run when an app.app_context() block ends",
+    ),
+    Row(
+        "@click.command() with @with_appcontext, or using g or current_app",
+        "@pass_app_context: the command takes an AppContext first",
+        "its app and state stand in for the request",
+    ),
+    Row("with app.app_context(): get_db()", "with app.app_context() as ctx: get_db(ctx)"),
+    Row("request.form['x'] in a template", "form['x']", "the form the handler read, else an empty one"),
     Row("jsonify(...)", "the dict or list itself (JSONResponse(...) when not returned)"),
     Row("abort(404)", "raise HTTPException(404)"),
     Row("redirect(url)", "RedirectResponse(url, 302)", "Flask's 302 is kept"),
@@ -107,10 +129,7 @@ ROWS = (
 
 
 _ASYNC_BODY = "lanner reads the body asynchronously: make the handler async and use await request.{}()"
-_TEARDOWN = (
-    "lanner has no teardown hook: make the resource a dependency that yields it (code after the "
-    "yield runs when the response is sent), or close it in an after_request hook"
-)
+_TEARDOWN = "register it with @app.teardown_request: lanner calls it as hook(request, error)"
 
 #: What the report suggests for each Flask name still used after the migration.
 SUGGESTIONS = {
@@ -138,11 +157,11 @@ SUGGESTIONS = {
     "Markup": "import Markup from markupsafe",
     "json": "use the json module (or lanner.encoders.jsonable_encoder)",
     "has_request_context": "lanner passes the request explicitly: there is no request context to test",
-    "has_app_context": "lanner has no application context",
+    "has_app_context": "lanner passes the app: request.app, or app.app_context() outside requests",
     "copy_current_request_context": "pass the request (or the values needed) to the function",
     "after_this_request": "set the header or cookie on a Response parameter instead",
     "teardown": _TEARDOWN,
-    "with_appcontext": "lanner commands run without an application context: build what they need",
+    "with_appcontext": "decorate the command with lanner's @pass_app_context: it takes an AppContext first",
     "AppGroup": "register commands with @app.cli.command()",
     "FlaskGroup": "run commands with lanner --app TARGET COMMAND",
     "signals": "lanner has no signals: call the function from a hook or the handler",
@@ -182,16 +201,19 @@ def markdown_table() -> str:
     return "\n".join(lines) + "\n"
 
 
-def detect_source(paths: Iterable[str | os.PathLike[str]]) -> str | None:
+def detect_source(paths: Iterable[str | os.PathLike[str]], *, lanner: bool = False) -> str | None:
     """The framework the Python files under `paths` import most: ``"flask"``, ``"fastapi"`` or None.
+
+    With `lanner`, ``"lanner"`` counts too (code already migrated).
 
     Raises:
         FileNotFoundError: a path does not exist.
     """
-    counts = dict.fromkeys(_IMPORTS, 0)
+    imports = {**_IMPORTS, "lanner": _LANNER_IMPORTS} if lanner else _IMPORTS
+    counts = dict.fromkeys(imports, 0)
     for file in iter_python_files(paths):
         data = file.read_bytes()
-        for source, needles in _IMPORTS.items():
+        for source, needles in imports.items():
             if any(needle in data for needle in needles):
                 counts[source] += 1
     best = max(counts, key=lambda source: counts[source])

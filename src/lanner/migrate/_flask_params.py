@@ -17,7 +17,7 @@ import libcst as cst
 
 from lanner.migrate._flask_base import FlaskVisitor, Role, code, string_value
 
-PlanKind = Literal["view", "before", "after", "error", "helper", "wrapper"]
+PlanKind = Literal["view", "before", "after", "error", "teardown", "helper", "wrapper", "command"]
 Source = Literal["query", "form", "file", "body"]
 
 _TYPES = frozenset(("int", "float", "str", "bool"))
@@ -55,6 +55,8 @@ class Plan:
         params: typed parameters, keyed by ``(source, request key)``.
         body: how the body is read (``"json"`` or ``"form"``), which lanner cannot mix.
         kwargs: a wrapper's ``**kwargs`` name.
+        app_context: a click command had Flask's ``@with_appcontext`` (now lanner's
+            ``@pass_app_context``).
     """
 
     function: cst.FunctionDef
@@ -70,6 +72,7 @@ class Plan:
     params: dict[tuple[Source, str], Param] = dataclasses.field(default_factory=dict)
     body: Literal["json", "form", ""] = ""
     kwargs: str = ""
+    app_context: bool = False
 
     @property
     def view(self) -> bool:

@@ -2,7 +2,8 @@
 
 In a view, ``request`` and ``session`` become parameters (and reads of the query, form, files and
 JSON body typed parameters, `_flask_params`); in a hook or helper, the session is
-``request.session``. ``g.x`` is ``request.state.x`` and ``current_app`` is ``request.app``.
+``request.session``. ``g`` is ``request.state`` (which has ``g``'s ``get``, ``pop``,
+``setdefault`` and ``in``) and ``current_app`` is ``request.app``.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ _REQUEST_EXPRESSIONS = {
     "content_type": '{}.headers.get("content-type")',
     "mimetype": '{}.headers.get("content-type", "").partition(";")[0]',
 }
-_CURRENT_APP = frozenset(["config", "debug", "testing", "instance_path", "state", "name"])
+_CURRENT_APP = frozenset(
+    ["config", "debug", "testing", "instance_path", "state", "open_resource", "app_context", "url_path_for"]
+)
 _NO_REQUEST_ATTRIBUTE = "lanner's Request has no {}: read it from request.scope or request.headers"
 
 
@@ -108,36 +111,10 @@ class ProxiesMixin(ParamsMixin):
             self.report(parent, f"request.{attribute}", suggestion(attribute))
 
     def _g(self, plan: Plan, ref: cst.CSTNode) -> None:
-        parent = self.parent(ref)
-        if isinstance(parent, cst.Attribute) and parent.value is ref:
-            call = self.parent(parent)
-            method = parent.attr.value
-            if isinstance(call, cst.Call) and call.func is parent and method in ("get", "pop", "setdefault"):
-                if method != "get" or not call.args or len(call.args) > 2:
-                    self.report(
-                        call,
-                        f"g.{method}()",
-                        "use getattr(request.state, name, default), setattr() and delattr() on request.state",
-                    )
-                    return
-                request = self._request_name(plan, ref)
-                args = ", ".join(code(arg.value) for arg in call.args)
-                default = "" if len(call.args) == 2 else ", None"
-                self.ctx.edits.replace(call, f"getattr({request}.state, {args}{default})")
-                return
-            request = self._request_name(plan, ref)
-            self.ctx.edits.replace(ref, f"{request}.state")
-            return
-        if isinstance(parent, cst.ComparisonTarget) and isinstance(parent.operator, cst.In | cst.NotIn):
-            comparison = self.parent(parent)
-            if isinstance(comparison, cst.Comparison) and len(comparison.comparisons) == 1:
-                negate = "not " if isinstance(parent.operator, cst.NotIn) else ""
-                request = self._request_name(plan, ref)
-                self.ctx.edits.replace(
-                    comparison, f"{negate}hasattr({request}.state, {code(comparison.left)})"
-                )
-                return
-        self.report(ref, "g", suggestion("g"))
+        # lanner's State has g's methods (get, pop, setdefault, `in`): only the name changes.
+        request = self._request_name(plan)
+        self.ctx.converted.add(ref)
+        self.ctx.edits.replace(ref, f"{request}.state")
 
     def _session(self, plan: Plan, ref: cst.CSTNode) -> None:
         parent = self.parent(ref)

@@ -31,15 +31,12 @@ _UNSUPPORTED = {
     "run": "serve the app with `lanner run module:app` (or `lanner dev` while developing)",
     "test_client": "use lanner.testing.TestClient(app)",
     "test_request_context": "lanner has no request context: build a Request or use TestClient",
-    "app_context": "lanner has no application context: pass what the code needs",
     "logger": "use logging.getLogger(__name__)",
     "jinja_env": "use templates.env of a lanner.templating.Templates",
     "url_map": "register custom path converters with lanner.convertors.CONVERTORS",
     "wsgi_app": "wrap the app in ASGI middleware with app.add_middleware()",
     "json": "lanner serialises with pydantic: return JSON-compatible values",
     "extensions": "Flask extensions do not run on lanner: find a lanner or ASGI equivalent",
-    "teardown_appcontext": "lanner has no teardown hook: make the resource a dependency that yields it",
-    "teardown_request": "lanner has no teardown hook: make the resource a dependency that yields it",
     "context_processor": "decorate the processor with @templates.context_processor",
     "app_context_processor": "decorate the processor with @templates.context_processor",
     "template_filter": "add the filter to templates.env.filters",
@@ -50,7 +47,6 @@ _UNSUPPORTED = {
     "url_value_preprocessor": "read the value as a path parameter of each view",
     "url_defaults": "pass the value to request.url_for() explicitly",
     "shell_context_processor": "lanner has no shell command",
-    "open_resource": "open the file with open(os.path.join(os.path.dirname(__file__), name))",
     "before_first_request": "run it at startup: Lanner(on_startup=[f]) or lifespan=",
 }
 _NOTES = {
@@ -61,6 +57,7 @@ _NOTES = {
 APP_HOOKS = {
     "before_app_request": "before_request",
     "after_app_request": "after_request",
+    "teardown_app_request": "teardown_request",
     "app_errorhandler": "add_exception_handler",
 }
 _BLUEPRINT_ONLY = (
@@ -73,9 +70,11 @@ _HOOK_ROLES: dict[str, RoleKind] = {
     "register_error_handler": "error",
     "before_app_request": "before",
     "after_app_request": "after",
+    "teardown_app_request": "teardown",
     "app_errorhandler": "error",
 }
-_TEARDOWN = "lanner has no teardown hook: make the resource a dependency that yields it (decorator removed)"
+#: Flask's two teardown hooks: lanner has one, run after each request and each app_context() block.
+_TEARDOWNS = ("teardown_request", "teardown_appcontext")
 
 
 def convert_rule(rule: str) -> tuple[str, set[str], list[str]]:
@@ -224,9 +223,12 @@ class RoutesPass(AppsMixin):
                 why += f"app.{method}({function.name.value})"
                 self.report(decorator, label, why)
             return []
-        if attribute in ("teardown_request", "teardown_appcontext"):
-            self.report(decorator, label, _TEARDOWN)
-            return []
+        if attribute in _TEARDOWNS:
+            if not is_app:
+                self.report(decorator, label, _BLUEPRINT_ONLY.format(attribute))
+                return None
+            self._role(function, "teardown")
+            return [f"{variable}.teardown_request"]
         reason = _UNSUPPORTED.get(attribute)
         if reason is not None:
             self.report(decorator, label, reason)
@@ -318,11 +320,8 @@ class RoutesPass(AppsMixin):
             self._add_url_rule(variable, call, attribute)
         elif name in ("before_request", "after_request", "register_error_handler") and call is not None:
             self._hook_call(variable, name, call, attribute)
-        elif name in ("teardown_request", "teardown_appcontext") and call is not None:
-            statement = self.parent(call)
-            self.report(attribute, label, _TEARDOWN.replace("decorator", "registration"))
-            if isinstance(statement, cst.Expr):
-                self.ctx.edits.add(statement, lambda updated: cst.RemovalSentinel.REMOVE)
+        elif name in _TEARDOWNS and call is not None:
+            self._teardown_call(variable, name, call, attribute)
         elif name in _NOTES:
             self.report(attribute, label, _NOTES[name], note=True)
         elif name in _UNSUPPORTED:
@@ -370,15 +369,18 @@ class RoutesPass(AppsMixin):
         rule = keyword_arg(call, "rule", 0)
         endpoint = keyword_arg(call, "endpoint", 1)
         view = keyword_arg(call, "view_func", 2)
-        if rule is None or view is None:
-            self.report(
-                call,
-                f"{variable}.add_url_rule()",
-                "an endpoint without a view_func has no lanner "
-                "equivalent: name the route that serves this path in url_for() instead",
-            )
+        if rule is None or (view is None and endpoint is None):
+            self.report(call, f"{variable}.add_url_rule()", "a rule needs a path and a view_func or endpoint")
             return
         path, names, _ = self._path(rule.value)
+        if view is None:
+            # A name for url_for() only: the request is served by the route already at that path.
+            if path is not None and endpoint is not None and variable in self.ctx.apps:
+                self.ctx.edits.replace(call, f"{variable}.add_url_alias({code(endpoint.value)}, {path})")
+            else:
+                why = "a Router has no URL aliases: call app.add_url_alias(endpoint, path) on the app"
+                self.report(call, f"{variable}.add_url_rule()", why)
+            return
         methods = ["GET"]
         methods_arg = keyword_arg(call, "methods")
         if methods_arg is not None:
@@ -398,6 +400,19 @@ class RoutesPass(AppsMixin):
         if endpoint is not None:
             arguments.append(f"name={code(endpoint.value)}")
         self.ctx.edits.replace(call, f"{variable}.add_route({', '.join(arguments)})")
+
+    def _teardown_call(self, variable: str, name: str, call: cst.Call, attribute: cst.Attribute) -> None:
+        if variable not in self.ctx.apps:
+            self.report(attribute, f"{variable}.{name}()", _BLUEPRINT_ONLY.format(name))
+            return
+        target = call.args[-1].value if call.args else None
+        function = self._functions.get(target.value) if isinstance(target, cst.Name) else None
+        if function is not None:
+            self._role(function, "teardown")
+        if name != "teardown_request":
+            self.ctx.edits.add(
+                attribute, lambda updated: updated.with_changes(attr=cst.Name("teardown_request"))
+            )
 
     def _hook_call(self, variable: str, name: str, call: cst.Call, attribute: cst.Attribute) -> None:
         if variable not in self.ctx.apps:

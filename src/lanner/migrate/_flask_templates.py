@@ -5,7 +5,10 @@ Flask gives every template the globals ``g``, ``config``, ``request`` (Werkzeug'
 ``request`` (lanner's), ``url_for``, ``static_url``, ``get_flashed_messages``, ``session`` (read
 only, when the app has sessions) and ``csrf_token``, as context values rather than globals. So:
 
-- ``g.x`` becomes ``request.state.x``, where the Python codemod puts what Flask kept in ``g``;
+- ``g`` becomes ``request.state``, where the Python codemod puts what Flask kept in ``g`` (it has
+  ``g``'s ``get``, ``pop``, ``setdefault`` and ``in``);
+- ``request.form`` (and ``request.values``) becomes ``form``, which lanner gives every render: the
+  form the handler read, else an empty one;
 - ``config`` becomes ``request.app.config`` (a note: the app's ``Lanner.config``);
 - Werkzeug's ``request`` attributes become lanner's (``request.args`` to ``request.query_params``,
   ``request.view_args`` to ``request.path_params``, ``request.remote_addr`` to
@@ -16,11 +19,10 @@ only, when the app has sessions) and ``csrf_token``, as context values rather th
   ``Router(name="blog")`` route), ``get_flashed_messages(...)`` and reading ``session`` stay as
   they are: lanner's template helpers accept them.
 
-What templates cannot do in lanner is left in place and reported with its line: ``request.form``
+What templates cannot do in lanner is left in place and reported with its line: ``request.files``
 and the other body readers (lanner reads bodies asynchronously, templates render synchronously),
 ``request.endpoint`` and other Werkzeug-only attributes, relative endpoints (``url_for('.index')``),
-``url_for``'s ``_external``, ``_anchor``, ``_scheme`` and ``_method``, ``g`` used as a whole
-(``g.get('x')``, ``'x' in g``) and changes to ``session``.
+``url_for``'s ``_external``, ``_anchor``, ``_scheme`` and ``_method``, and changes to ``session``.
 
 The source is scanned as Jinja's lexer scans it (text, comments and raw blocks skipped, string
 literals kept whole, brackets balanced) and only names are replaced, so everything else is kept
@@ -83,9 +85,7 @@ def _body_gap(key: str, read: str, use: str) -> str:
 
 
 _REQUEST_GAPS = {
-    "form": _body_gap("form", "form", "form[...]"),
     "files": _body_gap("form", "form", "form[...]"),
-    "values": _body_gap("form", "form", "form[...]"),
     "json": _body_gap("data", "json", "data"),
     "get_json": _body_gap("data", "json", "data"),
     "data": _body_gap("body", "body", "body"),
@@ -99,7 +99,6 @@ _REQUEST_GAPS = {
 _REQUEST_GAP = "Werkzeug's request has it, lanner's does not: compute it in the handler and pass it in"
 # What lanner's request offers under the same name as Werkzeug's (method, path, headers...).
 _LANNER_REQUEST = frozenset(name for name in dir(Request) if not name.startswith("_"))
-_G_METHODS = frozenset(("get", "pop", "setdefault"))
 _SESSION_WRITES = frozenset(("pop", "popitem", "setdefault", "update", "clear"))
 _URL_FOR_OPTIONS = {
     "_external": "lanner's url_for gives the path: prefix `request.url.scheme ~ '://' ~ request.url.netloc`",
@@ -358,16 +357,8 @@ class _Converter:
         self.findings.append(Finding(self.path, line, token.text, why, note=True))
 
     def _g(self, tokens: list[_Token], index: int) -> None:
-        attribute = _attribute(tokens, index)
-        if attribute is not None and attribute.text not in _G_METHODS:
-            self.replace(tokens[index], "request.state")
-            return
-        used = f"g.{attribute.text}" if attribute is not None else "g"
-        why = (
-            "lanner keeps Flask's `g` in `request.state`, which has attributes only: write "
-            "`request.state.x` (with `is defined` or `|default(...)` when it may be missing)"
-        )
-        self.report(tokens[index], used, why)
+        # lanner's State has g's get, pop, setdefault and `in`: only the name changes.
+        self.replace(tokens[index], "request.state")
 
     def _config(self, tokens: list[_Token], index: int) -> None:
         self.replace(tokens[index], "request.app.config")
@@ -383,6 +374,11 @@ class _Converter:
             self._query_method(tokens, index + 2, name)
         if name in _REQUEST_RENAMES:
             self.replace(attribute, _REQUEST_RENAMES[name])
+        elif name in ("form", "values"):
+            # lanner gives every render `form`: the form the handler read, else an empty one.
+            self.replace(
+                _Token("span", self.text[tokens[index].start : attribute.end], tokens[index].start), "form"
+            )
         elif name in _REQUEST_GAPS:
             self.report(attribute, f"request.{name}", _REQUEST_GAPS[name])
         elif name not in _LANNER_REQUEST:

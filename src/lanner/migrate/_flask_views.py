@@ -90,6 +90,8 @@ class ViewsPass(ProxiesMixin, ResponsesMixin):
         ):
             kind = "helper"
         kwargs = ""
+        if kind is None and any(self._is_command(d) for d in node.decorators):
+            kind = "command"
         if kind is None and self._wrapper_of_request_decorator(node):
             star = node.params.star_kwarg
             if star is None:
@@ -135,6 +137,12 @@ class ViewsPass(ProxiesMixin, ResponsesMixin):
         call = decorator.decorator
         return isinstance(call, cst.Call) and "functools.wraps" in self.qualified(call.func)
 
+    def _is_command(self, decorator: cst.Decorator) -> bool:
+        """Whether `decorator` makes a click command (``@click.command()``, ``@app.cli.command()``)."""
+        target = decorator.decorator
+        target = target.func if isinstance(target, cst.Call) else target
+        return "click.command" in self.qualified(target) or code(target).endswith("cli.command")
+
     def _requests_decorator(self, decorator: cst.Decorator) -> bool:
         target = decorator.decorator
         target = target.func if isinstance(target, cst.Call) else target
@@ -171,6 +179,8 @@ class ViewsPass(ProxiesMixin, ResponsesMixin):
             self.redirect(ref)
         elif plan is None:
             return
+        elif name == "with_appcontext":
+            self._with_appcontext(plan, ref)
         elif name == "request":
             self._request(plan, ref)
         elif name == "g":
@@ -191,6 +201,13 @@ class ViewsPass(ProxiesMixin, ResponsesMixin):
         self.ctx.converted.add(ref)
         if code(ref) != local:
             self.ctx.edits.replace(ref, local)
+
+    def _with_appcontext(self, plan: Plan, ref: cst.CSTNode) -> None:
+        """Flask's ``@with_appcontext`` on a command becomes ``@pass_app_context``."""
+        if plan.kind != "command" or not isinstance(self.parent(ref), cst.Decorator):
+            return
+        plan.app_context = True
+        self._rename(ref, "lanner", "pass_app_context")
 
     def _url_for(self, plan: Plan, ref: cst.CSTNode) -> None:
         call = self._called(ref)
@@ -314,6 +331,9 @@ class ViewsPass(ProxiesMixin, ResponsesMixin):
             if plan.needs_request:
                 self._prologue(plan)
             return
+        if plan.kind == "command":
+            self._command(plan)
+            return
         if plan.kind == "view":
             if plan.needs_request:
                 required.append(_param(plan.request, request_type))
@@ -329,6 +349,25 @@ class ViewsPass(ProxiesMixin, ResponsesMixin):
         if not (first or required or optional):
             return
         self.ctx.edits.add(plan.function, lambda updated: _insert(updated, first, required, optional))
+
+    def _command(self, plan: Plan) -> None:
+        """A click command that used the app context takes an `AppContext` as its request."""
+        if not (plan.needs_request or plan.app_context):
+            return
+        first = [_param(plan.request, self.ctx.use("lanner", "AppContext"))]
+        decorator = (
+            None
+            if plan.app_context
+            else cst.Decorator(expression(self.ctx.use("lanner", "pass_app_context")))
+        )
+
+        def edit(updated: cst.FunctionDef) -> cst.FunctionDef:
+            updated = _insert(updated, first, [], [])
+            if decorator is not None:
+                updated = updated.with_changes(decorators=[*updated.decorators, decorator])
+            return updated
+
+        self.ctx.edits.add(plan.function, edit)
 
     def _prologue(self, plan: Plan) -> None:
         line = cst.parse_statement(f'{plan.request} = {plan.kwargs}["request"]')
