@@ -633,6 +633,7 @@ def test_render_template_and_url_for():
         @bp.route("/gone")
         def gone():
             links = [url_for(".index"), url_for("static", filename="app.css"), url_for("x", _external=True)]
+            other = url_for("x", _scheme="https")
             return render_template("gone.html"), 410
         """
     )
@@ -649,14 +650,15 @@ def test_render_template_and_url_for():
 
         @bp.get("/gone")
         def gone(request: Request):
-            links = [request.url_for("blog.index"), request.url_for("static", path="app.css"), url_for("x", _external=True)]
+            links = [request.url_for("blog.index"), request.url_for("static", path="app.css"), request.url_for("x", _external=True)]
+            other = url_for("x", _scheme="https")
             return templates.render(request, "gone.html", status_code=410)
         """  # noqa: E501
     )
     assert "from lanner.templating import Templates\nfrom flask import url_for\n" in text
     assert report == [
-        '12: url_for("x", _external=True): lanner\'s url_for builds a path only: add the scheme and host '
-        "from request.url by hand"
+        '13: url_for("x", _scheme="https"): lanner\'s url_for takes _anchor and _external only: build the '
+        "rest from request.url"
     ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Annotated, Any
 
 import pytest
@@ -733,3 +734,37 @@ def test_stream_hands_over_each_chunk_before_the_next_is_received() -> None:
     assert reply.status_code == 413
     assert seen == [500] * 5
     assert reply.chunks_read == 6
+
+
+def test_url_for_puts_what_the_path_does_not_take_in_the_query_string_as_flask_does() -> None:
+    from lanner.routing import NoMatchFound
+
+    app = Lanner()
+    app.static("/static", str(Path(__file__).parent))
+    app.add_url_alias("home", "/")
+    links: dict[str, str] = {}
+
+    @app.get("/", name="index")
+    def index(request: Request) -> None:
+        links["page"] = request.url_for("index", page=2, q="a b", skip=None)
+        links["tags"] = request.url_for("post", id=3, tag=["x", "y"], _anchor="c 1")
+        links["external"] = request.url_for("post", id=1, _external=True)
+        links["static"] = request.url_for("static", filename="a.css", v=1)
+        links["alias"] = request.url_for("home", ref="nav")
+        with pytest.raises(NoMatchFound):
+            request.url_for("post", page=1)  # the path parameter is still required
+
+    @app.get("/posts/{id:int}", name="post")
+    def post(id: int) -> int:
+        return id
+
+    assert TestClient(app).get("/").status_code == 200
+    assert links == {
+        "page": "/?page=2&q=a+b",
+        "tags": "/posts/3?tag=x&tag=y#c%201",
+        "external": "http://testserver/posts/1",
+        "static": "/static/a.css?v=1",
+        "alias": "/?ref=nav",
+    }
+    with pytest.raises(NoMatchFound):
+        app.url_path_for("post", id=1, page=2)  # app.url_path_for stays strict, as Starlette's

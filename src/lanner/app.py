@@ -6,7 +6,7 @@ import dataclasses
 import os
 import typing
 import warnings
-from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, MutableMapping, Sequence
 from typing import Any, TypeVar
 
 from lanner import _heap
@@ -788,6 +788,24 @@ class Lanner(Router):
     def iter_routes(self) -> Iterator[tuple[Route, Endpoint]]:
         """Yield each route with its compiled endpoint, in registration order."""
         yield from self.endpoints.items()
+
+    def split_url_params(self, name: str, params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Split `params` into what the path of `name` takes and the rest (for the query string).
+
+        A name no route, folder or alias has keeps every value: `url_path_for` then says why.
+        """
+        frozen = self._frozen or self._freeze()
+        route = frozen.names.get(name)
+        if route is not None:
+            takes: Collection[str] = route.compiled.param_names
+        elif name in self._url_aliases:
+            takes = compile_path(self._url_aliases[name]).param_names
+        elif any(f.name == name for f in self.statics):
+            takes = ("path", "filename")
+        else:
+            return params, {}
+        path = {key: value for key, value in params.items() if key in takes}
+        return path, {key: value for key, value in params.items() if key not in takes}
 
     def url_path_for(self, name: str, /, **path_params: Any) -> str:
         """Return the path of the route called `name` filled with `path_params`.

@@ -7,6 +7,7 @@ from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from typing import Any, cast
+from urllib.parse import quote, urlencode
 
 from lanner._json import loads_strict
 from lanner.cookies import parse_cookies
@@ -147,9 +148,34 @@ class HTTPConnection:
         """The application serving this connection."""
         return cast(AppProtocol, self.scope["app"])
 
-    def url_for(self, name: str, /, **path_params: Any) -> str:
-        """Return the path of the route called `name`, with the mount prefix."""
-        return str(self.scope.get("root_path", "")) + self.app.url_path_for(name, **path_params)
+    def url_for(self, name: str, /, **params: Any) -> str:
+        """Return the path of the route called `name`, with the mount prefix.
+
+        As in Flask, values the route's path does not take become the query string
+        (``url_for("blog.index", page=2)`` is ``/?page=2``), ``_anchor="x"`` adds ``#x`` and
+        ``_external=True`` gives the whole URL, scheme and host included.
+
+        Raises:
+            NoMatchFound: no route has that name, or a path parameter is missing or invalid.
+        """
+        anchor = params.pop("_anchor", None)
+        external = params.pop("_external", False)
+        app = self.app
+        split = getattr(app, "split_url_params", None)
+        query: dict[str, Any] = {}
+        if split is not None:
+            params, query = split(name, params)
+        url = str(self.scope.get("root_path", "")) + app.url_path_for(name, **params)
+        if query:
+            url += "?" + urlencode(
+                [(key, value) for key, value in query.items() if value is not None], doseq=True
+            )
+        if anchor is not None:
+            url += "#" + quote(str(anchor))
+        if external:
+            base = self.url
+            url = f"{base.scheme}://{base.netloc}{url}"
+        return url
 
 
 class Request(HTTPConnection):

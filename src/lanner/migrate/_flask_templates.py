@@ -22,7 +22,7 @@ only, when the app has sessions) and ``csrf_token``, as context values rather th
 What templates cannot do in lanner is left in place and reported with its line: ``request.files``
 and the other body readers (lanner reads bodies asynchronously, templates render synchronously),
 ``request.endpoint`` and other Werkzeug-only attributes, relative endpoints (``url_for('.index')``),
-``url_for``'s ``_external``, ``_anchor``, ``_scheme`` and ``_method``, and changes to ``session``.
+``url_for``'s ``_scheme`` and ``_method``, and changes to ``session``.
 
 The source is scanned as Jinja's lexer scans it (text, comments and raw blocks skipped, string
 literals kept whole, brackets balanced) and only names are replaced, so everything else is kept
@@ -101,8 +101,6 @@ _REQUEST_GAP = "Werkzeug's request has it, lanner's does not: compute it in the 
 _LANNER_REQUEST = frozenset(name for name in dir(Request) if not name.startswith("_"))
 _SESSION_WRITES = frozenset(("pop", "popitem", "setdefault", "update", "clear"))
 _URL_FOR_OPTIONS = {
-    "_external": "lanner's url_for gives the path: prefix `request.url.scheme ~ '://' ~ request.url.netloc`",
-    "_anchor": "append the fragment instead: `url_for(...) ~ '#anchor'`",
     "_scheme": "lanner's url_for gives the path: prefix the scheme and `request.url.netloc`",
     "_method": "drop it: lanner's route names are unique whatever the method",
 }

@@ -213,11 +213,18 @@ class ViewsPass(ProxiesMixin, ResponsesMixin):
         call = self._called(ref)
         if call is None:
             return
-        special = [arg for arg in call.args if arg.keyword is not None and arg.keyword.value.startswith("_")]
+        # lanner's url_for takes _anchor and _external as Flask's does, not _scheme or _method.
+        special = [
+            arg
+            for arg in call.args
+            if arg.keyword is not None
+            and arg.keyword.value.startswith("_")
+            and arg.keyword.value not in ("_anchor", "_external")
+        ]
         if special or not call.args or call.args[0].keyword is not None:
             why = "url_for() needs the endpoint first"
             if special:
-                why = "lanner's url_for builds a path only: add the scheme and host from request.url by hand"
+                why = "lanner's url_for takes _anchor and _external only: build the rest from request.url"
             self.report(call, code(call), why)
             return
         endpoint = string_value(call.args[0].value)
