@@ -816,7 +816,6 @@ def test_constructs_without_an_equivalent_are_reported_with_a_suggestion():
         "15: request.form: lanner reads the body asynchronously: make the handler async and use await "
         "request.form()",
         "16: send_file: return lanner.responses.FileResponse(path)",
-        "18: @app.context_processor: decorate the processor with @templates.context_processor",
         "22: request_started: lanner has no signals: call the function from a hook or the handler",
         "25: app.run(): serve the app with `lanner run module:app` (or `lanner dev` while developing)",
     ]
@@ -1414,3 +1413,47 @@ def test_lanner_migrate_exits_1_when_something_is_left(
     # Converted already: nothing imports Flask any more, and that is not an error.
     assert main(["migrate", str(clean)]) == 0
     assert "nothing to migrate" in capsys.readouterr().out
+
+
+def test_template_helpers_stay_on_the_app_and_move_from_blueprints():
+    text, report = migrate(
+        """\
+        from flask import Blueprint, Flask
+
+        app = Flask(__name__)
+        bp = Blueprint("b", __name__)
+
+        @app.context_processor
+        def inject():
+            return {"site": "Notes"}
+
+        @app.template_filter("shout")
+        def shout(s):
+            return s.upper()
+
+        @bp.app_template_filter("whisper")
+        def whisper(s):
+            return s.lower()
+
+        @bp.app_context_processor
+        def more():
+            return {"more": 1}
+
+        @bp.context_processor
+        def local():
+            return {}
+
+        app.register_blueprint(bp)
+        """
+    )
+    assert "@app.context_processor\ndef inject():" in text
+    assert '@app.template_filter("shout")\ndef shout(s):' in text
+    assert "\ndef whisper(s):" in text and "\ndef more():" in text
+    assert text.endswith(
+        'app.include_router(bp)\napp.add_template_filter(whisper, "whisper")\napp.context_processor(more)\n'
+    )
+    left = [line for line in report if ": note: " not in line]
+    assert left == [
+        "22: @bp.context_processor: lanner's Router has no context_processor: use @app.context_processor "
+        "(for every template)"
+    ]

@@ -794,3 +794,58 @@ def test_url_for_gives_a_str_with_a_path_attribute() -> None:
     url = URLPath("/static/app.css")
     assert url == "/static/app.css" and isinstance(url, str)
     assert url.path == "/static/app.css" and type(url.path) is str
+
+
+def test_app_level_processors_filters_globals_and_tests_reach_every_templates(tmp_path: Path) -> None:
+    # Flask's @app.context_processor and @app.template_filter(): a project with one Templates per
+    # module (as lanner migrate writes it) shares them.
+    (tmp_path / "a.html").write_text("{{ site }} {{ 'hi'|shout }} {{ year() }} {{ 7 is lucky }} {{ extra }}")
+    first, second = Templates(tmp_path), Templates(tmp_path)
+    app = Lanner(freeze_gc=False)
+
+    @app.context_processor
+    def site() -> dict[str, str]:
+        return {"site": "Notes", "extra": "app"}
+
+    @app.template_filter("shout")
+    def shout(text: str) -> str:
+        return text.upper() + "!"
+
+    @app.template_global()
+    def year() -> int:
+        return 2026
+
+    @app.template_test
+    def lucky(number: int) -> bool:
+        return number == 7
+
+    @first.context_processor
+    def own(request: Request) -> dict[str, str]:
+        return {"extra": "templates"}  # the Templates' own processor wins over the app's
+
+    @app.get("/{which}")
+    def page(request: Request, which: str) -> HTMLResponse:
+        return (first if which == "first" else second).render(request, "a.html")
+
+    client = TestClient(app)
+    assert client.get("/first").text == "Notes HI! 2026 True templates"
+    assert client.get("/second").text == "Notes HI! 2026 True app"
+
+    def whisper(text: str) -> str:
+        return text.lower()
+
+    app.add_template_filter(whisper, "whisper")  # added later: the environments copy it again
+    app.add_template_global(len)
+    app.add_template_test(callable, "callable")
+    (tmp_path / "b.html").write_text("{{ 'HI'|whisper }} {{ len('abc') }} {{ len is callable }}")
+
+    @app.get("/b/page")
+    def b(request: Request) -> HTMLResponse:
+        return second.render(request, "b.html")
+
+    assert client.get("/b/page").text == "hi 3 True"
+    with pytest.raises(TypeError, match="plain function"):
+
+        @app.context_processor
+        async def slow() -> dict[str, str]:
+            return {}

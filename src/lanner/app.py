@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from lanner import _heap
 from lanner._compile import Instrument, compile_route
 from lanner._paths import compile_path
+from lanner._template_registry import TemplateRegistry
 from lanner.appcontext import AppContext, command_group
 from lanner.batching import drain_batchers, start_batchers
 from lanner.concurrency import configure_default_pool
@@ -289,6 +290,8 @@ class Lanner(Router):
         self._before: list[Callable[..., Any]] = []
         self._after: list[Callable[..., Any]] = []
         self._teardown: list[Callable[..., Any]] = []
+        #: The context processors, filters, globals and tests every `Templates` applies for this app.
+        self.template_registry = TemplateRegistry()
         self._url_aliases: dict[str, str] = {}
         self._middleware: list[Middleware] = []
         self._mounts: list[tuple[str, ASGIApp, str | None]] = []
@@ -458,6 +461,38 @@ class Lanner(Router):
         self._teardown.append(hook)
         self._routes_changed()
         return hook
+
+    def context_processor(self, processor: F) -> F:
+        """Decorate ``processor() -> dict`` (or ``processor(request)``): every template sees its values.
+
+        Flask's ``@app.context_processor``; it applies to every `Templates` rendering for this app.
+        Values passed to ``render`` win.
+        """
+        return self.template_registry.add_processor(processor)
+
+    def template_filter(self, name: str | Callable[..., Any] | None = None) -> Any:
+        """Decorate a Jinja filter for every template of this app (``@app.template_filter("ago")``)."""
+        return self.template_registry.decorator("filters", name)
+
+    def template_global(self, name: str | Callable[..., Any] | None = None) -> Any:
+        """Decorate a function every template of this app can call (``@app.template_global()``)."""
+        return self.template_registry.decorator("globals", name)
+
+    def template_test(self, name: str | Callable[..., Any] | None = None) -> Any:
+        """Decorate a Jinja test for every template of this app (``{% if n is prime %}``)."""
+        return self.template_registry.decorator("tests", name)
+
+    def add_template_filter(self, function: Callable[..., Any], name: str | None = None) -> None:
+        """Register `function` as a filter of every template of this app (``template_filter``)."""
+        self.template_registry.decorator("filters", name)(function)
+
+    def add_template_global(self, function: Callable[..., Any], name: str | None = None) -> None:
+        """Register `function` as a global of every template of this app (``template_global``)."""
+        self.template_registry.decorator("globals", name)(function)
+
+    def add_template_test(self, function: Callable[..., Any], name: str | None = None) -> None:
+        """Register `function` as a test of every template of this app (``template_test``)."""
+        self.template_registry.decorator("tests", name)(function)
 
     @property
     def teardown_hooks(self) -> tuple[Callable[..., Any], ...]:

@@ -90,6 +90,8 @@ class Templates:
         self._jinja = jinja
         self._processors: list[ContextProcessor] = []
         self._overlays: dict[tuple[str, ...], jinja2.Environment] = {}
+        #: The version of the app's template registry each environment (by id) has copied.
+        self._installed: dict[int, int] = {}
 
     def context_processor(self, processor: P) -> P:
         """Decorate ``processor(request) -> dict``, whose values every render sees.
@@ -138,6 +140,10 @@ class Templates:
         """
         folders: tuple[str, ...] = request.scope.get(TEMPLATE_FOLDERS_KEY) or ()
         env = self._environment(folders) if folders else self.env
+        registry = getattr(request.app, "template_registry", None)
+        if registry is not None and registry.version != self._installed.get(id(env), 0):
+            registry.install(env)  # the app's @app.template_filter()s and globals, once per change
+            self._installed[id(env)] = registry.version
         values = self._context(request)
         if context:
             values.update(context)
@@ -213,6 +219,10 @@ class Templates:
             values["session"] = _LazySession(request)
         if getattr(request.app, "csrf", False):
             values["csrf_token"] = functools.partial(_csrf_token, request)
+        registry = getattr(request.app, "template_registry", None)
+        if registry is not None:
+            for processor in registry.processors:
+                values.update(processor(request))
         for processor in self._processors:
             values.update(processor(request))
         return values

@@ -37,13 +37,6 @@ _UNSUPPORTED = {
     "wsgi_app": "wrap the app in ASGI middleware with app.add_middleware()",
     "json": "lanner serialises with pydantic: return JSON-compatible values",
     "extensions": "Flask extensions do not run on lanner: find a lanner or ASGI equivalent",
-    "context_processor": "decorate the processor with @templates.context_processor",
-    "app_context_processor": "decorate the processor with @templates.context_processor",
-    "template_filter": "add the filter to templates.env.filters",
-    "app_template_filter": "add the filter to templates.env.filters",
-    "template_global": "add the function to templates.env.globals",
-    "app_template_global": "add the function to templates.env.globals",
-    "template_test": "add the test to templates.env.tests",
     "url_value_preprocessor": "read the value as a path parameter of each view",
     "url_defaults": "pass the value to request.url_for() explicitly",
     "shell_context_processor": "lanner has no shell command",
@@ -59,7 +52,13 @@ APP_HOOKS = {
     "after_app_request": "after_request",
     "teardown_app_request": "teardown_request",
     "app_errorhandler": "add_exception_handler",
+    "app_context_processor": "context_processor",
+    "app_template_filter": "add_template_filter",
+    "app_template_global": "add_template_global",
+    "app_template_test": "add_template_test",
 }
+#: Flask's app and blueprint template helpers; lanner has the app's only.
+_TEMPLATE_HELPERS = ("context_processor", "template_filter", "template_global", "template_test")
 _BLUEPRINT_ONLY = (
     "lanner's Router has no {0}: register the hook on the app (it then runs for every route) or "
     "make it a dependency of the router: Router(dependencies=[Depends(f)])"
@@ -212,8 +211,14 @@ class RoutesPass(AppsMixin):
                 return None
             self._role(function, "error")
             return [f"{variable}.exception_handler({', '.join(code(arg.value) for arg in call.args)})"]
+        if attribute in _TEMPLATE_HELPERS:
+            if not is_app:
+                why = f"lanner's Router has no {attribute}: use @app.{attribute} (for every template)"
+                self.report(decorator, label, why)
+            return None
         if attribute in APP_HOOKS and not is_app:
-            self._role(function, _HOOK_ROLES[attribute])
+            if attribute in _HOOK_ROLES:
+                self._role(function, _HOOK_ROLES[attribute])
             method = APP_HOOKS[attribute]
             if self.ctx.qualify(variable) in self.ctx.facts.included:
                 why = f"now registered with app.{method}() where the router is included"
@@ -362,7 +367,13 @@ class RoutesPass(AppsMixin):
             return
         base = code(blueprint).rpartition(".")[0]
         prefix = base + "." if base else ""
-        lines = [f"{variable}.{method}({first}{prefix}{function})" for method, first, function in hooks]
+        lines = [
+            # add_template_filter(f, name) takes the function first, the hooks take it last.
+            f"{variable}.{method}({prefix}{function}{', ' + first.rstrip(', ') if first else ''})"
+            if method.startswith("add_template_")
+            else f"{variable}.{method}({first}{prefix}{function})"
+            for method, first, function in hooks
+        ]
         self.after_statement(call, *lines)
 
     def _add_url_rule(self, variable: str, call: cst.Call, attribute: cst.Attribute) -> None:

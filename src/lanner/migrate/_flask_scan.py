@@ -104,12 +104,12 @@ class _ScanPass(FlaskVisitor):
         return self._stack[-1] if self._stack else None
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._app_hooks(node)
         role = self.ctx.roles.get(node)
         if role is not None:
             if role.kind == "view" and not self._stack:
                 self.facts.views.add(self.ctx.qualify(node.name.value))
             self._stack.append(None)  # a view's uses are its own, not its enclosing function's
-            self._app_hooks(node)
             return
         if self._stack:
             current = self._current
