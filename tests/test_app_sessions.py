@@ -179,3 +179,41 @@ def test_flash_is_importable_from_lanner() -> None:
     import lanner
 
     assert lanner.flash is flash and lanner.get_flashed_messages is get_flashed_messages
+
+
+def test_the_secret_key_follows_app_config_as_in_flask() -> None:
+    from lanner import Lanner, Session
+    from lanner.testing import TestClient
+
+    def build(key_source: str) -> Lanner:
+        app = Lanner(secret_key="development-key-0123456789abcdef")
+        if key_source == "config":
+            app.config.from_mapping(SECRET_KEY="deployed-key-0123456789abcdef0123")
+        elif key_source == "attribute":
+            app.secret_key = "deployed-key-0123456789abcdef0123"
+
+        @app.get("/login")
+        def login(session: Session) -> str:
+            session["user"] = "ada"
+            return "in"
+
+        @app.get("/me")
+        def me(session: Session) -> str | None:
+            return session.get("user")
+
+        return app
+
+    development = TestClient(build("none"))
+    development.get("/login")
+    cookies = dict(development.cookies)
+    assert build("none").secret_key == "development-key-0123456789abcdef"
+    for source in ("config", "attribute"):
+        deployed = TestClient(build(source))
+        deployed.cookies.update(cookies)
+        assert deployed.get("/me").json() is None  # signed with the development key: refused
+        fresh = TestClient(build(source))
+        fresh.get("/login")
+        assert fresh.get("/me").json() == "ada"
+    # Sessions turn on from the config alone, as Flask's do.
+    only_config = Lanner(config={"SECRET_KEY": "from-config-0123456789abcdef0123"})
+    assert only_config.sessions is not None

@@ -194,6 +194,8 @@ class Lanner(Router):
 
     #: Mirrors ``app.config["TESTING"]`` (read and write), as Flask's ``app.testing`` does.
     testing = ConfigAttribute("TESTING", False)
+    #: ``app.config["SECRET_KEY"]``: the key sessions are signed with (``Lanner(secret_key=...)``).
+    secret_key = ConfigAttribute("SECRET_KEY", None)
 
     def __init__(
         self,
@@ -319,17 +321,20 @@ class Lanner(Router):
         self._metrics: Any = None
         self.lifecycle = Lifecycle.IDLE
         if secret_key is None:
-            secret_key = os.environ.get("LANNER_SECRET_KEY") or None
+            secret_key = os.environ.get("LANNER_SECRET_KEY") or self.config.get("SECRET_KEY") or None
         #: The session settings, or None when sessions are off (no secret key).
         self.sessions: SessionConfig | None = None
+        self._session_options: dict[str, Any] = {
+            "store": session_store,
+            "cookie_name": session_cookie,
+            "max_age": session_max_age,
+            "domain": session_domain,
+        }
+        self._session_key = secret_key
         if secret_key is not None:
-            self.sessions = SessionConfig(
-                secret_key,
-                store=session_store,
-                cookie_name=session_cookie,
-                max_age=session_max_age,
-                domain=session_domain,
-            )
+            # As in Flask, app.config["SECRET_KEY"] (and app.secret_key) name the key too.
+            self.config["SECRET_KEY"] = secret_key
+            self.sessions = SessionConfig(secret_key, **self._session_options)
         elif session_store is not None or csrf:
             raise ValueError("sessions and CSRF protection need a secret_key (or LANNER_SECRET_KEY)")
         self.csrf = csrf
@@ -731,7 +736,16 @@ class Lanner(Router):
 
     # -- compiling ----------------------------------------------------------------------------
 
+    def _sync_secret_key(self) -> None:
+        """Follow ``config["SECRET_KEY"]`` set after the app was built (Flask's ``from_pyfile``)."""
+        key = self.config.get("SECRET_KEY")
+        if not key or key == self._session_key:
+            return
+        self._session_key = key
+        self.sessions = SessionConfig(key, **self._session_options)
+
     def _freeze(self) -> _Frozen:
+        self._sync_secret_key()
         runtime = self._runtime
         runtime.configure(self._before, self._after, self.max_body_size, self._teardown)
         runtime.configure_sessions(self.sessions, self.csrf, self.form_limits)

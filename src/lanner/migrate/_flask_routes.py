@@ -44,7 +44,6 @@ _UNSUPPORTED = {
 }
 _NOTES = {
     "config": "app.config kept: check that lanner's app.config provides what this reads",
-    "secret_key": "lanner reads the session key from Lanner(secret_key=...) only",
 }
 #: Blueprint hooks that apply to the whole app: the app method that registers them in lanner.
 APP_HOOKS = {
