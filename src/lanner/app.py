@@ -10,10 +10,11 @@ from collections.abc import Callable, Collection, Iterator, Mapping, MutableMapp
 from typing import Any, TypeVar
 
 from lanner import _heap
+from lanner._app_flask import FlaskConveniences
+from lanner._app_operations import OperationsMixin
 from lanner._compile import Instrument, compile_route
 from lanner._paths import compile_path
 from lanner._template_registry import TemplateRegistry
-from lanner.appcontext import AppContext, command_group
 from lanner.batching import drain_batchers, start_batchers
 from lanner.concurrency import configure_default_pool
 from lanner.config import Config, ConfigAttribute, caller_root_path, resolve_instance_path
@@ -33,14 +34,10 @@ from lanner.lifespan import (
     check_shutdown_timeout,
     report_startup_failure,
 )
-from lanner.middleware import FunctionMiddleware
-from lanner.middleware._stack import Middleware, build_stack, check_options, order_middleware
-from lanner.middleware.request_id import RequestIDMiddleware
+from lanner.middleware._stack import Middleware, build_stack
 from lanner.middleware.timeout import Timeout
-from lanner.observability.access_log import AccessLogMiddleware
-from lanner.observability.health import Lifecycle, ReadinessCheck, health_handler, readiness_handler
-from lanner.observability.metrics import MetricsMiddleware, PrometheusMetrics
-from lanner.observability.tracing import TracingMiddleware, get_tracer, traced_call
+from lanner.observability.health import Lifecycle
+from lanner.observability.tracing import get_tracer, traced_call
 from lanner.openapi.asyncapi import build_asyncapi
 from lanner.openapi.generator import OpenAPIInfo, build_openapi
 from lanner.openapi.pages import add_docs_routes
@@ -54,7 +51,6 @@ from lanner.socket_endpoint import WebSocketEndpoint, compile_websocket_route, r
 from lanner.staticfiles import StaticFiles
 from lanner.types import ASGIApp, Message, Receive, Scope, Send
 from lanner.websockets import WebSocket, WebSocketLimits
-from lanner.wsgi import WSGIAdapter, WSGIApp, WSGIMount, to_wsgi
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -110,7 +106,7 @@ class _Frozen:
     route_of: dict[EndpointLike, Route]
 
 
-class Lanner(Router):
+class Lanner(FlaskConveniences, OperationsMixin, Router):
     """A lanner application: a router that is also an ASGI application.
 
     Args:
@@ -456,84 +452,6 @@ class Lanner(Router):
         self._routes_changed()
         return hook
 
-    def teardown_request(self, hook: F) -> F:
-        """Decorate ``hook(request, error)``, run after every response (the last registered first).
-
-        `error` is the exception the request failed with (None when it succeeded or ended with
-        an HTTP error); close here what a request opened on ``request.state``. Hooks also run when
-        an ``app.app_context()`` block ends. A hook that raises is logged; the others still run.
-        """
-        self._teardown.append(hook)
-        self._routes_changed()
-        return hook
-
-    def context_processor(self, processor: F) -> F:
-        """Decorate ``processor() -> dict`` (or ``processor(request)``): every template sees its values.
-
-        Flask's ``@app.context_processor``; it applies to every `Templates` rendering for this app.
-        Values passed to ``render`` win.
-        """
-        return self.template_registry.add_processor(processor)
-
-    def template_filter(self, name: str | Callable[..., Any] | None = None) -> Any:
-        """Decorate a Jinja filter for every template of this app (``@app.template_filter("ago")``)."""
-        return self.template_registry.decorator("filters", name)
-
-    def template_global(self, name: str | Callable[..., Any] | None = None) -> Any:
-        """Decorate a function every template of this app can call (``@app.template_global()``)."""
-        return self.template_registry.decorator("globals", name)
-
-    def template_test(self, name: str | Callable[..., Any] | None = None) -> Any:
-        """Decorate a Jinja test for every template of this app (``{% if n is prime %}``)."""
-        return self.template_registry.decorator("tests", name)
-
-    def add_template_filter(self, function: Callable[..., Any], name: str | None = None) -> None:
-        """Register `function` as a filter of every template of this app (``template_filter``)."""
-        self.template_registry.decorator("filters", name)(function)
-
-    def add_template_global(self, function: Callable[..., Any], name: str | None = None) -> None:
-        """Register `function` as a global of every template of this app (``template_global``)."""
-        self.template_registry.decorator("globals", name)(function)
-
-    def add_template_test(self, function: Callable[..., Any], name: str | None = None) -> None:
-        """Register `function` as a test of every template of this app (``template_test``)."""
-        self.template_registry.decorator("tests", name)(function)
-
-    @property
-    def teardown_hooks(self) -> tuple[Callable[..., Any], ...]:
-        """The hooks registered with `teardown_request`, in registration order."""
-        return tuple(self._teardown)
-
-    def app_context(self) -> AppContext:
-        """A stand-in for a request, for code that runs outside one (CLI commands, scripts, tests).
-
-        ``with app.app_context() as context: init_db(context)``: the context has ``app`` and a
-        fresh ``state``, and the teardown hooks run when the block ends.
-        """
-        return AppContext(self)
-
-    def open_resource(self, resource: str, mode: str = "rb", encoding: str | None = None) -> typing.IO[Any]:
-        """Open `resource`, a path relative to `app_folder` (Flask's ``app.open_resource``).
-
-        Raises:
-            ValueError: `mode` is not a read mode.
-        """
-        if mode not in ("r", "rt", "rb"):
-            raise ValueError(f"open_resource reads files: mode {mode!r} is not 'r' or 'rb'")
-        path = os.path.join(self.app_folder, resource)
-        if mode == "rb":
-            return open(path, mode)
-        return open(path, mode, encoding=encoding or "utf-8")
-
-    def add_url_alias(self, name: str, path: str) -> None:
-        """Make ``url_for(name, **params)`` build `path` (a template such as ``/`` or ``/{id:int}``).
-
-        For a name that serves no handler of its own: Flask's ``add_url_rule("/", endpoint="index")``
-        next to a blueprint's ``index`` view. A route of the same name wins.
-        """
-        compile_path(path)  # a bad template fails here, not in url_for
-        self._url_aliases[name] = path
-
     def on_event(self, event: str) -> Callable[[F], F]:
         """Decorate a function run at ``"startup"`` or ``"shutdown"`` (FastAPI's deprecated spelling).
 
@@ -556,95 +474,7 @@ class Lanner(Router):
 
         return decorator
 
-    def middleware(self, kind: str) -> Callable[[F], F]:
-        """Decorate ``async def dispatch(request, call_next) -> Response`` as HTTP middleware.
-
-        ``call_next(request)`` runs the rest of the app and returns its response as soon as its
-        headers are ready; the body streams through unbuffered. See
-        `lanner.middleware.FunctionMiddleware`.
-
-        Raises:
-            ValueError: `kind` is not ``"http"``.
-        """
-        if kind != "http":
-            raise ValueError(f'app.middleware() supports "http" only, not {kind!r}')
-
-        def decorator(func: F) -> F:
-            self.add_middleware(FunctionMiddleware, dispatch=func)
-            return func
-
-        return decorator
-
-    def add_middleware(self, middleware: Callable[..., ASGIApp], **options: Any) -> None:
-        """Wrap the app in pure ASGI middleware: ``middleware(app, **options)``.
-
-        lanner's own middleware take a fixed place whatever the order they are added in (its
-        ``layer``, smallest outermost): the error boundary, then proxy headers, timeouts, request
-        id, tracing, metrics, access log, trusted hosts, HTTPS redirect, security headers, CORS,
-        your middleware, and compression innermost. Among your own, the last added is the
-        outermost. A route bypasses a middleware class it lists in ``skip_middleware``.
-
-        Raises:
-            ValueError, TypeError: the options of one of lanner's middleware are refused (CORS
-                allowing every origin with credentials, a malformed host pattern...): checked
-                here, not on the first request.
-        """
-        check_options(middleware, options)
-        self._middleware.append((middleware, options))
-        self._routes_changed()
-
-    def _middleware_stack(self) -> list[Middleware]:
-        """Every middleware of the app, outermost first."""
-        return order_middleware([*self._middleware, *self._builtin_middleware()])
-
-    def _builtin_middleware(self) -> list[Middleware]:
-        """The middleware the app's own options ask for (access log, metrics, tracing)."""
-        stack: list[Middleware] = []
-        if self.access_log is not None:
-            stack.append((AccessLogMiddleware, {"format": self.access_log}))
-            if not any(middleware is RequestIDMiddleware for middleware, _ in self._middleware):
-                stack.append((RequestIDMiddleware, {}))  # every line carries a request id
-        if self._metrics is not None:
-            stack.append((MetricsMiddleware, {"metrics": self._metrics}))
-        if self.tracing is not None and self.tracing is not False:
-            provider = None if self.tracing is True else self.tracing
-            stack.append((TracingMiddleware, {"tracer_provider": provider}))
-        return stack
-
     # -- operations ---------------------------------------------------------------------------
-
-    def health(self, path: str = "/healthz") -> None:
-        """Serve a liveness probe at `path`: ``200 {"status": "ok"}`` while the process answers."""
-        self.add_route(path, health_handler(), ("GET",), include_in_schema=False, name="health")
-
-    def ready(
-        self, path: str = "/readyz", checks: Sequence[ReadinessCheck] = (), *, timeout: float = 5.0
-    ) -> None:
-        """Serve a readiness probe at `path`.
-
-        It answers 503 while the app starts up or shuts down, and otherwise 200 when every check
-        passes (each an async callable taking nothing, failing by raising or returning False;
-        run concurrently, each within `timeout` seconds), 503 when one fails. The JSON body
-        names each check's outcome.
-        """
-        handler = readiness_handler(lambda: self.lifecycle, checks, timeout)
-        self.add_route(path, handler, ("GET",), include_in_schema=False, name="ready")
-
-    def metrics(self, path: str = "/metrics", **options: Any) -> None:
-        """Record Prometheus metrics of every request and serve them at `path`.
-
-        Request counts and latency histograms by method, route template and status class,
-        requests in flight and unhandled exceptions; with ``PROMETHEUS_MULTIPROC_DIR`` set, the
-        worker processes' metrics are summed. `options` go to
-        `lanner.observability.PrometheusMetrics`. Needs ``pip install 'lanner[metrics]'``.
-
-        Raises:
-            RuntimeError: metrics are already on.
-        """
-        if self._metrics is not None:
-            raise RuntimeError("metrics are already served; call app.metrics() once")
-        self._metrics = PrometheusMetrics(**options)
-        self.add_route(path, self._metrics.handler(), ("GET",), include_in_schema=False, name="metrics")
 
     def static(
         self, prefix: str, directory: str | os.PathLike[str], *, name: str = "static", **options: Any
@@ -699,40 +529,6 @@ class Lanner(Router):
         # The longest prefix answers first, so /a/b stays reachable beside /a.
         self._mounts.sort(key=lambda mount: len(mount[0]), reverse=True)
         self._routes_changed()
-
-    def mount_wsgi(self, prefix: str, app: WSGIApp, *, threads: int = 10, name: str | None = None) -> None:
-        """Serve a WSGI application (a Flask app) under `prefix`, ``"/"`` included.
-
-        It sees ``SCRIPT_NAME`` set to the prefix, so its own ``url_for`` builds links under it;
-        bodies stream both ways; its cookies, sessions and error pages stay its own. It runs in a
-        pool of `threads` threads of its own, so it cannot starve lanner's sync handlers. As with
-        `mount`, a lanner route registered for the request's method and path wins: mounted at
-        ``"/"``, the WSGI app answers whatever lanner does not serve yet. Needs
-        ``pip install 'lanner[wsgi]'``.
-        """
-        self.mount(prefix, WSGIMount(app, threads=threads), name)
-
-    @property
-    def wsgi(self) -> WSGIAdapter:
-        """This app as a WSGI callable, for WSGI servers (`lanner.wsgi.to_wsgi`).
-
-        gunicorn's loader takes a name or a call, not ``app.wsgi``: name it in your module
-        (``application = app.wsgi``, then ``gunicorn -w 4 'myapp:application'``), or use
-        ``lanner run myapp:app --server gunicorn --wsgi``. The lifespan runs once per worker
-        process; WebSocket routes cannot work under WSGI and answer 501 saying so.
-        """
-        return to_wsgi(self)
-
-    @property
-    def cli(self) -> Any:
-        """A ``click.Group`` for the project's commands, as Flask has one.
-
-        ``@app.cli.command("init-db")`` registers a command, run as
-        ``lanner --app TARGET init-db`` and listed by ``lanner --app TARGET --help``.
-        """
-        if self._cli is None:
-            self._cli = command_group(self, f"Commands of {self.title}.")
-        return self._cli
 
     # -- compiling ----------------------------------------------------------------------------
 
