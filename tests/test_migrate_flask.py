@@ -1455,3 +1455,20 @@ def test_template_helpers_stay_on_the_app_and_move_from_blueprints():
         "22: @bp.context_processor: lanner's Router has no context_processor: use @app.context_processor "
         "(for every template)"
     ]
+
+
+def test_one_file_brings_the_templates_folder_beside_it(tmp_path):
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "index.html").write_text("{% if g.user %}{{ g.user }}{% endif %}")
+    (tmp_path / "app.py").write_text(
+        "from flask import Flask, render_template\napp = Flask(__name__)\n\n"
+        "@app.route('/')\ndef index():\n    return render_template('index.html')\n"
+    )
+    report = migrate_flask_paths([tmp_path / "app.py", tmp_path / "templates"])
+    assert (tmp_path / "templates" / "index.html").read_text() == (
+        "{% if request.state.user %}{{ request.state.user }}{% endif %}"
+    )
+    assert len([r for r in report.changed if r.path.endswith("index.html")]) == 1  # not twice
+    (tmp_path / "templates" / "more.html").write_text("{{ g.x }}")
+    migrate_flask_paths([tmp_path / "app.py"])
+    assert (tmp_path / "templates" / "more.html").read_text() == "{{ request.state.x }}"

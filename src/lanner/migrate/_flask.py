@@ -102,9 +102,16 @@ def migrate_flask_source(code: str | bytes, *, path: str = "<string>") -> FileRe
 
 
 def iter_template_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
-    """The template files under `paths`: files with a template suffix inside a ``templates`` folder."""
+    """The template files under `paths`: files with a template suffix inside a ``templates`` folder.
+
+    A Python file given alone brings the ``templates`` folder beside it (``app.py`` and
+    ``templates/``, Flask's layout for a one-module app).
+    """
+    seen: set[Path] = set()
     for given in paths:
         root = Path(given)
+        if root.is_file() and root.suffix == ".py":
+            root = root.parent / "templates"
         if not root.is_dir():
             continue
         for folder, names, files in os.walk(root):
@@ -112,8 +119,10 @@ def iter_template_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Pat
             if "templates" not in Path(folder).relative_to(root).parts and root.name != "templates":
                 continue
             for name in sorted(files):
-                if name.endswith(TEMPLATE_SUFFIXES):
-                    yield Path(folder, name)
+                path = Path(folder, name)
+                if name.endswith(TEMPLATE_SUFFIXES) and path.resolve() not in seen:
+                    seen.add(path.resolve())
+                    yield path
 
 
 def migrate_flask_paths(paths: Iterable[str | os.PathLike[str]], write: bool = True) -> MigrationReport:
