@@ -247,22 +247,40 @@ def test_unmapped_names_are_reported_at_their_import_and_each_use():
         """\
         from fastapi.routing import APIWebSocketRoute
         from fastapi.middleware.cors import CORSMiddleware
-        from starlette.middleware.gzip import GZipMiddleware
+        from starlette.middleware.sessions import SessionMiddleware
 
         app = FastAPI()
-        app.add_middleware(CORSMiddleware, allow_origins=["*"])
+        app.add_middleware(SessionMiddleware, secret_key="x")
 
 
         route = APIWebSocketRoute
         """
     )
-    middleware = "lanner has no middleware of this kind yet (CORS, GZip, TrustedHost, HTTPSRedirect"
-    assert [line.split(":")[0] for line in report] == ["1", "2", "3", "6", "9"]
+    middleware = "lanner has no middleware of this kind (it has CORS, GZip, TrustedHost, HTTPSRedirect"
+    assert [line.split(":")[0] for line in report] == ["1", "3", "6", "9"]
     assert report[0] == f"1: fastapi.routing.APIWebSocketRoute: {NO_ROUTE_CLASS}"
-    assert report[1].startswith(f"2: fastapi.middleware.cors.CORSMiddleware: {middleware}")
-    assert report[2].startswith(f"3: starlette.middleware.gzip.GZipMiddleware: {middleware}")
-    assert report[3].startswith("6: CORSMiddleware: ") and report[3].endswith("(imported at line 2)")
-    assert report[4].startswith("9: APIWebSocketRoute: ") and report[4].endswith("(imported at line 1)")
+    assert report[1].startswith(f"3: starlette.middleware.sessions.SessionMiddleware: {middleware}")
+    assert report[2].startswith("6: SessionMiddleware: ") and report[2].endswith("(imported at line 3)")
+    assert report[3].startswith("9: APIWebSocketRoute: ") and report[3].endswith("(imported at line 1)")
+
+
+def test_starlette_middleware_lanner_has_are_imported_from_lanner():
+    text, report = migrate(
+        """        from fastapi.middleware.cors import CORSMiddleware
+        from fastapi.middleware.gzip import GZipMiddleware
+        from starlette.middleware.trustedhost import TrustedHostMiddleware
+        from starlette.middleware.httpsredirect import HTTPSRedirectMiddleware
+        from fastapi.middleware.wsgi import WSGIMiddleware
+        """
+    )
+    assert text == (
+        "from lanner.middleware import CORSMiddleware\n"
+        "from lanner.middleware import GZipMiddleware\n"
+        "from lanner.middleware import TrustedHostMiddleware\n"
+        "from lanner.middleware import HTTPSRedirectMiddleware\n"
+        "from lanner.wsgi import WSGIMount\n"
+    )
+    assert [line for line in report if ": note: " not in line] == []
 
 
 def test_keywords_lanner_lacks_are_reported_and_kept():
@@ -504,7 +522,7 @@ def test_cli_diff_prints_and_writes_nothing(tmp_path, capsys):
     assert '+app = Lanner(title="x", middleware=[], openapi_compat="fastapi")\n' in out
     assert f"{app}:3: fastapi.routing.APIWebSocketRoute: {NO_ROUTE_CLASS}\n" in out
     assert f"{app}:11: router.get(bogus=...): " in out
-    assert out.endswith("would migrate 1 of 1 file(s); 4 use(s) without a lanner equivalent, 0 note(s)\n")
+    assert out.endswith("would migrate 1 of 1 file(s); 3 use(s) without a lanner equivalent, 0 note(s)\n")
 
 
 def test_cli_writes_in_place_and_reports(tmp_path):
@@ -519,7 +537,7 @@ def test_cli_writes_in_place_and_reports(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(f"{app}:3: fastapi.routing.APIWebSocketRoute: {NO_ROUTE_CLASS}\n")
-    assert done.stdout.endswith("migrated 1 of 1 file(s); 4 use(s) without a lanner equivalent, 0 note(s)\n")
+    assert done.stdout.endswith("migrated 1 of 1 file(s); 3 use(s) without a lanner equivalent, 0 note(s)\n")
     assert app.read_text() == migrate_source(SAMPLE).text
     again = subprocess.run(
         [sys.executable, "-m", "lanner.cli", "migrate", "--from", "fastapi", str(tmp_path)],
@@ -680,29 +698,30 @@ def test_odd_module_imports():
     text, report = migrate(
         """\
         import os, fastapi
-        import fastapi.middleware.cors
+        import starlette.middleware.sessions
         import starlette.status as codes
         import fastapi.responses
         plain = fastapi.responses.ORJSONResponse
-        cors = fastapi.middleware.cors.CORSMiddleware, fastapi.middleware.cors.CORSMiddleware
+        k = starlette.middleware.sessions.SessionMiddleware, starlette.middleware.sessions.SessionMiddleware
         """
     )
     assert text == textwrap.dedent(
         """\
         import os
         import lanner
-        import fastapi.middleware.cors
+        import starlette.middleware.sessions
         import lanner.status as codes
         import lanner.responses
         plain = lanner.responses.JSONResponse
-        cors = fastapi.middleware.cors.CORSMiddleware, fastapi.middleware.cors.CORSMiddleware
+        k = starlette.middleware.sessions.SessionMiddleware, starlette.middleware.sessions.SessionMiddleware
         """
     )
     assert report == [
         "5: note: fastapi.responses.ORJSONResponse: became lanner.responses.JSONResponse: "
         "lanner's JSONResponse already serializes with pydantic's fast serializer",
-        "6: fastapi.middleware.cors.CORSMiddleware: lanner has no middleware of this kind yet (CORS, "
-        "GZip, TrustedHost, HTTPSRedirect and WSGI are planned for a later release)",
+        "6: starlette.middleware.sessions.SessionMiddleware: lanner has no middleware of this kind (it has "
+        "CORS, GZip, TrustedHost, HTTPSRedirect and WSGI mounts); write it as pure ASGI middleware and "
+        "add it with app.add_middleware()",
     ]
 
 

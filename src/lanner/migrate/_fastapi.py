@@ -14,8 +14,8 @@ SOCKET_VALIDATION = (
 )
 NO_SOCKET_ROUTE_CLASS = "lanner's WebSocket routes have no custom route class"
 MIDDLEWARE = (
-    "lanner has no middleware of this kind yet (CORS, GZip, TrustedHost, HTTPSRedirect and WSGI "
-    "are planned for a later release)"
+    "lanner has no middleware of this kind (it has CORS, GZip, TrustedHost, HTTPSRedirect and "
+    "WSGI mounts); write it as pure ASGI middleware and add it with app.add_middleware()"
 )
 FAST_JSON = "lanner's JSONResponse already serializes with pydantic's fast serializer"
 
@@ -128,6 +128,21 @@ GROUPS = (
         "lanner sends a str event's data as is, as raw_data= does (FastAPI JSON-encodes a str data)",
     ),
     Group(("fastapi.sse",), None, ("*",), "lanner.sse has EventSourceResponse and ServerSentEvent only"),
+    *(
+        Group((f"fastapi.middleware.{kind}", f"starlette.middleware.{kind}"), "lanner.middleware", (name,))
+        for kind, name in (
+            ("cors", "CORSMiddleware"),
+            ("gzip", "GZipMiddleware"),
+            ("trustedhost", "TrustedHostMiddleware"),
+            ("httpsredirect", "HTTPSRedirectMiddleware"),
+        )
+    ),
+    Group(
+        ("fastapi.middleware.wsgi", "starlette.middleware.wsgi"),
+        "lanner.wsgi",
+        ("WSGIMiddleware=WSGIMount",),
+        "app.mount(prefix, WSGIMount(flask_app)) serves it; app.mount_wsgi(prefix, flask_app) says the same",
+    ),
     Group(("fastapi.middleware", "starlette.middleware"), None, ("*",), MIDDLEWARE),
     Group(
         ("starlette.background",),

@@ -7,10 +7,10 @@ one. step3_converted/legacy.py is this file after ``lanner migrate``.
 from contextlib import asynccontextmanager
 from typing import Annotated
 
-from fastapi.middleware.cors import CORSMiddleware
 from pydantic import BaseModel
 
 from lanner import Depends, Header, HTTPException, Lanner, Query, Router
+from lanner.middleware import CORSMiddleware
 
 
 class Item(BaseModel):
