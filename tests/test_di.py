@@ -22,6 +22,7 @@ from lanner import (
     Response,
     Router,
 )
+from lanner.checks import RouteDefinitionError
 from lanner.di import DependencyCycleError, build_dependency_plan
 from lanner.exceptions import LannerError
 from lanner.testing import TestClient
@@ -188,26 +189,34 @@ def test_cycles_are_rejected() -> None:
     assert issubclass(DependencyCycleError, TypeError)
 
 
-def test_cycles_are_rejected_when_the_app_compiles() -> None:
+def test_cycles_are_rejected_when_the_route_is_registered() -> None:
+    app = Lanner()
+
+    with pytest.raises(RouteDefinitionError, match="dependency cycle") as caught:
+
+        @app.get("/cycle")
+        def cycle(a: None = Depends(_cycle_a)) -> None:
+            return None
+
+    assert isinstance(caught.value.__cause__, DependencyCycleError)
+    assert app.routes == [] or all(route.path != "/cycle" for route in app.routes)
+
+
+def _no_cycle() -> None:
+    return None
+
+
+def test_a_cycle_brought_by_an_override_fails_the_startup() -> None:
     app = Lanner()
 
     @app.get("/cycle")
-    def cycle(a: None = Depends(_cycle_a)) -> None:
+    def cycle(a: None = Depends(_no_cycle)) -> None:
         return None
 
-    with pytest.raises(DependencyCycleError):
+    app.dependency_overrides[_no_cycle] = _cycle_a  # compiled when the app starts
+    with pytest.raises(RouteDefinitionError, match="dependency cycle") as caught:
         app.endpoints  # noqa: B018
-    with pytest.raises(DependencyCycleError):
-        TestClient(app).get("/cycle")
-
-
-def test_cycles_fail_the_startup() -> None:
-    app = Lanner()
-
-    @app.get("/cycle")
-    def cycle(a: None = Depends(_cycle_a)) -> None:
-        return None
-
+    assert isinstance(caught.value.__cause__, DependencyCycleError)
     with pytest.raises(RuntimeError), TestClient(app):
         pass
 
@@ -812,12 +821,11 @@ def test_app_scoped_dependency_reading_the_request_fails_at_compile() -> None:
 
     app = Lanner()
 
-    @app.get("/x")
-    async def x(v: int = Depends(per_request, scope="app")) -> int:
-        return v
-
     with pytest.raises(TypeError, match="cannot read the request"):
-        app.endpoints  # noqa: B018
+
+        @app.get("/x")
+        async def x(v: int = Depends(per_request, scope="app")) -> int:
+            return v
 
 
 def test_overriding_an_app_scoped_dependency() -> None:

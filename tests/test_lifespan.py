@@ -591,6 +591,12 @@ async def test_a_hook_without_a_qualified_name_is_logged_by_its_repr(
     assert f"Shutdown hook {second!r} failed" in caplog.text
 
 
+async def _fine() -> None: ...
+
+
+async def _broken(item_id: Annotated[int, PathParam()]) -> None: ...
+
+
 @pytest.mark.anyio
 async def test_a_route_error_is_reported_only_in_answer_to_the_startup_message(
     caplog: pytest.LogCaptureFixture,
@@ -598,7 +604,10 @@ async def test_a_route_error_is_reported_only_in_answer_to_the_startup_message(
     app = Lanner(freeze_gc=False)
 
     @app.get("/items")
-    async def items(item_id: Annotated[int, PathParam()]) -> None: ...
+    async def items(value: Annotated[None, Depends(_fine)]) -> None: ...
+
+    # An override is compiled when the app starts: the error comes then, not at registration.
+    app.dependency_overrides[_fine] = _broken
 
     # A server out of protocol opens with a shutdown: the app answers nothing and returns.
     sent: list[Message] = []

@@ -5,6 +5,7 @@ from lanner.app import Lanner
 from lanner.appcontext import AppContext, pass_app_context
 from lanner.background import BackgroundTasks
 from lanner.batching import batched
+from lanner.checks import RouteDefinitionError
 from lanner.encoders import jsonable_encoder
 from lanner.exceptions import HTTPException, RequestValidationError
 from lanner.forms import FormData, FormLimits, UploadFile
@@ -67,6 +68,7 @@ __all__ = [
     "Request",
     "RequestValidationError",
     "Response",
+    "RouteDefinitionError",
     "Router",
     "Security",
     "SecurityScopes",

@@ -13,7 +13,9 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
+from lanner._plan_checks import check_serializable
 from lanner._validation import ResponseSerializer, wants_response_model
+from lanner.checks import route_label
 from lanner.di import DependencyPlan, build_dependency_plan
 from lanner.endpoint import Endpoint, Runtime
 from lanner.errors import ExceptionHandlers
@@ -74,6 +76,8 @@ def compile_route(
             # A handler that yields streams items: they are what the annotation validates.
             annotation = stream_item_type(annotation)
         model = annotation if is_model_annotation(annotation) else None
+    if model is not None:
+        check_serializable(route.handler, model)
     serializer = ResponseSerializer(
         model,
         options.response_model_exclude_none,
@@ -98,6 +102,7 @@ def compile_route(
         if options.strict_content_type is None
         else options.strict_content_type,
         route_handler=None if options.route_class is None else _route_handler(route),
+        route=route_label(route),
     )
 
 

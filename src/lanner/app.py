@@ -14,8 +14,10 @@ from lanner._app_flask import FlaskConveniences
 from lanner._app_operations import OperationsMixin
 from lanner._compile import Instrument, compile_route
 from lanner._paths import compile_path
+from lanner._plan_checks import PlanError
 from lanner._template_registry import TemplateRegistry
 from lanner.batching import drain_batchers, start_batchers
+from lanner.checks import RouteDefinitionError, check_route, report, route_label
 from lanner.concurrency import configure_default_pool
 from lanner.config import Config, ConfigAttribute, caller_root_path, resolve_instance_path
 from lanner.datastructures import State, quote_path
@@ -380,6 +382,11 @@ class Lanner(FlaskConveniences, OperationsMixin, Router):
             # A bad value fails here, at registration, not on the route's first request.
             timeout = Timeout.coerce(route.options.timeout)
             route = dataclasses.replace(route, options=dataclasses.replace(route.options, timeout=timeout))
+        # The plan is compiled now, so a mistake names its line here, not on the first request.
+        error = check_route(route, self.dependency_overrides)
+        if error is not None:
+            report(error)  # raises, unless `lanner check` is collecting every error
+            return route
         return super()._register(route)
 
     def _routes_changed(self) -> None:
@@ -598,13 +605,18 @@ class Lanner(FlaskConveniences, OperationsMixin, Router):
         return {route.compiled.shape for route in self.routes if "HEAD" in route.methods}
 
     def _compile_route(self, route: Route, runtime: Runtime) -> Endpoint:
-        return compile_route(
-            route,
-            runtime,
-            self.dependency_overrides,
-            strict_content_type=self.strict_content_type,
-            instrument=self._span_per_call() if self.trace_calls else None,
-        )
+        try:
+            return compile_route(
+                route,
+                runtime,
+                self.dependency_overrides,
+                strict_content_type=self.strict_content_type,
+                instrument=self._span_per_call() if self.trace_calls else None,
+            )
+        except PlanError as exc:
+            raise RouteDefinitionError(route_label(route), exc.call, exc) from exc
+        except TypeError as exc:
+            raise RouteDefinitionError(route_label(route), route.handler, exc) from exc
 
     def _span_per_call(self) -> Instrument:
         """Wrap each handler and dependency call in a child span of the request's."""

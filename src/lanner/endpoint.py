@@ -29,11 +29,12 @@ from lanner._sources import (
 from lanner._validation import ResponseSerializer
 from lanner.appcontext import run_teardown
 from lanner.background import BackgroundTasks
+from lanner.checks import source_location
 from lanner.concurrency import request_threads, run_in_threadpool
 from lanner.datastructures import merge_vary, quote_path, quote_query
 from lanner.di import DependencyPlan, Step, build_dependency_plan
 from lanner.errors import ExceptionHandlers, accepts_html, http_problem, loggable
-from lanner.exceptions import HTTPException, RequestValidationError
+from lanner.exceptions import HTTPException, RequestValidationError, ResponseValidationError
 from lanner.forms import FORM_LIMITS_SCOPE_KEY, FORM_SCOPE_KEY
 from lanner.requests import ClientDisconnect, Request
 from lanner.responses import (
@@ -145,8 +146,11 @@ class Endpoint:
         form_limits: Any = None,
         strict_content_type: bool = True,
         route_handler: Callable[[Callable[..., Any]], Callable[..., Any]] | None = None,
+        route: str = "",
     ) -> None:
         self.plan = plan
+        #: ``"GET /items/{id}"``: how errors name the route.
+        self.route = route
         self._strict_content_type = strict_content_type
         self._runtime = runtime
         steps = plan.request_steps
@@ -513,17 +517,38 @@ class Endpoint:
             if self._no_body:
                 response = Response(b"", self.status_code)
             else:
-                response = _prebuilt(
-                    JSONResponse, self.serializer.serialize(result), self.status_code, _JSON_TYPE
-                )
+                try:
+                    body = self.serializer.serialize(result)
+                except ResponseValidationError as exc:
+                    handler = self._handler.call
+                    file, line = source_location(handler)
+                    location = f"{file}:{line}"
+                    exc.add_context(self.route, handler, location, result, self.serializer.annotation)
+                    raise
+                response = _prebuilt(JSONResponse, body, self.status_code, _JSON_TYPE)
         elif self._text_type is not None and type(result) is str:
             body = result.encode(self._text_charset)
             response = _prebuilt(self.response_class, body, self.status_code, self._text_type)
         else:
-            response = self.response_class(result, status_code=self.status_code)
+            try:
+                response = self.response_class(result, status_code=self.status_code)
+            except TypeError as exc:
+                raise self._wrong_content(result, exc) from exc
         if temporary is not None:
             response = _merge(temporary, response, owned=response is not result)
         return response
+
+    def _wrong_content(self, result: Any, cause: TypeError) -> TypeError:
+        """Why a response class refused what the handler returned (a dict for HTMLResponse, say)."""
+        handler = self._handler.call
+        name = getattr(handler, "__qualname__", repr(handler))
+        cls = self.response_class.__name__
+        file, line = source_location(handler)
+        return TypeError(
+            f"{self.route}: {name}() ({file}:{line}) returned a {type(result).__name__}, but the route's "
+            f"response_class={cls} sends str or bytes: return the text (templates.render(...) for a "
+            f"page), or drop response_class= to send the value as JSON ({cause})"
+        )
 
     async def _run_for(self, request: Request) -> Response:
         """Run the route for `request` (maybe the custom route class's own request object)."""

@@ -63,15 +63,52 @@ class MalformedBodyError(HTTPException):
 
 
 class ResponseValidationError(Exception):
-    """A handler returned a value that does not match its declared response model (a server bug)."""
+    """A handler returned a value that does not match its declared response model (a server bug).
+
+    Raised while serving a route, it says where to look: the route, the handler's file and line,
+    the type and a short repr of what was returned, and the first validation errors (a forgotten
+    ``return`` gives ``NoneType None``; an ORM object or ``sqlite3.Row``, its class).
+    """
 
     def __init__(self, errors: Sequence[Mapping[str, Any]]) -> None:
         super().__init__(errors)
         self._errors = [dict(e) for e in errors]
+        self.route = ""
+        self.location = ""
+        self.function = ""
+        self.value_type = ""
+        self.value_repr = ""
+        self.model = ""
 
     def errors(self) -> list[dict[str, Any]]:
         """Return the list of error dicts."""
         return self._errors
+
+    def add_context(self, route: str, function: Any, location: str, value: Any, model: Any = None) -> None:
+        """Record the route, the handler, what it returned and the model, for the message."""
+        self.route = route
+        self.model = "" if model is None else getattr(model, "__name__", None) or repr(model)
+        self.function = getattr(function, "__qualname__", repr(function))
+        self.location = location
+        self.value_type = f"{type(value).__module__}.{type(value).__qualname__}".removeprefix("builtins.")
+        shown = repr(value)
+        self.value_repr = shown if len(shown) <= 120 else shown[:117] + "..."
+
+    def __str__(self) -> str:
+        if not self.route:
+            return str(self._errors)
+        lines = [
+            f"{self.route}: {self.function}() returned a value that does not match its response model"
+            + (f" {self.model}" if self.model else ""),
+            f"  handler: {self.location}",
+            f"  returned: {self.value_type} {self.value_repr}",
+        ]
+        for error in self._errors[:3]:
+            where = ".".join(str(part) for part in error.get("loc", ()))
+            lines.append(f"  {where}: {error.get('msg', '')}")
+        if len(self._errors) > 3:
+            lines.append(f"  ... and {len(self._errors) - 3} more")
+        return "\n".join(lines)
 
 
 class RouteConflictError(ValueError):

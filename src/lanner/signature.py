@@ -17,6 +17,7 @@ import typing
 from collections.abc import Callable, Collection, Iterable
 from typing import Annotated, Any, get_args, get_origin
 
+from lanner._plan_checks import check_dependency, check_marker_classes, check_readable
 from lanner._validation import (
     FieldSpec,
     SourceValidator,
@@ -36,6 +37,8 @@ from lanner.sessions.mapping import Session
 from lanner.websockets import WebSocket
 
 CallKind = typing.Literal["async", "sync", "async_generator", "generator"]
+#: How an error names where a parameter is read from.
+_SOURCE_WORDS = {"query": "query string", "path": "path", "header": "headers", "cookie": "cookies"}
 BodyKind = typing.Literal["json", "form"]
 
 
@@ -220,8 +223,9 @@ def _is_special(annotation: Any, cls: type) -> bool:
 class _Collector:
     """Accumulates the fields of each source while the parameters are read."""
 
-    def __init__(self, owner: str) -> None:
+    def __init__(self, owner: str, call: Callable[..., Any]) -> None:
         self.owner = owner
+        self.call = call
         self.fields: dict[str, list[FieldSpec]] = {
             "path": [],
             "query": [],
@@ -243,6 +247,7 @@ class _Collector:
         self.dependencies: list[tuple[str, Depends]] = []
 
     def add(self, name: str, annotation: Any, default: Any, path_names: Collection[str]) -> None:
+        check_marker_classes(self.call, name, annotation, default)
         try:
             annotation, marker = _split_annotated(annotation)
         except TypeError as exc:
@@ -255,8 +260,8 @@ class _Collector:
             default = MISSING
         if isinstance(marker, Depends):
             call = marker.dependency or (None if annotation is inspect.Parameter.empty else annotation)
-            if not callable(call):
-                raise TypeError(f"{self.owner}: Depends() on {name!r} needs a callable")
+            check_dependency(self.call, name, call)
+            assert call is not None
             self.dependencies.append((name, _with_call(marker, call)))
             return
         if marker is None:
@@ -313,6 +318,8 @@ class _Collector:
             keys = tuple(model_field_keys(annotation))
             self.form_models.append(ParamModel(name, ValueValidator("form", annotation), keys))
             return
+        if source != "file":
+            check_readable(self.call, name, annotation, _SOURCE_WORDS.get(source, source))
         spec = FieldSpec(
             name, key, annotation, no_default() if default is MISSING else default, marker.constraints()
         )
@@ -477,7 +484,7 @@ def build_plan(
         hints = typing.get_type_hints(_hint_source(call), include_extras=True)
     except (NameError, TypeError) as exc:
         raise TypeError(f"{owner}: cannot resolve type hints: {exc}") from exc
-    collector = _Collector(owner)
+    collector = _Collector(owner, call)
     for param in inspect.signature(call).parameters.values():
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             continue
