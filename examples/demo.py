@@ -10,8 +10,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from lanner import BackgroundTasks, Depends, Header, HTTPException, Lanner, Query, Router
+from lanner import BackgroundTasks, Depends, Header, HTTPException, Lanner, Query, Request, Router
 from lanner.responses import HTMLResponse
+from lanner.templating import Templates
 
 app = Lanner(title="Bookshelf", version="1.0.0", description="The lanner demo app.")
 books = Router(prefix="/books", tags=["books"])
@@ -62,11 +63,14 @@ def require_key(x_api_key: Annotated[str, Header()]) -> str:
     return x_api_key
 
 
-@app.get("/", response_class=HTMLResponse, include_in_schema=False)
-async def home() -> str:
+# Pages are Jinja2 templates, which escape what they show: a title is never markup.
+templates = Templates("demo_templates")
+
+
+@app.get("/", include_in_schema=False)
+async def home(request: Request) -> HTMLResponse:
     """A server-rendered page, Flask style."""
-    items = "".join(f"<li>{b.title} ({b.year})</li>" for b in SHELF.books.values())
-    return f"<!doctype html><title>Bookshelf</title><h1>Bookshelf</h1><ul>{items}</ul>"
+    return templates.render(request, "home.html", {"books": list(SHELF.books.values())})
 
 
 @books.get("")

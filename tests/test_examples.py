@@ -56,6 +56,18 @@ def test_demo_home_page(demo):
     assert "<li>Dune (1965)</li>" in page.text
 
 
+def test_demo_home_page_escapes_what_was_posted(demo):
+    _, client = demo
+    title = "<script>alert(1)</script>"
+    added = client.post(
+        "/books", json={"title": title, "author": "Mallory", "year": 2024}, headers={"X-API-Key": "secret"}
+    )
+    assert added.status_code == 201
+    page = client.get("/").text
+    assert "<script>" not in page
+    assert "<li>&lt;script&gt;alert(1)&lt;/script&gt; (2024)</li>" in page
+
+
 def test_demo_lists_and_filters(demo):
     _, client = demo
     assert [b["title"] for b in client.get("/books").json()] == ["Dune", "Emma"]
