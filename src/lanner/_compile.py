@@ -39,32 +39,30 @@ _STREAMS = (
 )
 
 
-def compile_route(
-    route: Route,
-    runtime: Runtime | None = None,
-    overrides: Mapping[Any, Any] | None = None,
-    *,
-    strict_content_type: bool = True,
-    instrument: Instrument | None = None,
-) -> Endpoint:
-    """Compile `route` into its `Endpoint`.
+@dataclasses.dataclass(frozen=True, slots=True)
+class PreparedRoute:
+    """The costly part of compiling a route (its plan and serializer), made once at registration.
 
-    Args:
-        route: the route (its options hold what the routers around it added).
-        runtime: what the endpoints of an app share; a fresh one without hooks when None (enough
-            to document the route, not to serve it inside an app).
-        overrides: replacements for dependency callables (``app.dependency_overrides``).
-        strict_content_type: the app's setting, for routes that do not set their own.
-        instrument: wraps the handler and each per-request dependency (tracing's child spans);
-            routes compiled without it pay nothing.
+    Attributes:
+        plan: the dependency plan.
+        serializer: the response serializer.
+        overrides: the ``dependency_overrides`` the plan was built with; a plan made with other
+            overrides is made again.
+    """
+
+    plan: DependencyPlan
+    serializer: ResponseSerializer
+    overrides: tuple[tuple[Any, Any], ...]
+
+
+def prepare_route(route: Route, overrides: Mapping[Any, Any] | None = None) -> PreparedRoute:
+    """Plan `route`'s handler and dependencies and build its response serializer.
 
     Raises:
-        TypeError: the handler or a dependency cannot be planned.
+        TypeError: the handler or a dependency cannot be planned (`PlanError` names the parameter).
     """
     options = route.options
     plan = build_dependency_plan(route.handler, route.compiled.param_names, options.dependencies, overrides)
-    if instrument is not None:
-        plan = _instrumented(plan, instrument)
     for step in plan.steps:
         if step.plan.websocket_args:
             owner = getattr(step.plan.call, "__qualname__", repr(step.plan.call))
@@ -87,12 +85,50 @@ def compile_route(
         exclude_defaults=options.response_model_exclude_defaults,
         by_alias=options.response_model_by_alias,
     )
+    return PreparedRoute(plan, serializer, _snapshot(overrides))
+
+
+def _snapshot(overrides: Mapping[Any, Any] | None) -> tuple[tuple[Any, Any], ...]:
+    return tuple(overrides.items()) if overrides else ()
+
+
+def compile_route(
+    route: Route,
+    runtime: Runtime | None = None,
+    overrides: Mapping[Any, Any] | None = None,
+    *,
+    strict_content_type: bool = True,
+    instrument: Instrument | None = None,
+    prepared: PreparedRoute | None = None,
+) -> Endpoint:
+    """Compile `route` into its `Endpoint`.
+
+    Args:
+        route: the route (its options hold what the routers around it added).
+        runtime: what the endpoints of an app share; a fresh one without hooks when None (enough
+            to document the route, not to serve it inside an app).
+        overrides: replacements for dependency callables (``app.dependency_overrides``).
+        strict_content_type: the app's setting, for routes that do not set their own.
+        instrument: wraps the handler and each per-request dependency (tracing's child spans);
+            routes compiled without it pay nothing.
+        prepared: what `prepare_route` made at registration; reused when the overrides are the
+            same, else made again.
+
+    Raises:
+        TypeError: the handler or a dependency cannot be planned.
+    """
+    options = route.options
+    if prepared is None or prepared.overrides != _snapshot(overrides):
+        prepared = prepare_route(route, overrides)
+    plan = prepared.plan
+    if instrument is not None:
+        plan = _instrumented(plan, instrument)
     return Endpoint(
         plan,
         runtime or Runtime(ExceptionHandlers()),
         options.status_code or _default_status(options.response_class),
         options.response_class,
-        serializer,
+        prepared.serializer,
         options.max_body_size,
         methods=route.methods,
         csrf_exempt=options.csrf_exempt,

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from lanner import _heap
 from lanner._app_flask import FlaskConveniences
 from lanner._app_operations import OperationsMixin
-from lanner._compile import Instrument, compile_route
+from lanner._compile import Instrument, PreparedRoute, compile_route
 from lanner._paths import compile_path
 from lanner._plan_checks import PlanError
 from lanner._template_registry import TemplateRegistry
@@ -290,6 +290,8 @@ class Lanner(FlaskConveniences, OperationsMixin, Router):
         self._before: list[Callable[..., Any]] = []
         self._after: list[Callable[..., Any]] = []
         self._teardown: list[Callable[..., Any]] = []
+        #: Each route's plan and serializer, made when it was registered (see `_compile_route`).
+        self._prepared: dict[Route, PreparedRoute] = {}
         #: The context processors, filters, globals and tests every `Templates` applies for this app.
         self.template_registry = TemplateRegistry()
         self._url_aliases: dict[str, str] = {}
@@ -383,10 +385,12 @@ class Lanner(FlaskConveniences, OperationsMixin, Router):
             timeout = Timeout.coerce(route.options.timeout)
             route = dataclasses.replace(route, options=dataclasses.replace(route.options, timeout=timeout))
         # The plan is compiled now, so a mistake names its line here, not on the first request.
-        error = check_route(route, self.dependency_overrides)
+        error, prepared = check_route(route, self.dependency_overrides)
         if error is not None:
             report(error)  # raises, unless `lanner check` is collecting every error
             return route
+        if prepared is not None:
+            self._prepared[route] = prepared  # compiling the app reuses it
         return super()._register(route)
 
     def _routes_changed(self) -> None:
@@ -612,6 +616,7 @@ class Lanner(FlaskConveniences, OperationsMixin, Router):
                 self.dependency_overrides,
                 strict_content_type=self.strict_content_type,
                 instrument=self._span_per_call() if self.trace_calls else None,
+                prepared=self._prepared.get(route),
             )
         except PlanError as exc:
             raise RouteDefinitionError(route_label(route), exc.call, exc) from exc

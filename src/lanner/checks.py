@@ -102,25 +102,26 @@ def route_label(route: Route) -> str:
     return f"{methods} {route.path}"
 
 
-def check_route(route: Route, overrides: Any = None) -> RouteDefinitionError | None:
-    """Compile `route` on its own and return what is wrong with it, or None.
+def check_route(route: Route, overrides: Any = None) -> tuple[RouteDefinitionError | None, Any]:
+    """Compile `route` on its own: what is wrong with it (or None), and the prepared plan to reuse.
 
     A type hint naming a class defined later in the module is not an error yet: it is resolved
     when the app starts (and `check_app` reports it if it still cannot be).
     """
-    from lanner._compile import compile_route
+    from lanner._compile import compile_route, prepare_route
 
     try:
-        compile_route(route, None, overrides)
+        prepared = prepare_route(route, overrides)
+        compile_route(route, None, overrides, prepared=prepared)  # the endpoint's own checks
     except PydanticUndefinedAnnotation:
-        return None
+        return None, None
     except PlanError as exc:
-        return RouteDefinitionError(route_label(route), exc.call, exc)
+        return RouteDefinitionError(route_label(route), exc.call, exc), None
     except Exception as exc:
         if isinstance(exc.__cause__, NameError):
-            return None  # a forward reference: resolved later, or reported by check_app
-        return RouteDefinitionError(route_label(route), route.handler, exc)
-    return None
+            return None, None  # a forward reference: resolved later, or reported by check_app
+        return RouteDefinitionError(route_label(route), route.handler, exc), None
+    return None, prepared
 
 
 def report(error: RouteDefinitionError) -> None:
