@@ -583,7 +583,7 @@ def caller_relative(folder: str | os.PathLike[str]) -> str:
         return path
     frame = inspect.currentframe()
     # Walk out of lanner's own frames (Router.__init__, Lanner.__init__, Lanner.static...).
-    while frame is not None and frame.f_globals.get("__name__", "").startswith("lanner"):
+    while frame is not None and _is_lanners(frame.f_globals.get("__name__", "")):
         frame = frame.f_back
     base = frame.f_globals.get("__file__") if frame is not None else None
     beside_caller = os.path.abspath(os.path.join(os.path.dirname(base), path) if base else path)
@@ -593,6 +593,11 @@ def caller_relative(folder: str | os.PathLike[str]) -> str:
     if not os.path.isdir(beside_caller) and os.path.isdir(from_cwd):
         return from_cwd
     return beside_caller
+
+
+def _is_lanners(module: str) -> bool:
+    """Whether `module` is lanner's own (a user package called ``lanner_shop`` is not)."""
+    return module == "lanner" or module.startswith("lanner.")
 
 
 def _names(value: Sequence[str] | None, what: str) -> tuple[str, ...]:
