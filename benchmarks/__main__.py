@@ -8,7 +8,9 @@ Flask, then the 100 MiB upload memory check; its results go to ``pages.md`` and 
 ``--model`` runs the model-bound suite (`benchmarks.model`: the embedder, batched against per
 request and against FastAPI); ``--realtime`` the WebSocket and SSE one (`benchmarks.realtime`);
 ``--production`` the production-stack one (`benchmarks.production`: request id, access log,
-metrics, CORS, gzip, security headers and rate limit on the JSON scenario, against FastAPI).
+metrics, CORS, gzip, security headers and rate limit on the JSON scenario, against FastAPI);
+``--wsgi`` the WSGI bridges one (`benchmarks.wsgi`: a Flask app through ``mount_wsgi`` against
+gunicorn gthread, lanner through ``app.wsgi`` against Flask on gunicorn sync workers).
 See ``benchmarks/README.md``.
 """
 
@@ -22,6 +24,7 @@ from benchmarks import model as model_suite
 from benchmarks import production as production_suite
 from benchmarks import realtime as realtime_suite
 from benchmarks import upload_memory
+from benchmarks import wsgi as wsgi_suite
 from benchmarks.harness import HarnessError, Options, run
 from benchmarks.pages_report import UPLOAD_MEMORY_KEY, format_pages_markdown, pages_json
 from benchmarks.report import Results, format_markdown, write_outputs
@@ -227,6 +230,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return realtime_suite.main([a for a in argv if a != "--realtime"])
     if "--production" in argv:
         return production_suite.main([a for a in argv if a != "--production"])
+    if "--wsgi" in argv:
+        return wsgi_suite.main([a for a in argv if a != "--wsgi"])
     args = parse_args(argv)
     if args.list:
         print(_listing())
