@@ -9,15 +9,30 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import threading
 import weakref
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, MutableMapping, Sequence
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping, MutableMapping, Sequence
 from http.cookiejar import CookieJar
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
 import httpx
+from httpx._client import USE_CLIENT_DEFAULT, UseClientDefault
+from httpx._types import (
+    AuthTypes,
+    CookieTypes,
+    HeaderTypes,
+    QueryParamTypes,
+    RequestContent,
+    RequestData,
+    RequestExtensions,
+    RequestFiles,
+    TimeoutTypes,
+)
 
+from lanner._paths import CompiledPath, RouteTable
 from lanner._testing_websocket import WebSocketDenialResponse, WebSocketTestSession
 
 __all__ = ["TestClient", "WebSocketDenialResponse", "WebSocketTestSession"]
@@ -37,11 +52,21 @@ _ASGI_VERSIONS = {"version": "3.0", "spec_version": "2.4"}
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 # After shutdown completes a well-behaved app returns at once; this only bounds a misbehaving one.
 _LIFESPAN_EXIT_GRACE = 1.0
+# How long `close()` waits for the loop thread to cancel what still runs on it and stop.
+_LOOP_STOP_GRACE = 10.0
 # Where lanner records an exception it answered with a 500 (lanner.errors.SERVER_EXCEPTION_KEY); kept
 # as a literal so this module imports nothing from lanner and drives any ASGI app.
 _SERVER_EXCEPTION_KEY = "lanner.server_exception"
 # The User-Agent Starlette's (and so FastAPI's) TestClient sends; apps and tests may check for it.
 _USER_AGENT = "testclient"
+# The request extension that asks the transport for a streamed response; its value is the
+# disconnect timeout. Only `TestClient.stream` sets it, so `get` & co. keep buffering.
+_STREAM_EXTENSION = "lanner.testclient.stream"
+# Unread body bytes after which a streaming app's `send` waits for the test to read, as a socket's
+# buffer would make it wait: an endless stream that never awaits anything else cannot fill memory.
+_UNREAD_LIMIT = 64 * 1024
+# How long an app cancelled after the disconnect timeout gets to unwind before the error is raised.
+_CANCEL_GRACE = 1.0
 
 
 class _LoopThread:
@@ -74,7 +99,9 @@ class _LoopThread:
             return
         loop.call_soon_threadsafe(loop.stop)
         if thread is not threading.current_thread():
-            thread.join()
+            # Bounded: a task that never yields (or ignores cancellation) must not hang the test
+            # run; the daemon thread is then left to die with the process.
+            thread.join(_LOOP_STOP_GRACE)
 
     def _start(self) -> asyncio.AbstractEventLoop:
         with self._lock:
@@ -233,6 +260,204 @@ class _Exchange:
         )
 
 
+class _StreamExchange:
+    """One HTTP exchange whose body reaches the test as the app sends it; lives on the loop.
+
+    The app runs in a task of its own. The test pulls the body one message at a time (`next_chunk`)
+    and, by closing the response before the end, disconnects (`hang_up`): ``receive`` then answers
+    ``http.disconnect`` and ``send`` drops what it is given, as uvicorn's does.
+    """
+
+    def __init__(self, chunks: list[bytes]) -> None:
+        self._chunks = chunks or [b""]
+        self.task: asyncio.Task[None] | None = None
+        self.status: int | None = None
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.complete = False  # the app sent its last body message
+        self.gone = False  # the test closed the response
+        self.reported = False  # the app's end (and any error) has been handed to the test
+        self.unbounded = False  # no flow control: nobody will read until the app finishes
+        self._pending: deque[bytes] = deque()
+        self._pending_size = 0
+        self._started = asyncio.Event()  # headers sent, or the app finished
+        self._readable = asyncio.Event()  # a body message arrived, or the app finished
+        self._drained = asyncio.Event()  # the test read, or went away
+        self._disconnected = asyncio.Event()  # what `receive` waits for after the request body
+
+    def run(self, app: _ASGIApp, scope: _Scope) -> None:
+        """Start the app in its own task."""
+        self.task = asyncio.ensure_future(app(scope, self.receive, self.send))
+        self.task.add_done_callback(self._app_finished)
+
+    def _app_finished(self, _: object) -> None:
+        self._started.set()
+        self._readable.set()
+
+    async def wait_started(self) -> None:
+        """Wait until the app has sent its headers or finished."""
+        await self._started.wait()
+
+    def release(self) -> None:
+        """Turn flow control off: the app runs to its end before anything is read."""
+        self.unbounded = True
+        self._drained.set()
+
+    async def receive(self) -> _Message:
+        if self._chunks:
+            chunk = self._chunks.pop(0)
+            return {"type": "http.request", "body": chunk, "more_body": bool(self._chunks)}
+        # As in a buffered exchange the client listens until the response is over, unless the test
+        # closes the response before then.
+        await self._disconnected.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(self, message: _Message) -> None:
+        kind = message["type"]
+        if kind == "http.response.start":
+            if self.status is not None:
+                raise RuntimeError("ASGI app sent 'http.response.start' twice")
+            self.status = int(message["status"])
+            self.headers = [(bytes(k), bytes(v)) for k, v in message.get("headers", [])]
+            self._started.set()
+        elif kind == "http.response.body":
+            if self.status is None:
+                raise RuntimeError("ASGI app sent 'http.response.body' before the response start")
+            if self.complete:
+                raise RuntimeError("ASGI app sent 'http.response.body' after the response ended")
+            if self.gone:
+                # uvicorn drops what is sent after a disconnect rather than raising the OSError
+                # ASGI 2.4 allows: the app learns of it from `receive`, as it will in production.
+                # It still yields to the loop, so an app that only sends cannot starve the task
+                # that would tell it, nor the bounded wait in `hang_up`.
+                await asyncio.sleep(0)
+                return
+            body = bytes(message.get("body", b""))
+            if body:
+                self._pending.append(body)
+                self._pending_size += len(body)
+            if not message.get("more_body", False):
+                self.complete = True
+                self._disconnected.set()
+            self._readable.set()
+            while self._pending_size > _UNREAD_LIMIT and not (self.gone or self.unbounded):
+                self._drained.clear()
+                await self._drained.wait()
+        else:
+            raise RuntimeError(f"Unexpected ASGI message in an HTTP response: {kind!r}")
+
+    def fail(self) -> None:
+        """Stand in for an app that failed before its headers: a plain 500."""
+        self.status = 500
+        self.headers = [(b"content-type", b"text/plain; charset=utf-8")]
+        self._pending.append(b"Internal Server Error")
+        self.complete = True
+
+    async def next_chunk(self) -> bytes | None:
+        """The next body bytes the app sent; ``None`` once the app has finished and all was read."""
+        while True:
+            if self._pending:
+                body = self._pending.popleft()
+                self._pending_size -= len(body)
+                self._drained.set()
+                return body
+            assert self.task is not None
+            if self.task.done():
+                return None
+            self._readable.clear()
+            await self._readable.wait()
+
+    async def hang_up(self, grace: float, timeout: float) -> tuple[bool, bool]:
+        """Disconnect, then wait for the app to finish; cancel it when it takes too long.
+
+        The wait is `grace` seconds when the body was not complete (the client leaves early),
+        `timeout` seconds otherwise (the app has only its background work left).
+
+        Returns:
+            Whether the app finished by itself in time, and whether the client left early.
+        """
+        early = not self.complete
+        self.gone = True
+        self._disconnected.set()
+        self._drained.set()
+        task = self.task
+        assert task is not None
+        if not task.done():
+            await asyncio.wait({task}, timeout=grace if early else timeout)
+        if task.done():
+            return True, early
+        task.cancel()
+        await asyncio.wait({task}, timeout=_CANCEL_GRACE)
+        return False, early
+
+    def error(self) -> BaseException | None:
+        """What the finished app raised (nothing when it was cancelled, or is still running)."""
+        task = self.task
+        if task is None or not task.done() or task.cancelled():
+            return None
+        return task.exception()
+
+
+class _ResponseStream(httpx.SyncByteStream):
+    """The body of a streamed response, pulled from the app's loop one message at a time."""
+
+    def __init__(
+        self, transport: _ASGITransport, exchange: _StreamExchange, scope: _Scope, grace: float, what: str
+    ) -> None:
+        self._transport = transport
+        self._exchange = exchange
+        self._scope = scope
+        self._grace = grace
+        self._what = what
+        self._closed = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        transport, exchange = self._transport, self._exchange
+        while True:
+            if self._closed:
+                return
+            chunk = transport.run(exchange.next_chunk(), transport.timeout, self._what)
+            if chunk is None:
+                break
+            yield chunk
+        # The app has finished (background tasks included, as for a buffered response): its error
+        # surfaces where the body ends, as it would from `get`.
+        exchange.reported = True
+        transport.raise_app_error(exchange.error(), self._scope)
+
+    def close(self) -> None:
+        """Disconnect from the app unless it is done, and wait (bounded) for it to finish.
+
+        Raises:
+            TimeoutError: The app was still running `grace` seconds after the disconnect (it has
+                been cancelled), or `app_timeout` seconds after its complete response.
+            Exception: What the app raised, when `raise_server_exceptions` is set.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        exchange, transport = self._exchange, self._transport
+        if exchange.reported:
+            return
+        exchange.reported = True
+        grace, timeout = self._grace, transport.timeout
+        bound = max(grace, timeout) + _CANCEL_GRACE + 1.0
+        finished, early = transport.run(exchange.hang_up(grace, timeout), bound, self._what)
+        if not finished:
+            if early:
+                raise TimeoutError(
+                    f"{self._what}: the app was still running {grace:g} seconds after the client "
+                    "disconnected, so it was cancelled. A streaming handler should stop when "
+                    "receive() answers {'type': 'http.disconnect'} (lanner's StreamingResponse and "
+                    "EventSourceResponse do; a loop can check `await request.is_disconnected()`). "
+                    "If it needs longer, pass stream(..., disconnect_timeout=...)."
+                )
+            raise TimeoutError(
+                f"{self._what}: the app was still running {timeout:g} seconds after it sent the whole "
+                "response (TestClient.app_timeout), so it was cancelled"
+            )
+        transport.raise_app_error(exchange.error(), self._scope)
+
+
 class _ASGITransport(httpx.BaseTransport):
     """An httpx transport that hands every request to an ASGI app on the client's loop."""
 
@@ -255,13 +480,31 @@ class _ASGITransport(httpx.BaseTransport):
         self._root_path = root_path
         self._client = client
 
+    @property
+    def timeout(self) -> float:
+        """Seconds the app gets to answer a request (`TestClient.app_timeout`)."""
+        return self._timeout
+
+    def run(self, coro: Coroutine[Any, Any, _T], timeout: float, what: str) -> _T:
+        """Run `coro` on the client's loop and wait for its result."""
+        return self._loop.run(coro, timeout, what)
+
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        """Run the app for `request` and return its buffered response."""
+        """Run the app for `request` and return its response, buffered unless streaming was asked."""
+        scope = self._scope(request)
+        what = f"ASGI app handling {request.method} {request.url}"
+        grace = request.extensions.get(_STREAM_EXTENSION)
+        if grace is not None:
+            return self._stream(request, scope, float(grace), what)
+        exchange = self._loop.run(self._call_app(scope, _read_body(request)), self._timeout, what)
+        return exchange.to_response(request)
+
+    def _scope(self, request: httpx.Request) -> _Scope:
         url = request.url
         headers = [(key.lower(), value) for key, value in request.headers.raw]
         if not any(key == b"host" for key, _ in headers):
             headers.insert(0, (b"host", url.netloc))
-        scope: _Scope = {
+        return {
             "type": "http",
             "asgi": dict(_ASGI_VERSIONS),
             "http_version": "1.1",
@@ -277,12 +520,51 @@ class _ASGITransport(httpx.BaseTransport):
             "extensions": {},
             "state": dict(self._state),
         }
-        exchange = self._loop.run(
-            self._call_app(scope, _read_body(request)),
-            self._timeout,
-            f"ASGI app handling {request.method} {url}",
+
+    def _stream(self, request: httpx.Request, scope: _Scope, grace: float, what: str) -> httpx.Response:
+        exchange = _StreamExchange(_read_body(request))
+        self._loop.run(self._open_stream(scope, exchange), self._timeout, what)
+        assert exchange.status is not None  # _open_stream raised otherwise
+        return httpx.Response(
+            exchange.status,
+            headers=exchange.headers,
+            stream=_ResponseStream(self, exchange, scope, grace, what),
+            request=request,
         )
-        return exchange.to_response(request)
+
+    async def _open_stream(self, scope: _Scope, exchange: _StreamExchange) -> None:
+        exchange.run(self._app, scope)
+        task = exchange.task
+        assert task is not None
+        try:
+            await exchange.wait_started()
+            recorded = self._raise_server_exceptions and _SERVER_EXCEPTION_KEY in scope
+            if exchange.status is not None and not recorded:
+                return  # the headers are out: the body follows as the test reads it
+            # The app failed before its headers, or answered a failure with a 500 (which `get`
+            # would raise): it runs to its end before the test sees anything, as for `get`.
+            exchange.release()
+            await asyncio.wait({task})
+        except BaseException:
+            task.cancel()  # timed out: the app must not outlive the request
+            raise
+        exchange.reported = True
+        error = exchange.error()
+        if error is not None and not self._raise_server_exceptions and exchange.status is None:
+            exchange.fail()
+        self.raise_app_error(error, scope)
+        if exchange.status is None:
+            raise RuntimeError("ASGI app returned without sending a response")
+
+    def raise_app_error(self, error: BaseException | None, scope: _Scope) -> None:
+        """Raise what the app raised, or recorded as answered with a 500, when the client re-raises."""
+        if not self._raise_server_exceptions:
+            return
+        if error is not None:
+            raise error
+        recorded = scope.get(_SERVER_EXCEPTION_KEY)
+        if isinstance(recorded, BaseException):
+            raise recorded
 
     def close(self) -> None:
         """Stop the client's event loop."""
@@ -318,10 +600,22 @@ def _read_body(request: httpx.Request) -> list[bytes]:
 class TestClient(httpx.Client):
     """A synchronous `httpx.Client` that sends its requests to an ASGI app in-process.
 
-    Every httpx feature works (`get`, `post`, `stream`, `json=`, `files=`, cookie persistence...).
+    Every httpx feature works (`get`, `post`, `json=`, `files=`, cookie persistence...).
     The app runs on one event loop in a background thread, started on first use and stopped by
     `close()`. Used as a context manager, the client also runs the ASGI lifespan protocol: startup
     on enter, shutdown on exit; the lifespan `state` is shallow-copied into every request's scope.
+
+    `get`, `post` and the others return once the app has finished, the body buffered. `stream`
+    returns as soon as the headers are sent and yields the body as the app sends it; leaving its
+    block early disconnects, so an endless stream can be tested::
+
+        with client.stream("GET", "/ticks") as response:
+            chunks = response.iter_text()
+            events = [next(chunks) for _ in range(3)]  # lanner sends an event per body message
+        # Here the app has seen http.disconnect and closed its generator, within
+        # `disconnect_timeout` seconds (else TimeoutError: nothing hangs).
+
+    WebSockets open with `websocket_connect`, not `stream`.
 
     The request path is sent as is: with a `root_path`, request the full path (root path included),
     as a proxy would forward it.
@@ -354,6 +648,9 @@ class TestClient(httpx.Client):
 
     app_timeout: float = 60.0
     """Seconds to wait for the app to answer a request or finish a lifespan phase."""
+
+    disconnect_timeout: float = 5.0
+    """Seconds `stream` waits for the app to finish after the test leaves a response early."""
 
     def __init__(
         self,
@@ -426,6 +723,132 @@ class TestClient(httpx.Client):
                 self._loop_thread.run(lifespan.shutdown(), self.app_timeout, "Lifespan shutdown")
         finally:
             super().__exit__(exc_type, exc_value, traceback)
+
+    @contextlib.contextmanager
+    def stream(
+        self,
+        method: str,
+        url: httpx.URL | str,
+        *,
+        content: RequestContent | None = None,
+        data: RequestData | None = None,
+        files: RequestFiles | None = None,
+        json: Any | None = None,
+        params: QueryParamTypes | None = None,
+        headers: HeaderTypes | None = None,
+        cookies: CookieTypes | None = None,
+        auth: AuthTypes | UseClientDefault | None = USE_CLIENT_DEFAULT,
+        follow_redirects: bool | UseClientDefault = USE_CLIENT_DEFAULT,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        extensions: RequestExtensions | None = None,
+        disconnect_timeout: float | None = None,
+    ) -> Iterator[httpx.Response]:
+        """Send a request and read the response as the app sends it, in a ``with`` block.
+
+        The response comes back as soon as the app has sent its headers; ``iter_bytes()``,
+        ``iter_text()``, ``iter_lines()`` and ``iter_raw()`` then yield each part of the body when
+        the app sends it (``read()`` waits for the rest). Leaving the block before the end of the
+        body disconnects: the app's ``receive()`` answers ``http.disconnect`` (so
+        ``await request.is_disconnected()`` is true and lanner's streaming responses close their
+        generators), later sends are dropped (as uvicorn drops them), and the block's exit waits
+        up to `disconnect_timeout` seconds for the app to finish, then cancels it and raises
+        ``TimeoutError``. The other arguments are httpx's.
+
+        An exception the app raises before its headers is raised here, as by `get`; one raised
+        while it streams is raised where the body ends (or when the block exits) under
+        `raise_server_exceptions`. Once the body is complete, the app's remaining work
+        (background tasks) is awaited as for `get`. An app that sends far ahead of the test is
+        held after 64 KiB unread, as a socket's buffer would hold it.
+
+        Args:
+            method: The HTTP method.
+            url: The URL, relative to `base_url` or absolute (``http``/``https``).
+            content: Raw request body.
+            data: Form fields.
+            files: Files to upload as multipart.
+            json: A JSON request body.
+            params: Query parameters.
+            headers: Request headers.
+            cookies: Request cookies.
+            auth: Authentication.
+            follow_redirects: Follow redirects (the client's setting unless given).
+            timeout: httpx's timeout setting (the app's time is bounded by `app_timeout`).
+            extensions: httpx request extensions.
+            disconnect_timeout: Seconds to wait for the app to finish after an early exit;
+                `TestClient.disconnect_timeout` (5) unless given.
+
+        Yields:
+            The response, its body not yet read.
+
+        Raises:
+            ValueError: `url` is a ``ws://``/``wss://`` URL, or a WebSocket route of a lanner app
+                that has no HTTP route there: open those with `websocket_connect`.
+            TimeoutError: The app did not send its headers, or its next body part, within
+                `app_timeout` seconds, or kept running `disconnect_timeout` seconds after the
+                test left (it is cancelled then, so nothing hangs).
+            Exception: What the app raised, under `raise_server_exceptions`.
+
+        """
+        grace = self.disconnect_timeout if disconnect_timeout is None else disconnect_timeout
+        if grace < 0:
+            raise ValueError(f"disconnect_timeout must not be negative, got {grace!r}")
+        target = self._merge_url(url)
+        if target.scheme in ("ws", "wss"):
+            raise ValueError(
+                f"TestClient.stream() speaks HTTP; {str(target)!r} is a WebSocket URL: "
+                f"use client.websocket_connect({str(url)!r}) instead"
+            )
+        request = self.build_request(
+            method=method,
+            url=url,
+            content=content,
+            data=data,
+            files=files,
+            json=json,
+            params=params,
+            headers=headers,
+            cookies=cookies,
+            timeout=timeout,
+            extensions={**(extensions or {}), _STREAM_EXTENSION: grace},
+        )
+        response = self.send(request, auth=auth, follow_redirects=follow_redirects, stream=True)
+        try:
+            if response.status_code in (404, 405) and self._is_websocket_route(response.url.path):
+                path = response.url.path
+                raise ValueError(
+                    f"{response.request.method} {path} answered {response.status_code}: {path} is a "
+                    f"WebSocket route, which TestClient.stream() cannot open; use "
+                    f"client.websocket_connect({path!r}) instead"
+                )
+            yield response
+        except BaseException as exc:
+            # The block's own error comes first; a failure to close is noted on it, not raised.
+            try:
+                response.close()
+            except Exception as close_error:
+                exc.add_note(f"While closing the streamed response: {close_error!r}")
+            raise
+        else:
+            response.close()
+
+    def _is_websocket_route(self, path: str) -> bool:
+        """Whether a lanner app (or anything with its ``websocket_routes``) has a socket at `path`."""
+        routes = getattr(self.app, "websocket_routes", None)
+        compiled = [
+            route.compiled
+            for route in routes or ()
+            if isinstance(getattr(route, "compiled", None), CompiledPath)
+        ]
+        if not compiled:
+            return False
+        root = getattr(self._transport, "_root_path", "")
+        if root and path.startswith(root):
+            path = path[len(root) :] or "/"
+        table: RouteTable[bool] = RouteTable()
+        for template in compiled:
+            table.add(template, ("GET",), True)
+        found, _, _ = table.find("GET", path)
+        return found is not None
 
     def websocket_connect(
         self,

@@ -1,0 +1,2 @@
+const source = new EventSource("/ticks");
+source.addEventListener("tick", (event) => console.log(JSON.parse(event.data).n));
