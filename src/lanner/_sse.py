@@ -300,7 +300,15 @@ class _Stream:
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
             self.stop_pinging()
-            await source.close()
+            # Shielded: a cancel arriving while the source closes (the client left, so the pump
+            # returned, then the disconnect message came and stream_events cancelled the pump)
+            # must not cancel a close still queued in the pool and leave the generator open.
+            closing = asyncio.ensure_future(source.close())
+            try:
+                await asyncio.shield(closing)
+            except asyncio.CancelledError:
+                await closing
+                raise
 
     def stop_pinging(self) -> None:
         """Cancel the timer: no ping starts after this (one being sent goes on)."""
