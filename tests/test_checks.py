@@ -12,7 +12,7 @@ from lanner.checks import RouteDefinitionError, check_app, collecting, source_lo
 from lanner.responses import HTMLResponse, PlainTextResponse
 from lanner.testing import TestClient
 
-HERE = "tests/test_checks.py"
+HERE = __file__
 
 
 class Widget:

@@ -69,7 +69,7 @@ def _strip_owner(message: str, function: Callable[..., Any]) -> str:
 
 
 def source_location(function: Callable[..., Any]) -> tuple[str, int]:
-    """The file (relative to the working directory when under it) and line defining `function`."""
+    """The file (its absolute path, as tracebacks show it) and the line defining `function`."""
     target: Any = function
     while isinstance(target, functools.partial):
         target = target.func
@@ -77,23 +77,14 @@ def source_location(function: Callable[..., Any]) -> tuple[str, int]:
     code = getattr(target, "__code__", None)
     if code is None and isinstance(target, type):
         try:  # only on an error: reading the source is slow but exact (a dataclass's __init__ is not)
-            return _relative(inspect.getsourcefile(target) or "?"), inspect.getsourcelines(target)[1]
+            return inspect.getsourcefile(target) or "?", inspect.getsourcelines(target)[1]
         except (OSError, TypeError):
             return "?", 0
     if code is None:
         code = getattr(type(target).__dict__.get("__call__"), "__code__", None)  # a callable object
     if code is None:
         return "?", 0
-    return _relative(code.co_filename), int(code.co_firstlineno)
-
-
-def _relative(path: str) -> str:
-    """`path` relative to the working directory when it is under it."""
-    try:
-        relative = os.path.relpath(path)
-    except ValueError:  # another drive, on Windows
-        return path
-    return path if relative.startswith("..") else relative
+    return os.path.abspath(code.co_filename), int(code.co_firstlineno)
 
 
 def route_label(route: Route) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from lanner.checks import check_app, collecting
@@ -26,8 +27,10 @@ def run_check(args: argparse.Namespace) -> int:
     if getattr(app, "routes", None) is None:
         raise TargetError(f"{target} is not a lanner application")
     problems = check_app(app, found)
+    here = os.path.join(os.getcwd(), "")
     for problem in problems:
-        print(problem, file=sys.stderr)
+        # Files under the working directory are shown relative to it, as the other commands do.
+        print(problem.removeprefix(here), file=sys.stderr)
     if problems:
         print(f"lanner check: {len(problems)} problem(s) in {target}", file=sys.stderr)
         return 1

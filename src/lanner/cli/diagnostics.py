@@ -57,7 +57,8 @@ def describe_import_failure(exc: BaseException, head: str) -> str:
         block = "".join(traceback.format_exception_only(type(exc), exc)).rstrip()
         return f"{head}: syntax error\n{block}"
     if isinstance(exc, RouteDefinitionError):
-        return f"{head}: {exc}"  # it names the file, line and fix itself (lanner check lists them all)
+        # It names the file, line and fix itself (lanner check lists them all).
+        return f"{head}: {str(exc).removeprefix(os.path.join(os.getcwd(), ''))}"
     if isinstance(exc, ImportError):
         reason = str(exc)  # "No module named 'x'" and "cannot import name 'y' from 'x'" say it all
     else:
