@@ -26,6 +26,17 @@ def keyword_arg(call: cst.Call, name: str, position: int | None = None) -> cst.A
     return None
 
 
+def blueprint_prefix(call: cst.Call) -> str:
+    """The ``url_prefix`` a ``Blueprint(...)`` call gives, as source ("" for none or "/")."""
+    arg = keyword_arg(call, "url_prefix")
+    if arg is None:
+        return ""
+    prefix = string_value(arg.value)
+    if prefix is None:
+        return code(arg.value)
+    return repr("/" + prefix.strip("/")).replace("'", '"') if prefix.strip("/") else ""
+
+
 class AppsMixin(FlaskVisitor):
     """Find the module's apps and blueprints (and their secret key) and convert their constructors."""
 
@@ -34,6 +45,7 @@ class AppsMixin(FlaskVisitor):
         self._constructors: list[tuple[str, cst.Call, cst.CSTNode]] = []
         self._secrets: dict[str, cst.BaseExpression] = {}
         self._app_params: set[str] = set()
+        self._aliases: dict[str, list[str]] = {}
         #: The variables the module assigns a Flask() or Blueprint() to (other modules may import them).
         self.assigned: list[str] = []
 
@@ -41,6 +53,14 @@ class AppsMixin(FlaskVisitor):
         """Remember ``app = Flask(...)``, ``bp = Blueprint(...)`` and a literal secret key."""
         if len(node.targets) == 1:
             self._assigned(node.targets[0].target, node.value, node)
+            return
+        # app = application = Flask(__name__): one constructor, several names for it.
+        names = [target.target for target in node.targets if isinstance(target.target, cst.Name)]
+        if names:
+            self._assigned(names[0], node.value, node)
+            if self._constructors and self._constructors[-1][1] is node.value:
+                self._aliases[names[0].value] = [name.value for name in names[1:]]
+                self.assigned.extend(name.value for name in names[1:])
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         """Remember ``app: Flask = Flask(...)``."""
@@ -88,12 +108,14 @@ class AppsMixin(FlaskVisitor):
                 else:
                     self.ctx.blueprints.setdefault(use.value, Blueprint(use.value, known[1]))
         for variable, call, _ in self._constructors:
+            names = [variable, *self._aliases.get(variable, ())]
             if self.flask(call.func) == "Flask":
-                self.ctx.apps.add(variable)
+                self.ctx.apps.update(names)
             else:
                 name_arg = keyword_arg(call, "name", 0)
                 name = string_value(name_arg.value) if name_arg is not None else None
-                self.ctx.blueprints[variable] = Blueprint(variable, name)
+                for each in names:
+                    self.ctx.blueprints[each] = Blueprint(each, name, blueprint_prefix(call))
         for variable, call, statement in self._constructors:
             if variable in self.ctx.apps:
                 self._app(variable, call, statement)
@@ -112,7 +134,8 @@ class AppsMixin(FlaskVisitor):
                 continue
             if keyword == "static_folder":
                 static_folder = string_value(arg.value)
-                if static_folder is None and not isinstance(arg.value, cst.Name):
+                # static_folder=None turns Flask's static route off; any other expression is unknown.
+                if static_folder is None and code(arg.value) != "None":
                     self.report(
                         arg, "Flask(static_folder=...)", "serve the folder with app.static(prefix, dir)"
                     )

@@ -22,7 +22,7 @@ from libcst.metadata import (
     ScopeProvider,
 )
 
-from lanner.migrate._flask_names import canonical
+from lanner.migrate._flask_names import HTTP_ERRORS, canonical
 
 #: An edit: takes the node as the transformation left it (children already edited), returns its
 #: replacement (or a removal or flatten sentinel, for statements).
@@ -68,11 +68,19 @@ class Role:
         kind: ``"view"`` gets typed parameters; hooks and error handlers get the request first.
         methods: the HTTP methods a view serves.
         path_params: the names in its route paths.
+        defaults: a view's parameter defaults from Flask's ``defaults={...}`` route option.
+        defaults_at: that option, where the report points.
+        errors: what an error handler handles, one word per key: ``"http"`` (an HTTP error: lanner
+            passes its `HTTPException`), ``"server"`` (500: lanner passes the exception raised) or
+            ``"other"`` (an exception class of the project's).
     """
 
     kind: RoleKind
     methods: set[str] = dataclasses.field(default_factory=set)
     path_params: set[str] = dataclasses.field(default_factory=set)
+    defaults: dict[str, str] = dataclasses.field(default_factory=dict)
+    defaults_at: cst.CSTNode | None = None
+    errors: set[str] = dataclasses.field(default_factory=set)
 
 
 @dataclasses.dataclass
@@ -90,6 +98,7 @@ class ProjectFacts:
         views: ``module.function`` of the module-level views (``add_url_rule`` may name them).
         objects: ``module.variable`` → ``("app", None)`` or ``("blueprint", its name)``, for the apps
             and blueprints other modules import (``from app import app``, ``from . import bp``).
+        prefixes: ``module.blueprint`` → the ``url_prefix`` its ``Blueprint(...)`` gives (source).
         templates: the app's template folder, when known.
         blueprint_templates: the blueprints' template folders (Flask searches them all, after the
             app's, whichever view renders).
@@ -102,6 +111,7 @@ class ProjectFacts:
     included: set[str] = dataclasses.field(default_factory=set)
     views: set[str] = dataclasses.field(default_factory=set)
     objects: dict[str, tuple[str, str | None]] = dataclasses.field(default_factory=dict)
+    prefixes: dict[str, str] = dataclasses.field(default_factory=dict)
     templates: Path | None = None
     blueprint_templates: list[Path] = dataclasses.field(default_factory=list)
     uses_session: bool = False
@@ -113,6 +123,7 @@ class Blueprint:
 
     variable: str
     name: str | None
+    prefix: str = ""
 
 
 class Edits:
@@ -265,6 +276,32 @@ class FlaskVisitor(cst.CSTVisitor):
                 if name is not None:
                     return name
         return None
+
+    def error_status(self, node: cst.CSTNode) -> int | None:
+        """The status of werkzeug's HTTP error class `node` names (``NotFound`` → 404), else None."""
+        name = self.flask(node)
+        return HTTP_ERRORS.get(name) if name is not None else None
+
+    def error_key(self, node: cst.BaseExpression) -> str:
+        """An error handler's key as lanner takes it: werkzeug's ``NotFound`` becomes ``404``."""
+        status = self.error_status(node)
+        if status is None:
+            return code(node)
+        self.ctx.converted.add(node)
+        return str(status)
+
+    def error_kind(self, keys: list[cst.BaseExpression]) -> set[str]:
+        """What an error handler registered for `keys` receives from lanner (see `Role.errors`)."""
+        kinds: set[str] = set()
+        for key in keys:
+            status = self.error_status(key)
+            if isinstance(key, cst.Integer) and isinstance(key.evaluated_value, int):
+                status = key.evaluated_value
+            if status is not None:
+                kinds.add("server" if status == 500 else "http")
+            else:
+                kinds.add("http" if self.flask(key) == "HTTPException" else "other")
+        return kinds
 
     def qualified(self, node: cst.CSTNode) -> set[str]:
         """The qualified names of `node` (``.auth.login_required`` for a relative import)."""

@@ -18,7 +18,7 @@ from libcst.metadata import Scope, ScopeProvider
 from lanner.migrate._flask_base import FlaskVisitor, ModuleContext
 from lanner.migrate._flask_names import EXTENSION, canonical, is_extension, suggestion
 
-_ORDER = ("typing", "lanner", "lanner.responses", "lanner.templating")
+_ORDER = ("http", "typing", "lanner", "lanner.responses", "lanner.templating")
 
 
 def bound_names(module: cst.Module) -> tuple[set[str], dict[tuple[str, str], str]]:
@@ -208,14 +208,21 @@ class ImportsPass(FlaskVisitor):
                 return True
         elif not alias.evaluated_name.startswith("flask"):
             return True
-        local = (alias.evaluated_alias or alias.evaluated_name).split(".")[0]
+        local = alias.evaluated_alias or alias.evaluated_name
+        # `import flask.json` binds `flask`; LibCST records the uses of `flask.json` under the
+        # dotted name, and those of `flask` alone under `flask`.
+        names = {local, local.split(".")[0]}
         scope = self._scope(small)
-        for assignment in scope.assignments[local] if scope is not None else ():
-            if getattr(assignment, "node", None) is not small:
-                continue
-            for access in assignment.references:
-                if access.node not in self.ctx.converted and not self._is_converted_attribute(access.node):
-                    return True
+        for name in names if scope is not None else ():
+            assert scope is not None
+            for assignment in scope.assignments[name]:
+                if getattr(assignment, "node", None) is not small:
+                    continue
+                for access in assignment.references:
+                    if access.node not in self.ctx.converted and not self._is_converted_attribute(
+                        access.node
+                    ):
+                        return True
         return False
 
     def _is_converted_attribute(self, node: cst.CSTNode) -> bool:

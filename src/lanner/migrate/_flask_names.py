@@ -26,6 +26,40 @@ _SUBMODULES = frozenset(
         *("sessions", "views", "cli", "ctx", "signals", "testing", "config"),
     )
 )
+#: werkzeug's HTTP error classes (``raise NotFound()``, ``@app.errorhandler(NotFound)``) and their
+#: status codes: lanner raises and handles ``HTTPException(status)`` instead.
+HTTP_ERRORS = {
+    "BadRequest": 400,
+    "Unauthorized": 401,
+    "Forbidden": 403,
+    "NotFound": 404,
+    "MethodNotAllowed": 405,
+    "NotAcceptable": 406,
+    "RequestTimeout": 408,
+    "Conflict": 409,
+    "Gone": 410,
+    "LengthRequired": 411,
+    "PreconditionFailed": 412,
+    "RequestEntityTooLarge": 413,
+    "RequestURITooLarge": 414,
+    "UnsupportedMediaType": 415,
+    "RequestedRangeNotSatisfiable": 416,
+    "ExpectationFailed": 417,
+    "ImATeapot": 418,
+    "UnprocessableEntity": 422,
+    "Locked": 423,
+    "FailedDependency": 424,
+    "PreconditionRequired": 428,
+    "TooManyRequests": 429,
+    "RequestHeaderFieldsTooLarge": 431,
+    "UnavailableForLegalReasons": 451,
+    "InternalServerError": 500,
+    "NotImplemented": 501,
+    "BadGateway": 502,
+    "ServiceUnavailable": 503,
+    "GatewayTimeout": 504,
+    "HTTPVersionNotSupported": 505,
+}
 # The werkzeug names Flask re-exports and the codemod converts.
 _WERKZEUG = {
     "werkzeug.exceptions.abort": "abort",
@@ -38,6 +72,9 @@ def canonical(qualified: str) -> str | None:
     """The Flask name `qualified` refers to (``flask.globals.request`` → ``request``), else None."""
     if qualified in _WERKZEUG:
         return _WERKZEUG[qualified]
+    module, _, name = qualified.rpartition(".")
+    if module == "werkzeug.exceptions" and name in HTTP_ERRORS:
+        return name
     parts = qualified.split(".")
     if parts[0] != "flask":
         return None
@@ -177,6 +214,10 @@ _SIGNALS = (
     "got_request_exception appcontext_tearing_down appcontext_pushed appcontext_popped message_flashed"
 )
 SUGGESTIONS.update(dict.fromkeys(_SIGNALS.split(), SUGGESTIONS["signals"]))
+SUGGESTIONS.update(
+    (name, f"lanner raises and handles HTTPException({status}, detail): catch that and check its status_code")
+    for name, status in HTTP_ERRORS.items()
+)
 DEFAULT_SUGGESTION = "no lanner equivalent: convert it by hand"
 #: What the report says about an import of a Flask extension (``flask_login``, ``flask_sqlalchemy``).
 EXTENSION = "a Flask extension does not run on lanner: use a lanner feature or an ASGI library instead"

@@ -57,6 +57,8 @@ class Plan:
         kwargs: a wrapper's ``**kwargs`` name.
         app_context: a click command had Flask's ``@with_appcontext`` (now lanner's
             ``@pass_app_context``).
+        error: an error handler's exception parameter (when lanner passes it something else
+            than Flask did, see `Role.errors`).
     """
 
     function: cst.FunctionDef
@@ -73,6 +75,7 @@ class Plan:
     body: Literal["json", "form", ""] = ""
     kwargs: str = ""
     app_context: bool = False
+    error: str = ""
 
     @property
     def view(self) -> bool:
@@ -92,7 +95,7 @@ class Plan:
         )
 
 
-def _literal(node: cst.BaseExpression) -> bool:
+def literal(node: cst.BaseExpression) -> bool:
     """Whether `node` is a constant that can be a parameter default."""
     if isinstance(node, cst.SimpleString | cst.Integer | cst.Float):
         return True
@@ -124,15 +127,16 @@ class ParamsMixin(FlaskVisitor):
         if spec is None:
             return False
         key, annotation, default = spec
-        if source == "file":
-            why = "lanner's UploadFile reads asynchronously (await upload.read()); FileStorage.save() has no "
-            why += "equivalent"
-            self.report(node, f"request.files[{key!r}]", why, note=True)
         if source in ("form", "file"):
             if plan.body == "json":
                 return False
             plan.body = "form"
-        return self._bind(plan, source, key, annotation, default, node)
+        bound = self._bind(plan, source, key, annotation, default, node)
+        if bound and source == "file":
+            why = "lanner's UploadFile reads asynchronously (await upload.read()); FileStorage.save() has no "
+            why += "equivalent"
+            self.report(node, f"request.files[{key!r}]", why, note=True)
+        return bound
 
     def _getter(self, plan: Plan, source: Source, call: cst.Call) -> tuple[str, str, str | None] | None:
         positional = [arg for arg in call.args if arg.keyword is None]
@@ -152,7 +156,7 @@ class ParamsMixin(FlaskVisitor):
                 kind = arg.value.value
             else:
                 return None
-        if key is None or len(positional) > 2 or (default is not None and not _literal(default)):
+        if key is None or len(positional) > 2 or (default is not None and not literal(default)):
             return None
         if source == "file":
             kind = self.ctx.use("lanner", "UploadFile")
@@ -183,21 +187,25 @@ class ParamsMixin(FlaskVisitor):
         if not plan.view or plan.body == "form":
             return False
         default: str | None = None
+        forced = False
         for arg in call.args if call is not None else ():
             name = arg.keyword.value if arg.keyword is not None else ""
             if name == "silent" and code(arg.value) == "True":
                 default = "None"
             elif name == "force" and code(arg.value) == "True":
-                why = "lanner reads JSON only with a JSON Content-Type"
-                why += " (Lanner(strict_content_type=False) relaxes it)"
-                self.report(node, "get_json(force=True)", why, note=True)
+                forced = True
             elif name != "cache":
                 return False
         plan.body = "json"
         annotated = self.ctx.use("typing", "Annotated")
         anything = self.ctx.use("typing", "Any")
         body = self.ctx.use("lanner", "Body")
-        return self._bind(plan, "body", "", f"{annotated}[{anything}, {body}()]", default, node, marked=True)
+        bound = self._bind(plan, "body", "", f"{annotated}[{anything}, {body}()]", default, node, marked=True)
+        if bound and forced:
+            why = "lanner reads JSON only with a JSON Content-Type"
+            why += " (Lanner(strict_content_type=False) relaxes it)"
+            self.report(node, "get_json(force=True)", why, note=True)
+        return bound
 
     def _bind(
         self,

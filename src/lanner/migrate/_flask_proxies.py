@@ -27,7 +27,12 @@ _REQUEST_EXPRESSIONS = {
     "user_agent": '{}.headers.get("user-agent", "")',
     "content_type": '{}.headers.get("content-type")',
     "mimetype": '{}.headers.get("content-type", "").partition(";")[0]',
+    "is_json": '{}.headers.get("content-type", "").partition(";")[0].strip().endswith(("/json", "+json"))',
+    "is_secure": "{}.url.is_secure",
+    "query_string": "{}.url.query.encode()",
 }
+#: ``request.X`` reads of the raw body: lanner reads it asynchronously.
+_BODY_READS = frozenset(("data", "get_data", "stream"))
 _CURRENT_APP = frozenset(
     ["config", "debug", "testing", "instance_path", "state", "open_resource", "app_context", "url_path_for"]
 )
@@ -80,7 +85,7 @@ class ProxiesMixin(ParamsMixin):
             self.report(
                 parent,
                 f"request.{attribute}",
-                suggestion(attribute) if attribute in ("data",) else _NO_REQUEST_ATTRIBUTE.format(attribute),
+                suggestion("data") if attribute in _BODY_READS else _NO_REQUEST_ATTRIBUTE.format(attribute),
             )
 
     def _request_data(

@@ -64,6 +64,8 @@ def scan(modules: Iterable[Module]) -> ProjectFacts:
             blueprint = scratch.blueprints.get(variable)
             kind = ("blueprint", blueprint.name) if blueprint is not None else ("app", None)
             facts.objects[scratch.qualify(variable)] = kind
+            if blueprint is not None and blueprint.prefix:
+                facts.prefixes[scratch.qualify(variable)] = blueprint.prefix
         module.wrapper.visit(_ScanPass(scratch, facts, functions))
     needs = {key for key, function in functions.items() if function.direct}
     changed = True
@@ -106,6 +108,13 @@ class _ScanPass(FlaskVisitor):
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self._app_hooks(node)
         role = self.ctx.roles.get(node)
+        registered = node.decorators and not any(self._is_wraps(d) for d in node.decorators)
+        if self._stack and (role is not None or registered):
+            # A function that registers views, hooks or commands is an app factory: called once,
+            # outside any request, so it cannot take one (``@app.get`` once migrated counts too).
+            for enclosing in self._stack:
+                if enclosing is not None:
+                    enclosing.candidate = False
         if role is not None:
             if role.kind == "view" and not self._stack:
                 self.facts.views.add(self.ctx.qualify(node.name.value))
@@ -142,7 +151,8 @@ class _ScanPass(FlaskVisitor):
                 continue
             variable, attribute = target.value.value, target.attr.value
             if variable in self.ctx.blueprints and attribute in APP_HOOKS:
-                first = "".join(code(arg.value) + ", " for arg in call.args) if call is not None else ""
+                keys = call.args if call is not None else ()
+                first = "".join(self.error_key(arg.value) + ", " for arg in keys)
                 hooks = self.facts.app_hooks.setdefault(self.ctx.qualify(variable), [])
                 hooks.append((APP_HOOKS[attribute], first, node.name.value))
 

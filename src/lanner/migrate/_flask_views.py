@@ -5,17 +5,24 @@ needs: a view gains ``request: Request``, ``session: Session`` and typed paramet
 (`_flask_params`); a hook or error handler gets the request first, as lanner calls it; a helper
 that used ``g`` or ``session`` takes the request as its first argument and its callers pass it;
 a ``functools.wraps`` decorator's wrapper reads the request from the view's keyword arguments.
+The new signatures are `_flask_signatures`'; the returns, `_flask_responses`'.
 """
 
 from __future__ import annotations
 
 import libcst as cst
+from libcst.helpers import get_full_name_for_node
 from libcst.metadata import PositionProvider
 
 from lanner.migrate._flask_base import ModuleContext, code, expression, string_value
+from lanner.migrate._flask_names import HTTP_ERRORS, ROOTS
 from lanner.migrate._flask_params import Plan, PlanKind
 from lanner.migrate._flask_proxies import ProxiesMixin
 from lanner.migrate._flask_responses import ResponsesMixin, render_convertible
+from lanner.migrate._flask_signatures import SignaturesMixin, all_params
+
+#: The functions whose return value lanner turns into the response.
+_RESPONDERS = frozenset(("view", "before", "error", "wrapper"))
 
 
 class _Names(cst.CSTVisitor):
@@ -36,8 +43,13 @@ class _Names(cst.CSTVisitor):
         node.value.visit(self)
         return False
 
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
+        # ``from flask import request`` inside the function binds nothing once migrated.
+        module = get_full_name_for_node(node.module) if node.module is not None else ""
+        return bool(node.relative) or (module or "").split(".")[0] not in ROOTS
 
-class ViewsPass(ProxiesMixin, ResponsesMixin):
+
+class ViewsPass(ProxiesMixin, ResponsesMixin, SignaturesMixin):
     """Record the edits that give functions the request, the session and typed parameters."""
 
     def __init__(self, ctx: ModuleContext) -> None:
@@ -68,7 +80,7 @@ class ViewsPass(ProxiesMixin, ResponsesMixin):
         self._defs.pop()
         plan = self._plans.pop()
         if plan is not None and plan.function is original_node:
-            self._finish(plan)
+            self.finish(plan)
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         """Methods are not converted: a class body starts without a plan."""
@@ -107,12 +119,14 @@ class ViewsPass(ProxiesMixin, ResponsesMixin):
         for name in sorted(collector.found, key=self._position):
             if self.flask(name) is None:
                 names.setdefault(name.value, name)
-        existing = {param.name.value for param in _all_params(node.params)}
+        existing = {param.name.value for param in all_params(node.params)}
         plan = Plan(node, kind, role, names, existing, kwargs=kwargs)
         if "request" in names and kind != "wrapper":
             plan.request = "lanner_request"
         if "session" in names:
             plan.session = "lanner_session"
+        if role is not None and role.errors and "other" not in role.errors and node.params.params:
+            plan.error = node.params.params[0].name.value
         if kind == "view" and any(self._requests_decorator(d) for d in node.decorators):
             plan.needs_request = plan.forced_request = True
             if plan.request != "request":
@@ -162,14 +176,21 @@ class ViewsPass(ProxiesMixin, ResponsesMixin):
             self._use(node, name)
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
-        """Convert ``flask.X`` after ``import flask``."""
+        """Convert ``flask.X`` after ``import flask``, and an error handler's ``e.code``."""
         name = self.flask(node)
         if name is not None:
             self._use(node, name)
+        elif self.plan is not None:
+            self.error_attribute(self.plan, node)
 
     def _use(self, ref: cst.CSTNode, name: str) -> None:
         plan = self.plan
-        if name in ("Flask", "Blueprint", "HTTPException"):
+        if name in ("Flask", "Blueprint") and self._called(ref) is not None and ref not in self.ctx.converted:
+            # Not `app = Flask(...)`: its arguments were not converted, Lanner() would misread them.
+            why = "only app = Flask(...) and bp = Blueprint(...) are converted: "
+            why += "build it with Lanner() or Router()"
+            self.report(ref, f"{name}()", why)
+        elif name in ("Flask", "Blueprint", "HTTPException"):
             self._rename(ref, "lanner", {"Flask": "Lanner", "Blueprint": "Router"}.get(name, name))
         elif name == "jsonify":
             self.jsonify(ref)
@@ -177,6 +198,9 @@ class ViewsPass(ProxiesMixin, ResponsesMixin):
             self.abort(ref)
         elif name == "redirect":
             self.redirect(ref)
+        elif name in HTTP_ERRORS:
+            if ref not in self.ctx.converted:
+                self.http_error(ref, HTTP_ERRORS[name])
         elif plan is None:
             return
         elif name == "with_appcontext":
@@ -320,116 +344,15 @@ class ViewsPass(ProxiesMixin, ResponsesMixin):
             node, lambda updated: updated.with_changes(args=[cst.Arg(cst.Name(request)), *updated.args])
         )
 
-    def visit_Return(self, node: cst.Return) -> None:
-        """Convert what a view, before hook or error handler returns."""
+    def returns_responses(self) -> bool:
+        """Whether the visitor is right in a view, before hook, error handler or view wrapper."""
         plan = self.plan
-        if plan is not None and plan.function is self._defs[-1] and plan.kind in ("view", "before", "error"):
+        return plan is not None and plan.function is self._defs[-1] and plan.kind in _RESPONDERS
+
+    def visit_Return(self, node: cst.Return) -> None:
+        """Convert what a view, before hook, error handler or a view's wrapper returns."""
+        plan = self.plan
+        if plan is not None and self.returns_responses():
             self.returned(plan, node)
-
-    # -- signatures ---------------------------------------------------------------------------
-
-    def _finish(self, plan: Plan) -> None:
-        view_only = plan.kind == "view" and not plan.needs_request
-        request_type = "" if view_only or plan.kind == "wrapper" else self.ctx.use("lanner", "Request")
-        first: list[cst.Param] = []
-        required: list[cst.Param] = []
-        optional: list[cst.Param] = []
-        if plan.kind == "wrapper":
-            if plan.needs_request:
-                self._prologue(plan)
-            return
-        if plan.kind == "command":
-            self._command(plan)
-            return
-        if plan.kind == "view":
-            if plan.needs_request:
-                required.append(_param(plan.request, request_type))
-            if plan.needs_session:
-                required.append(_param(plan.session, self.ctx.use("lanner", "Session")))
-            for param in plan.params.values():
-                (required if param.default is None else optional).append(
-                    _param(param.name, param.annotation, param.default)
-                )
-        else:
-            # A helper takes the request even if no use was converted: its callers pass it.
-            first.append(_param(plan.request, request_type))
-        if not (first or required or optional):
-            return
-        self.ctx.edits.add(plan.function, lambda updated: _insert(updated, first, required, optional))
-
-    def _command(self, plan: Plan) -> None:
-        """A click command that used the app context takes an `AppContext` as its request."""
-        if not (plan.needs_request or plan.app_context):
-            return
-        first = [_param(plan.request, self.ctx.use("lanner", "AppContext"))]
-        decorator = (
-            None
-            if plan.app_context
-            else cst.Decorator(expression(self.ctx.use("lanner", "pass_app_context")))
-        )
-
-        def edit(updated: cst.FunctionDef) -> cst.FunctionDef:
-            updated = _insert(updated, first, [], [])
-            if decorator is not None:
-                updated = updated.with_changes(decorators=[*updated.decorators, decorator])
-            return updated
-
-        self.ctx.edits.add(plan.function, edit)
-
-    def _prologue(self, plan: Plan) -> None:
-        line = cst.parse_statement(f'{plan.request} = {plan.kwargs}["request"]')
-
-        def edit(updated: cst.FunctionDef) -> cst.FunctionDef:
-            body = updated.body
-            assert isinstance(body, cst.IndentedBlock)
-            statements = list(body.body)
-            at = 1 if statements and _is_docstring(statements[0]) else 0
-            return updated.with_changes(
-                body=body.with_changes(body=[*statements[:at], line, *statements[at:]])
-            )
-
-        self.ctx.edits.add(plan.function, edit)
-
-
-def _is_docstring(statement: cst.BaseStatement) -> bool:
-    return (
-        isinstance(statement, cst.SimpleStatementLine)
-        and isinstance(statement.body[0], cst.Expr)
-        and isinstance(statement.body[0].value, cst.SimpleString | cst.ConcatenatedString)
-    )
-
-
-def _all_params(params: cst.Parameters) -> list[cst.Param]:
-    found = [*params.posonly_params, *params.params, *params.kwonly_params]
-    for star in (params.star_arg, params.star_kwarg):
-        if isinstance(star, cst.Param):
-            found.append(star)
-    return found
-
-
-def _param(name: str, annotation: str, default: str | None = None) -> cst.Param:
-    return cst.Param(
-        cst.Name(name),
-        annotation=cst.Annotation(expression(annotation)),
-        default=expression(default) if default is not None else None,
-    )
-
-
-def _insert(
-    function: cst.FunctionDef, first: list[cst.Param], required: list[cst.Param], optional: list[cst.Param]
-) -> cst.FunctionDef:
-    """`function` with `first` leading, `required` after its own required ones, `optional` last.
-
-    Flask's view parameters come from the path and are never defaulted, so the new required ones
-    go right after them; with ``*args`` or keyword-only parameters the optional ones join the
-    keyword-only ones, where defaults may come in any order.
-    """
-    params = function.params
-    own = list(params.params)
-    at = next((index for index, param in enumerate(own) if param.default is not None), len(own))
-    own = [*first, *own[:at], *required, *own[at:]]
-    if isinstance(params.star_arg, cst.Param) or params.kwonly_params:
-        new = params.with_changes(params=own, kwonly_params=[*params.kwonly_params, *optional])
-    else:
-        new = params.with_changes(params=[*own, *optional])
-    return function.with_changes(params=new)
+        elif self._defs:
+            self.response_tuple(node)
