@@ -667,3 +667,12 @@ def test_merge_vary_adds_a_token_once() -> None:
     star = [(b"vary", b"*")]
     merge_vary(star, b"Origin")
     assert star == [(b"vary", b"*")]
+
+
+def test_query_params_to_dict_keeps_the_first_value_as_werkzeug_does() -> None:
+    from lanner.datastructures import QueryParams
+
+    params = QueryParams(b"a=1&b=2&a=3&c=")
+    assert params.to_dict() == {"a": "1", "b": "2", "c": ""}
+    assert params.to_dict(flat=False) == {"a": ["1", "3"], "b": ["2"], "c": [""]}
+    assert params["a"] == "3"  # item access keeps the last, as Starlette's does

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import ItemsView, Iterable, Iterator, KeysView, Mapping, ValuesView
-from typing import Any, NamedTuple, TypeVar, overload
+from typing import Any, Literal, NamedTuple, TypeVar, overload
 from urllib.parse import (
     SplitResult,
     quote,
@@ -443,6 +443,23 @@ class QueryParams(Mapping[str, str]):
     def multi_items(self) -> list[tuple[str, str]]:
         """Return every `(key, value)` pair, in order, duplicates kept."""
         return list(self._pairs())
+
+    @overload
+    def to_dict(self, flat: Literal[True] = True) -> dict[str, str]: ...
+    @overload
+    def to_dict(self, flat: Literal[False]) -> dict[str, list[str]]: ...
+    def to_dict(self, flat: bool = True) -> dict[str, str] | dict[str, list[str]]:
+        """A plain dict: each key's first value (Werkzeug's ``args.to_dict()``), or every value.
+
+        Args:
+            flat: one value per key, the first given; False gives each key its list of values.
+        """
+        if not flat:
+            return self._grouped()
+        first: dict[str, str] = {}
+        for key, value in self._pairs():
+            first.setdefault(key, value)
+        return first
 
     def __contains__(self, key: object) -> bool:
         return key in self._mapping()
