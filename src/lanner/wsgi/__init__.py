@@ -1,9 +1,14 @@
 """WSGI both ways: a WSGI app (Flask, Django...) inside a lanner app, and a lanner app on a WSGI server.
 
-Both directions are built on a2wsgi, an optional dependency (``pip install 'lanner[wsgi]'``) imported
-only when an adapter is created. Under a single-threaded WSGI server, `to_wsgi` runs the app on the
-serving thread itself rather than through a2wsgi's loop thread, which is what makes it faster than
-Flask on gunicorn's sync workers.
+Both directions need a2wsgi, an optional dependency (``pip install 'lanner[wsgi]'``) imported only
+when an adapter is created: `WSGIMount` reads request bodies that come in pieces through it, and
+`to_wsgi` hands requests to its loop thread through it under multi-threaded servers. The hot paths
+are lanner's own. `WSGIMount` never makes the thread running the WSGI app wait for the event loop:
+the response goes over in batches, fire and forget, one batch for a response whose
+``Content-Length`` is reached. Under a single-threaded WSGI server, `to_wsgi` runs the app on the
+serving thread itself and starts each request's task eagerly (its first steps run at once, without
+polling for I/O), which is what makes it faster than Flask on gunicorn's sync workers; the task is
+an ordinary `asyncio.Task`, so timeouts, cancellation and context variables behave as on any loop.
 
 `WSGIMount` serves a WSGI app as an ASGI app, so that ``app.mount("/legacy", WSGIMount(flask_app))``
 keeps an old app running under a prefix while its routes move to lanner one at a time. The WSGI app
@@ -56,10 +61,12 @@ Under a multi-threaded server the app's event loop runs in a thread of each proc
 
 The package, one concept per module:
 
-- `lanner.wsgi.mount`: `WSGIMount` (a WSGI app inside lanner) and `split_path`.
+- `lanner.wsgi.mount`: `WSGIMount` (a WSGI app inside lanner) and `split_path`, over ``_relay``
+  (one request between the WSGI app's thread and the event loop).
 - `lanner.wsgi.adapter`: `to_wsgi`, `WSGIAdapter`, `WSGIStartupError` and `load` (lanner on a
-  WSGI server), over ``_worker`` (one process's event loop and lifespan), ``_inline`` (a request
-  run by the serving thread), ``_threaded`` (a request handed to the loop's thread through
+  WSGI server), over ``_worker`` (one process's event loop and lifespan), ``_loop`` (that event
+  loop, which a serving thread may run eagerly), ``_inline`` (a request run by the serving thread),
+  ``_scope`` (its ASGI scope), ``_threaded`` (a request handed to the loop's thread through
   a2wsgi), ``_answers`` (what the adapter answers itself) and ``_fork`` (surviving a fork).
 - ``_base``: the WSGI types, the ``lanner.wsgi`` logger, the lazy a2wsgi import, status lines.
 """

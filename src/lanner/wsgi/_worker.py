@@ -14,6 +14,8 @@ from lanner.wsgi._answers import _BODY_CUT_SHORT, _LENGTH_REQUIRED, _answer, _re
 from lanner.wsgi._base import Environ, StartResponse, logger
 from lanner.wsgi._fork import _ForkSafeSelector
 from lanner.wsgi._inline import _InlineCall
+from lanner.wsgi._loop import _WorkerLoop
+from lanner.wsgi._scope import _http_scope
 from lanner.wsgi._threaded import _Call, _Response
 
 T = TypeVar("T")
@@ -40,7 +42,7 @@ class _Worker:
         self.failure: WSGIStartupError | None = None
         self.asgi = asgi
         self.state: dict[str, Any] = {}
-        self.loop: asyncio.AbstractEventLoop = asyncio.SelectorEventLoop(_ForkSafeSelector())
+        self.loop = _WorkerLoop(_ForkSafeSelector())
         # Held by the thread running the loop, as long as the loop has no thread of its own.
         self.turn = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -83,17 +85,18 @@ class _Worker:
 
     def serve(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         """Serve one WSGI request: on this thread, or through the loop's thread (a2wsgi)."""
-        refusal = _refusal(environ)
-        if refusal is not None:
-            return _answer(refusal, start_response)
+        upgrade = environ.get("HTTP_UPGRADE")
+        if upgrade is not None:
+            refusal = _refusal(environ)
+            if refusal is not None:
+                return _answer(refusal, start_response)
         if self._inline is None:
             self._choose(environ)
-        _make_decodable(environ)
         if self._inline:
-            scope = self.asgi.build_scope(environ)
-            scope["state"] = dict(self.state)
+            scope = _http_scope(environ, self.state)
             answer = _InlineCall(self.app, self.loop, self.turn, scope, environ).respond(start_response)
             return _answer(_BODY_CUT_SHORT, start_response) if answer is None else answer
+        _make_decodable(environ)
         if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower() and not environ.get(
             "CONTENT_LENGTH"
         ):

@@ -45,7 +45,9 @@ class WSGIAdapter:
         self._asgi = _a2wsgi().asgi
         self._lock = threading.Lock()
         self._worker: _Worker | None = None
-        # A fork taken while another thread held the lock would leave it locked in the child.
+        self._serving: _Worker | None = None  # `_worker`, once started in this very process
+        # A forked child starts its own worker; and a fork taken while another thread held the
+        # lock would leave it locked in the child.
         _at_fork_in_child(self._after_fork)
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
@@ -55,8 +57,9 @@ class WSGIAdapter:
             WSGIStartupError: if the app's startup failed in this process.
             Exception: what the ASGI app raised instead of answering (the server answers 500).
         """
-        worker = self._worker
-        if worker is None or worker.pid != os.getpid():
+        # PERF(wsgi sync JSON): no pid to ask the system for on every request: a fork clears it.
+        worker = self._serving
+        if worker is None:
             worker = self._start()
         if worker.failure is not None:
             raise worker.failure
@@ -79,6 +82,7 @@ class WSGIAdapter:
         """
         with self._lock:
             worker, self._worker = self._worker, None
+            self._serving = None
         if worker is not None and worker.pid == os.getpid():
             atexit.unregister(worker.stop)
             worker.stop()
@@ -91,10 +95,12 @@ class WSGIAdapter:
                 worker.start()
                 self._worker = worker
                 atexit.register(worker.stop)
+            self._serving = worker
             return worker
 
     def _after_fork(self) -> None:
         self._lock = threading.Lock()
+        self._serving = None  # the parent's: this process starts its own
 
 
 _adapters: weakref.WeakKeyDictionary[Any, WSGIAdapter] = weakref.WeakKeyDictionary()

@@ -3,30 +3,23 @@
 The WSGI app sees ``SCRIPT_NAME`` = the mount prefix (ASGI ``root_path``) and ``PATH_INFO`` = the
 rest of the path (`split_path`), so its own ``url_for`` builds ``/legacy/...`` links. It runs in a
 thread pool of its own, apart from lanner's pool for sync handlers, so a slow old app cannot starve
-new routes. Request bodies stream in as it reads them, responses stream out chunk by chunk.
+new routes. Request bodies stream in as it reads them, responses stream out chunk by chunk; the
+thread never waits for the event loop (``_relay``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
+import contextvars
 import sys
-import threading
-from collections.abc import Callable, Iterable, Iterator
-from types import TracebackType
+from typing import Any
 
-from lanner.types import Message, Receive, Scope, Send
-from lanner.wsgi._base import Environ, StartResponse, WSGIApp, _a2wsgi
+from lanner.types import Receive, Scope, Send
+from lanner.wsgi._base import Environ, WSGIApp, _a2wsgi
+from lanner.wsgi._relay import _Relay
 
 __all__ = ["WSGIMount", "split_path"]
-
-# The scope key where `WSGIMount` leaves the request's `_Exchange` for the thread running the app.
-_EXCHANGE = "lanner.wsgi.exchange"
-_ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
-
-# Body messages read ahead of the WSGI app: enough to keep the socket busy, never an unbounded buffer.
-_READ_AHEAD = 2
 
 
 class WSGIMount:
@@ -37,6 +30,9 @@ class WSGIMount:
     client. When the client goes away, the WSGI app's response iterable is closed at its next chunk,
     as a WSGI server does when a write fails, so an endless generator does not hold a thread for
     ever. Its status codes, error pages and cookies pass through untouched.
+
+    The thread running the WSGI app never waits for the event loop: a response whose
+    ``Content-Length`` is reached goes to the loop in one handoff, start and end included.
 
     Args:
         app: the WSGI application.
@@ -54,52 +50,101 @@ class WSGIMount:
             raise ValueError(f"threads must be at least 1, got {threads!r}")
         if send_queue_size < 1:
             raise ValueError(f"send_queue_size must be at least 1, got {send_queue_size!r}")
+        # a2wsgi reads the bodies that come in pieces.
+        self._body_type = _a2wsgi().wsgi.Body
         self.app = app
         self.threads = threads
-        self._middleware = _a2wsgi().WSGIMiddleware(
-            self._call_wsgi, workers=threads, send_queue_size=send_queue_size
-        )
+        self.send_queue_size = send_queue_size
         #: The thread pool the WSGI app runs in.
-        self.executor: concurrent.futures.ThreadPoolExecutor = self._middleware.executor
+        self.executor = concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="lanner-wsgi-mount")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Serve one ASGI connection: HTTP through the WSGI app, anything else as a2wsgi does.
+        """Serve one ASGI connection: HTTP through the WSGI app; a lifespan acknowledged, a WebSocket refused.
 
         Raises:
-            Exception: an error raised by `send` (other than the client going away), once the WSGI
-                app has finished with the request.
+            Exception: what the WSGI app raised (the server answers 500 if nothing was sent), or an
+                error raised by `send` or `receive` (other than the client going away), once the
+                WSGI app has finished with the request.
         """
         if scope["type"] != "http":
-            # WebSocket handshakes are refused, a lifespan is acknowledged.
-            await self._middleware(scope, receive, send)
+            await _not_http(scope, receive, send)
             return
-        exchange = _Exchange(receive, send)
-        child = dict(scope)
-        child[_EXCHANGE] = exchange
-        pump = asyncio.ensure_future(exchange.pump())
+        loop = asyncio.get_running_loop()
+        relay = _Relay(self.app, loop, receive, send, self.send_queue_size, self._body_type)
+        job: concurrent.futures.Future[None] | None = None
         try:
-            await self._middleware(child, exchange.receive, exchange.send)
+            environ = _environ(scope, relay.take_body())
+            # The WSGI app sees the request's context variables, as a2wsgi and lanner's sync
+            # handlers show them.
+            job = self.executor.submit(contextvars.copy_context().run, relay.run, environ)
+            await relay.relay()
         finally:
-            pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pump
-        if exchange.error is not None:
-            raise exchange.error
+            relay.end()
+            if job is not None:
+                job.cancel()  # not started yet (the task was cancelled): it never will be
+        if relay.error is not None:
+            raise relay.error
 
     def close(self) -> None:
         """Stop the thread pool once the requests running in it are over; it serves no more after."""
         self.executor.shutdown(wait=False, cancel_futures=True)
 
-    def _call_wsgi(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        # Runs in the pool thread: a2wsgi built `environ`; the prefix split is lanner's.
-        scope = environ["asgi.scope"]
-        environ["SCRIPT_NAME"], environ["PATH_INFO"] = split_path(scope)
-        # a2wsgi's input ends where the ASGI body ends, so a body without a length is readable too.
-        environ["wsgi.input_terminated"] = True
-        environ["wsgi.errors"] = sys.stderr
-        exchange: _Exchange = scope[_EXCHANGE]
-        start = _Start(start_response)
-        return _UntilGone(self.app(environ, start), start, exchange.gone)
+
+async def _not_http(scope: Scope, receive: Receive, send: Send) -> None:
+    # What a WSGI app can do with other connections: refuse a WebSocket, acknowledge a lifespan.
+    if scope["type"] == "websocket":
+        await send({"type": "websocket.close", "code": 1000})
+    elif scope["type"] == "lifespan":
+        for step in ("startup", "shutdown"):
+            message = await receive()
+            if message["type"] != f"lifespan.{step}":
+                return
+            await send({"type": f"lifespan.{step}.complete"})
+
+
+# Header names as WSGI environ keys, worked out once each (bounded: clients choose the names).
+_HEADER_KEYS: dict[bytes, str] = {b"content-type": "CONTENT_TYPE", b"content-length": "CONTENT_LENGTH"}
+_HEADER_KEYS_MAX = 512
+
+
+def _environ(scope: Scope, body: Any) -> Environ:
+    """The WSGI environ of an ASGI HTTP scope, reading the request body from `body`."""
+    script_name, path_info = split_path(scope)
+    server = scope.get("server") or ("localhost", 80)
+    environ: Environ = {
+        "REQUEST_METHOD": scope["method"],
+        "SCRIPT_NAME": script_name,
+        "PATH_INFO": path_info,
+        "QUERY_STRING": scope.get("query_string", b"").decode("latin-1"),
+        "SERVER_NAME": server[0],
+        "SERVER_PORT": str(server[1] or 0),
+        "SERVER_PROTOCOL": f"HTTP/{scope.get('http_version', '1.1')}",
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": scope.get("scheme", "http"),
+        "wsgi.input": body,
+        # The input ends where the ASGI body ends, so a body without a length is readable too.
+        "wsgi.input_terminated": True,
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+        "asgi.scope": scope,
+    }
+    client = scope.get("client")
+    if client:
+        environ["REMOTE_ADDR"], environ["REMOTE_PORT"] = client[0], str(client[1])
+    keys = _HEADER_KEYS
+    for name, value in scope.get("headers", ()):
+        key = keys.get(name)
+        if key is None:
+            key = "HTTP_" + name.decode("latin-1").upper().replace("-", "_")
+            if len(keys) < _HEADER_KEYS_MAX:
+                keys[name] = key
+        text = value.decode("latin-1")
+        if key in environ:
+            text = environ[key] + "," + text  # repeated headers, joined as one
+        environ[key] = text
+    return environ
 
 
 def split_path(scope: Scope) -> tuple[str, str]:
@@ -121,137 +166,3 @@ def split_path(scope: Scope) -> tuple[str, str]:
         path = path[len(root_path) :]
     # WSGI strings are the URL-decoded UTF-8 bytes, one character per byte.
     return root_path.encode().decode("latin-1"), path.encode().decode("latin-1")
-
-
-class _Exchange:
-    """One request's channel to the client: it reads ahead a little and notices when the client goes.
-
-    One task (`pump`) owns the server's ``receive``: body messages go to a small queue the WSGI
-    app's input reads from, and ``http.disconnect`` sets `gone`. `send` never raises: a failure marks
-    the client gone (the WSGI app is then stopped at its next chunk) and a failure that is not the
-    connection's is kept in `error` to be raised once the WSGI thread is done.
-    """
-
-    def __init__(self, receive: Receive, send: Send) -> None:
-        self._receive = receive
-        self._send = send
-        self._inbox: asyncio.Queue[Message] = asyncio.Queue(_READ_AHEAD)
-        self.gone = threading.Event()
-        self.error: Exception | None = None
-
-    async def pump(self) -> None:
-        while True:
-            try:
-                message = await self._receive()
-            except Exception as exc:
-                # Raised once the WSGI thread is done; until then the app reads an ended body.
-                if self.error is None:
-                    self.error = exc
-                message = {"type": "http.disconnect"}
-            if message["type"] == "http.disconnect":
-                self.gone.set()
-                # A reader waiting on the empty queue wakes; a full queue is drained, then `receive`
-                # sees `gone`.
-                with contextlib.suppress(asyncio.QueueFull):
-                    self._inbox.put_nowait(message)
-                return
-            await self._inbox.put(message)
-
-    async def receive(self) -> Message:
-        if self.gone.is_set() and self._inbox.empty():
-            return {"type": "http.disconnect"}
-        return await self._inbox.get()
-
-    async def send(self, message: Message) -> None:
-        if self.gone.is_set():
-            return
-        try:
-            await self._send(message)
-        except Exception as exc:
-            self.gone.set()
-            # ASGI 2.4 servers raise an OSError for a closed connection: the client's doing.
-            if not isinstance(exc, OSError) and self.error is None:
-                self.error = exc
-
-
-class _Start:
-    """The WSGI app's ``start_response``, holding the start back until the first body bytes (PEP 3333).
-
-    Until then the app may still replace its status and headers by passing ``exc_info`` (an error
-    page after a failed start); afterwards ``exc_info`` re-raises the app's error at once. A second
-    call without ``exc_info`` is the app's bug, raised as WSGI servers raise it. a2wsgi alone sends
-    the start at the first call and ignores the rest.
-    """
-
-    def __init__(self, start_response: StartResponse) -> None:
-        self._start_response = start_response
-        self._status: str | None = None
-        self._headers: list[tuple[str, str]] = []
-        self._write: Callable[[bytes], object] | None = None  # a2wsgi's, once the start went out
-
-    def __call__(
-        self, status: str, headers: list[tuple[str, str]], exc_info: _ExcInfo | None = None
-    ) -> Callable[[bytes], None]:
-        if exc_info is not None:
-            try:
-                if self._write is not None:
-                    raise exc_info[1].with_traceback(exc_info[2])
-            finally:
-                exc_info = None  # no reference cycle through the traceback
-        elif self._status is not None:
-            raise AssertionError("start_response was already called (without exc_info)")
-        self._status, self._headers = status, headers
-        return self.write
-
-    @property
-    def sent(self) -> bool:
-        return self._write is not None
-
-    def send(self) -> None:
-        """Send the start now, before the first body bytes or at the end of an empty body."""
-        if self._write is None:
-            if self._status is None:
-                raise RuntimeError("the WSGI app gave its response without calling start_response")
-            self._write = self._start_response(self._status, self._headers)
-
-    def write(self, data: bytes) -> None:
-        """The ``write`` callable ``start_response`` returns (WSGI's imperative output)."""
-        self.send()
-        if data:
-            assert self._write is not None
-            self._write(data)
-
-
-class _UntilGone:
-    """A WSGI response iterable that ends early once the client has gone, and closes the original.
-
-    It sends the held-back start (`_Start`) with the first non-empty chunk, or at the end.
-    """
-
-    def __init__(self, iterable: Iterable[bytes], start: _Start, gone: threading.Event) -> None:
-        self._iterable = iterable
-        self._iterator = iter(iterable)
-        self._start = start
-        self._gone = gone
-
-    def __iter__(self) -> Iterator[bytes]:
-        return self
-
-    def __next__(self) -> bytes:
-        while not self._gone.is_set():
-            chunk = next(self._iterator, None)
-            if chunk is None:
-                self._start.send()  # an empty body: the start goes out alone
-                break
-            if self._start.sent:
-                return chunk
-            if chunk:
-                self._start.send()
-                return chunk
-            # An empty chunk before the start carries nothing: no message for it.
-        raise StopIteration
-
-    def close(self) -> None:
-        close = getattr(self._iterable, "close", None)
-        if close is not None:
-            close()
