@@ -15,6 +15,19 @@ from typing import Any, TypeVar
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def taking_request(processor: Callable[..., Any]) -> Callable[[Any], Any]:
+    """`processor` called as ``processor(request)``, whether it takes the request or, as Flask's, nothing.
+
+    Raises:
+        TypeError: `processor` is a coroutine function (rendering is synchronous).
+    """
+    if inspect.iscoroutinefunction(processor):
+        raise TypeError(f"context processor {processor.__qualname__} must be a plain function")
+    if inspect.signature(processor).parameters:
+        return processor
+    return lambda request: processor()
+
+
 class TemplateRegistry:
     """Context processors, filters, globals and tests of one app, with a version that changes on each."""
 
@@ -34,12 +47,7 @@ class TemplateRegistry:
         Raises:
             TypeError: `processor` is a coroutine function (rendering is synchronous).
         """
-        if inspect.iscoroutinefunction(processor):
-            raise TypeError(f"context processor {processor.__qualname__} must be a plain function")
-        if inspect.signature(processor).parameters:
-            self.processors.append(processor)
-        else:
-            self.processors.append(lambda request: processor())
+        self.processors.append(taking_request(processor))
         return processor
 
     def decorator(self, kind: str, name: str | Callable[..., Any] | None) -> Any:
@@ -62,4 +70,4 @@ class TemplateRegistry:
         env.tests.update(self.tests)
 
 
-__all__ = ["TemplateRegistry"]
+__all__ = ["TemplateRegistry", "taking_request"]

@@ -93,24 +93,25 @@ def route_label(route: Route) -> str:
     return f"{methods} {route.path}"
 
 
-def check_route(route: Route, overrides: Any = None) -> tuple[RouteDefinitionError | None, Any]:
+def check_route(
+    route: Route, overrides: Any = None, *, defer_unresolved: bool = True
+) -> tuple[RouteDefinitionError | None, Any]:
     """Compile `route` on its own: what is wrong with it (or None), and the prepared plan to reuse.
 
-    A type hint naming a class defined later in the module is not an error yet: it is resolved
-    when the app starts (and `check_app` reports it if it still cannot be).
+    With `defer_unresolved`, a type hint naming a class defined later in the module is not an error
+    yet: it is resolved when the app starts (and `check_app` reports it if it still cannot be).
     """
     from lanner._compile import compile_route, prepare_route
 
     try:
         prepared = prepare_route(route, overrides)
         compile_route(route, None, overrides, prepared=prepared)  # the endpoint's own checks
-    except PydanticUndefinedAnnotation:
-        return None, None
     except PlanError as exc:
         return RouteDefinitionError(route_label(route), exc.call, exc), None
     except Exception as exc:
-        if isinstance(exc.__cause__, NameError):
-            return None, None  # a forward reference: resolved later, or reported by check_app
+        unresolved = isinstance(exc, PydanticUndefinedAnnotation) or isinstance(exc.__cause__, NameError)
+        if defer_unresolved and unresolved:
+            return None, None
         return RouteDefinitionError(route_label(route), route.handler, exc), None
     return None, prepared
 
@@ -149,7 +150,7 @@ def check_app(app: Any, found: list[RouteDefinitionError] | None = None) -> list
     for route in list(getattr(app, "routes", [])):
         if not hasattr(route, "compiled"):
             continue
-        error = _compile_error(route, overrides)
+        error, _ = check_route(route, overrides, defer_unresolved=False)
         if error is not None and str(error) not in problems:
             problems.append(str(error))
     if problems:
@@ -159,18 +160,6 @@ def check_app(app: Any, found: list[RouteDefinitionError] | None = None) -> list
     except Exception as exc:
         problems.append(f"the OpenAPI document cannot be built: {type(exc).__name__}: {exc}")
     return problems
-
-
-def _compile_error(route: Route, overrides: Any) -> RouteDefinitionError | None:
-    from lanner._compile import compile_route
-
-    try:
-        compile_route(route, None, overrides)
-    except PlanError as exc:
-        return RouteDefinitionError(route_label(route), exc.call, exc)
-    except Exception as exc:
-        return RouteDefinitionError(route_label(route), route.handler, exc)
-    return None
 
 
 __all__ = ["RouteDefinitionError", "check_app", "check_route", "collecting", "report", "source_location"]

@@ -10,11 +10,11 @@ searches that router's folder before the app's, like a Flask blueprint's ``templ
 from __future__ import annotations
 
 import functools
-import inspect
 import os
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+from lanner._template_registry import taking_request
 from lanner.forms import FORM_SCOPE_KEY, FormData
 from lanner.requests import Request
 from lanner.responses import Background, HTMLResponse
@@ -102,12 +102,7 @@ class Templates:
         Raises:
             TypeError: `processor` is a coroutine function (rendering is synchronous).
         """
-        if inspect.iscoroutinefunction(processor):
-            raise TypeError(f"context processor {processor.__qualname__} must be a plain function")
-        if inspect.signature(processor).parameters:
-            self._processors.append(processor)
-        else:
-            self._processors.append(lambda request: processor())
+        self._processors.append(taking_request(processor))
         return processor
 
     def render(
